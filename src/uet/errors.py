@@ -1,0 +1,88 @@
+"""The errors uet raises on purpose, and the exit codes they map to.
+
+Every error derives from :class:`UetError` and carries the exit code the command line
+uses for it, so a caller catches one root and maps it deliberately::
+
+    UetError                      exit
+    ├── ConfigError                 2   a setting is wrong: names the source, the key, the problem
+    ├── StoreError                  3   the state database could not do what was asked
+    │   ├── SchemaError             3   the database is not at the schema this uet expects
+    │   └── BackupError             3   a backup, restore or prune could not be done
+    │       └── InvalidBackupError  2   the file given is not a sound uet backup
+    └── BusClosedError              3   an event was emitted on a closed bus
+
+"The work failed" (exit 1) is never an exception: outcomes are values.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes of the ``uet`` command (SPEC.md)."""
+
+    OK = 0
+    FAILED = 1  # the work failed: a task, a check, a gate
+    USAGE = 2  # bad input or usage; the message names what is wrong
+    INFRA = 3  # infrastructure failure: database, git, executor
+    INTERRUPTED = 130  # interrupted; state left resumable
+
+
+class UetError(Exception):
+    """Root of every error uet raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.INFRA
+
+
+class ConfigError(UetError):
+    """A setting has a bad value or an unknown name.
+
+    ``source`` is where it came from (a file path, an environment variable, a flag),
+    ``key`` the dotted key path, ``problem`` what is wrong with it.
+    """
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {problem}")
+
+
+class StoreError(UetError):
+    """The state database could not do what was asked."""
+
+
+class SchemaError(StoreError):
+    """The database schema is not the one this version of uet expects.
+
+    ``current`` and ``expected`` are Alembic revision ids (``current`` is None for a
+    database that has tables but no revision stamp).
+    """
+
+    def __init__(self, message: str, *, current: str | None, expected: str) -> None:
+        self.current = current
+        self.expected = expected
+        super().__init__(message)
+
+
+class BackupError(StoreError):
+    """A backup, restore or prune could not be done."""
+
+
+class InvalidBackupError(BackupError):
+    """The file offered for restore is not a sound uet backup; nothing was replaced."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}; nothing was replaced")
+
+
+class BusClosedError(UetError):
+    """``emit()`` was called after the event bus was closed."""

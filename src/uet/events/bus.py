@@ -1,0 +1,265 @@
+"""The event bus: cheap ``emit()``, batched durable writes, glob subscriptions.
+
+::
+
+    emit() ──► pending deque ──► writer thread ──► one transaction per batch ──► subscribers
+               (no encoding,      (wakes on a full    (the store assigns each     (after the
+                bounded)           batch or a tick)    run's sequence numbers)     commit)
+
+* ``emit()`` appends a tuple to a deque: no JSON encoding, no lock, no I/O. The payload is
+  encoded by the writer, so the caller must not mutate it after emitting.
+* The writer thread takes up to ``batch_size`` events at a time and writes each batch in one
+  transaction, as soon as a batch is full or ``flush_interval`` seconds have passed.
+* ``flush()`` returns only when every event emitted before it is committed; ``close()``
+  flushes and stops the writer.
+* When ``queue_max`` events are waiting, ``emit()`` blocks until the writer catches up
+  (backpressure). An event is never dropped: a failed write is retried with backoff.
+* Subscribers match event types by glob (``task.*``, ``*.failed``) and are called on the
+  writer thread after the batch holding their event committed, so they only ever see
+  durable events, in emission order. A failing subscriber is logged, and emission goes on.
+  Subscribers should be quick; they may emit, but must not call ``flush()``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fnmatch
+import logging
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+from uet import defaults
+from uet.backoff import compute_backoff
+from uet.clock import Clock
+from uet.errors import BusClosedError, StoreError
+from uet.state.records import EventRecord
+from uet.state.store import NewEvent, Store
+
+logger = logging.getLogger("uet.events")
+
+Subscriber = Callable[[EventRecord], object]
+
+
+class _Marker:
+    """Placed in the queue by ``flush()``: set once everything before it is committed."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class Subscription:
+    """Handle returned by :meth:`EventBus.subscribe`; call :meth:`cancel` to stop receiving."""
+
+    def __init__(self, bus: EventBus, pattern: str, callback: Subscriber) -> None:
+        self.pattern = pattern
+        self.callback = callback
+        self._bus = bus
+
+    def cancel(self) -> None:
+        self._bus._unsubscribe(self)
+
+
+class EventBus:
+    """Batches events into the store. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        batch_size: int = defaults.EVENT_BATCH_SIZE,
+        flush_interval: float = defaults.EVENT_FLUSH_INTERVAL_S,
+        queue_max: int = defaults.EVENT_QUEUE_MAX,
+    ) -> None:
+        if batch_size < 1 or queue_max < batch_size or flush_interval <= 0:
+            raise ValueError("need batch_size >= 1, queue_max >= batch_size, flush_interval > 0")
+        self._store = store
+        self._now: Callable[[], float] = time.time if clock is None else clock.now
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._queue_max = queue_max
+        self._pending: deque[NewEvent | _Marker] = deque()
+        self._wakeup = threading.Event()
+        self._room = threading.Condition()
+        self._subscriptions: tuple[Subscription, ...] = ()
+        self._matches: dict[str, tuple[Subscriber, ...]] = {}
+        self._closed = False
+        self._writer = threading.Thread(target=self._run, name="uet-event-writer", daemon=True)
+        self._writer.start()
+        _open_buses.add(self)
+
+    # -- the hot path -----------------------------------------------------------------------
+
+    def emit(
+        self,
+        type: str,  # noqa: A002 - the event's type is what SPEC.md calls it
+        payload: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        task_id: str | None = None,
+        attempt_id: int | None = None,
+    ) -> None:
+        """Queue an event. Returns at once unless ``queue_max`` events are already waiting."""
+        if self._closed:
+            raise BusClosedError(f"event {type!r} emitted after the bus was closed")
+        pending = self._pending
+        pending.append((type, self._now(), run_id, task_id, attempt_id, payload))
+        if len(pending) >= self._batch_size:
+            if not self._wakeup.is_set():
+                self._wakeup.set()
+            if len(pending) >= self._queue_max:
+                self._wait_for_room()
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Return once every event emitted before this call is committed.
+
+        Raises :class:`uet.errors.StoreError` if that has not happened within ``timeout``
+        seconds (the events stay queued and are still written when the database recovers).
+        """
+        if threading.current_thread() is self._writer:
+            raise RuntimeError("flush() from a subscriber would wait for itself")
+        if not self._writer.is_alive():
+            self._drain()
+            return
+        marker = _Marker()
+        self._pending.append(marker)
+        self._wakeup.set()
+        if not marker.done.wait(timeout):
+            raise StoreError(f"events not written within {timeout} s (still queued)")
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush, stop the writer, and refuse further events. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wakeup.set()
+        self._writer.join(timeout)
+        if self._writer.is_alive():
+            raise StoreError(f"event writer still busy after {timeout} s")
+        self._drain()  # whatever raced with the writer's last look
+        _open_buses.discard(self)
+
+    def __enter__(self) -> EventBus:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def pending(self) -> int:
+        """Events (and flush markers) not yet written."""
+        return len(self._pending)
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    def subscribe(self, pattern: str, callback: Subscriber) -> Subscription:
+        """Call ``callback(event)`` for each committed event whose type matches ``pattern``."""
+        subscription = Subscription(self, pattern, callback)
+        self._subscriptions = (*self._subscriptions, subscription)
+        self._matches = {}
+        return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)
+        self._matches = {}
+
+    def _callbacks(self, event_type: str) -> tuple[Subscriber, ...]:
+        matches = self._matches
+        found = matches.get(event_type)
+        if found is None:
+            found = matches[event_type] = tuple(
+                s.callback
+                for s in self._subscriptions
+                if fnmatch.fnmatchcase(event_type, s.pattern)
+            )
+        return found
+
+    # -- the writer -------------------------------------------------------------------------
+
+    def _wait_for_room(self) -> None:
+        if threading.current_thread() is self._writer:
+            return  # a subscriber emitting: the writer drains its own queue next
+        with self._room:
+            while len(self._pending) >= self._queue_max and self._writer.is_alive():
+                self._wakeup.set()
+                self._room.wait(0.1)
+
+    def _run(self) -> None:
+        while True:
+            self._wakeup.wait(self._flush_interval)
+            self._wakeup.clear()
+            self._drain()
+            if self._closed and not self._pending:
+                return
+
+    def _drain(self) -> None:
+        pending = self._pending
+        popleft = pending.popleft
+        limit = self._batch_size
+        while pending:
+            batch: list[NewEvent] = []
+            markers: list[_Marker] = []
+            while pending and len(batch) < limit:
+                item = popleft()
+                if isinstance(item, _Marker):
+                    markers.append(item)
+                    break
+                batch.append(item)
+            if batch:
+                self._write(batch)
+            for marker in markers:
+                marker.done.set()
+            with self._room:
+                self._room.notify_all()
+
+    def _write(self, batch: list[NewEvent]) -> None:
+        failures = 0
+        while True:
+            try:
+                seqs = self._store.insert_events(batch)
+                break
+            except Exception as exc:  # noqa: BLE001 - never drop a batch: log it and try again
+                failures += 1
+                delay = compute_backoff(failures, base=0.05, cap=2.0)
+                logger.warning("writing %d events failed (try %d), retrying in %.2f s: %s",
+                               len(batch), failures, delay, exc)
+                time.sleep(delay)
+        if self._subscriptions:
+            self._deliver(batch, seqs)
+
+    def _deliver(self, batch: list[NewEvent], seqs: list[int | None]) -> None:
+        for (type_, ts, run_id, task_id, attempt_id, payload), seq in zip(batch, seqs, strict=True):
+            callbacks = self._callbacks(type_)
+            if not callbacks:
+                continue
+            event = EventRecord(
+                type=type_, ts=ts, run_id=run_id, seq=seq, task_id=task_id,
+                attempt_id=attempt_id, payload=dict(payload or {}),
+            )
+            for callback in callbacks:
+                try:
+                    callback(event)
+                except Exception:  # contained on purpose: one subscriber never breaks the bus
+                    logger.exception("event subscriber %r failed on %s", callback, type_)
+
+
+_open_buses: weakref.WeakSet[EventBus] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_buses() -> None:
+    """Buses left open at interpreter exit are closed, so their events are not lost."""
+    for bus in list(_open_buses):
+        try:
+            bus.close(timeout=30)
+        except StoreError:
+            logger.exception("events still queued at exit could not be written")

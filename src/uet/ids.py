@@ -1,0 +1,36 @@
+"""Id providers: random, sortable ids for real runs; sequential ones for deterministic mode."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import threading
+import time
+from typing import Protocol
+
+
+class IdFactory(Protocol):
+    """Makes ids such as ``run-20261124T085200-3f9a1c``."""
+
+    def new(self, prefix: str) -> str: ...
+
+
+class RandomIds:
+    """UTC time to the second, then 6 random hex digits: sortable by creation, unique enough."""
+
+    def new(self, prefix: str) -> str:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        return f"{prefix}-{stamp}-{secrets.token_hex(3)}"
+
+
+class SequentialIds:
+    """``prefix-000001``, ``prefix-000002``… counted separately for each prefix."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, itertools.count[int]] = {}
+        self._lock = threading.Lock()
+
+    def new(self, prefix: str) -> str:
+        with self._lock:
+            counter = self._counters.setdefault(prefix, itertools.count(1))
+            return f"{prefix}-{next(counter):06d}"

@@ -1,0 +1,141 @@
+"""Schema versions: Alembic migrations run from code, and the check every open makes.
+
+``HEAD`` names the newest revision so that opening a store costs one query, not a scan of the
+migration scripts; a test keeps it equal to Alembic's head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from uet.errors import SchemaError
+from uet.state.tables import metadata
+
+HEAD = "0002"
+"""The newest schema revision this uet writes."""
+
+VERSION_TABLE = "alembic_version"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    current: str | None
+    head: str
+    has_tables: bool
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+@cache
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "uet.state:migrations")
+    return config
+
+
+def script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def revisions() -> list[str]:
+    """Every revision id, oldest first."""
+    return [rev.revision for rev in reversed(list(script_directory().walk_revisions()))]
+
+
+def status(engine: sa.Engine) -> SchemaStatus:
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        has_tables = bool(sa.inspect(conn).get_table_names())
+        conn.rollback()
+    return SchemaStatus(current=current, head=HEAD, has_tables=has_tables)
+
+
+def ensure_current(engine: sa.Engine) -> None:
+    """Create an empty database at head; refuse one at another revision with a clear message."""
+    state = status(engine)
+    if state.up_to_date:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+    if state.current is None and not state.has_tables:
+        upgrade(engine)
+        return
+    if state.current is None:
+        message = (
+            f"{where} has tables but no uet schema version: it is not a uet database "
+            "(point --db / UET_DB at another one)"
+        )
+    elif state.current in revisions():
+        message = (
+            f"{where} is at schema revision {state.current}; this uet needs {HEAD}. "
+            "Run `uet db upgrade` (it takes a backup first on SQLite)."
+        )
+    else:
+        message = (
+            f"{where} is at schema revision {state.current}, which this uet does not know: "
+            "it was written by a newer uet. Upgrade uet to use it."
+        )
+    raise SchemaError(message, current=state.current, expected=HEAD)
+
+
+@contextmanager
+def _migration_connection(engine: sa.Engine) -> Iterator[Config]:
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        try:
+            yield config
+        finally:
+            config.attributes.pop("connection", None)
+
+
+def upgrade(engine: sa.Engine, target: str = "head") -> None:
+    """Upgrade to ``target`` in one transaction (DDL is transactional on both dialects)."""
+    with _migration_connection(engine) as config:
+        command.upgrade(config, target)
+
+
+def downgrade(engine: sa.Engine, target: str) -> None:
+    """Downgrade to ``target`` (a revision id, ``-1``, or ``base``) in one transaction."""
+    with _migration_connection(engine) as config:
+        command.downgrade(config, target)
+
+
+def drift(engine: sa.Engine) -> list[str]:
+    """Differences between the tables in ``tables.py`` and the database (empty: none)."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "render_as_batch": True}
+        )
+        diffs = compare_metadata(context, metadata)
+        conn.rollback()
+    return [_describe(diff) for diff in diffs]
+
+
+def _describe(diff: Any) -> str:
+    if isinstance(diff, list):  # column modifications come grouped
+        return "; ".join(_describe(item) for item in diff)
+    kind, *rest = diff
+    names = []
+    for item in rest:
+        name = getattr(item, "name", None)
+        table = getattr(item, "table", None)
+        if name is not None and table is not None and hasattr(table, "name"):
+            names.append(f"{table.name}.{name}")
+        elif name is not None:
+            names.append(str(name))
+        elif isinstance(item, str):
+            names.append(item)
+    return f"{kind} {' '.join(names)}".strip()

@@ -1,0 +1,535 @@
+"""The Store: the one door to uet's state, on SQLite or PostgreSQL through the same code.
+
+Writes happen in explicit transactions, so that state changes made together commit together::
+
+    with store.transaction() as tx:
+        tx.create_run(run)
+        tx.add_tasks(run.id, tasks)
+
+Reads use ``store.reader()``, which takes no write lock. Every operation on many rows is one
+statement or one transaction: insert many events, fetch many runs, complete many attempts.
+Database failures surface as :class:`uet.errors.StoreError`, never as a driver exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from uet.config import Settings
+from uet.errors import StoreError
+from uet.state import schema
+from uet.state.database import READONLY, get_engine
+from uet.state.records import (
+    AttemptRecord,
+    AttemptResult,
+    DecisionRecord,
+    EventRecord,
+    RunRecord,
+    TaskRecord,
+    TaskUpdate,
+    WorkstreamRecord,
+    dump_json,
+    load_json,
+)
+from uet.state.tables import attempts, decisions, events, runs, tasks, workstreams
+from uet.states import LIVE_ATTEMPT_STATES, AttemptState, RunStatus, TaskStatus
+
+NewEvent = tuple[str, float, str | None, str | None, int | None, Mapping[str, Any] | None]
+"""An event to insert: (type, ts, run_id, task_id, attempt_id, payload)."""
+
+_EVENT_COLUMNS = ("run_id", "seq", "type", "ts", "task_id", "attempt_id", "payload")
+_IN_CHUNK = 500  # ids per IN (...) list
+_LAST_SEQ = (
+    sa.select(events.c.seq)
+    .where(events.c.run_id == sa.bindparam("run_id"))
+    .order_by(events.c.seq.desc())
+    .limit(1)
+)
+
+
+class Store:
+    """uet's state. Open with :meth:`open`; safe to share between threads."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._reader = engine.execution_options(**{READONLY: True})
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._insert_events_sql = (
+            f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(_EVENT_COLUMNS))})"
+        )
+
+    @classmethod
+    def open(cls, target: Settings | str, *, check_schema: bool = True) -> Store:
+        """Open the database of ``target`` (settings or a URL).
+
+        A database with no tables is created at the newest schema. One at an older schema
+        raises :class:`uet.errors.SchemaError` telling the user to run ``uet db upgrade``.
+        """
+        if isinstance(target, Settings):
+            engine = get_engine(
+                target.db,
+                synchronous=target.sqlite_synchronous,
+                busy_timeout=target.sqlite_busy_timeout,
+            )
+        else:
+            engine = get_engine(target)
+        if check_schema:
+            with _translated(engine):
+                schema.ensure_current(engine)
+        return cls(engine)
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        with _translated(self.engine), self.engine.begin() as conn:
+            yield Transaction(self, conn, readonly=False)
+
+    @contextmanager
+    def reader(self) -> Iterator[Transaction]:
+        """A read-only transaction: a consistent snapshot that takes no write lock."""
+        with _translated(self.engine), self._reader.connect() as conn:
+            yield Transaction(self, conn, readonly=True)
+            conn.rollback()
+
+    def insert_events(self, batch: Sequence[NewEvent]) -> list[int | None]:
+        """Insert ``batch`` in one transaction; returns each event's sequence number in its run."""
+        with self.transaction() as tx:
+            return tx.insert_events(batch)
+
+    def close(self) -> None:
+        """Close pooled connections (the engine is made again on next use)."""
+        self.engine.dispose()
+
+
+@contextmanager
+def _translated(engine: sa.Engine) -> Iterator[None]:
+    """Turn driver errors into StoreError naming the database (password hidden)."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise StoreError(f"{where}: {exc.orig}") from exc
+    except sa.exc.SQLAlchemyError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise StoreError(f"{where}: {exc}") from exc
+
+
+class Transaction:
+    """Operations inside one transaction. Made by :meth:`Store.transaction` or ``reader``."""
+
+    def __init__(self, store: Store, conn: sa.Connection, *, readonly: bool) -> None:
+        self.store = store
+        self.conn = conn
+        self.readonly = readonly
+
+    def _writable(self) -> sa.Connection:
+        if self.readonly:
+            raise StoreError("a write was attempted in a read-only transaction (use transaction())")
+        return self.conn
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(self, run: RunRecord) -> None:
+        self._writable().execute(sa.insert(runs), [_run_row(run)])
+
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        started_at: float | None = None,
+        ended_at: float | None = None,
+        summary: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Set a run's status (and the times/summary given). False when there is no such run."""
+        values: dict[str, Any] = {"status": status.value}
+        if started_at is not None:
+            values["started_at"] = started_at
+        if ended_at is not None:
+            values["ended_at"] = ended_at
+        if summary is not None:
+            values["summary"] = dump_json(summary)
+        result = self._writable().execute(sa.update(runs).where(runs.c.id == run_id), values)
+        return result.rowcount == 1
+
+    def claim_run(self, run_id: str, *, host: str, pid: int, at: float) -> None:
+        """Record which orchestrator process drives the run, and its first heartbeat."""
+        self._writable().execute(
+            sa.update(runs).where(runs.c.id == run_id),
+            {"host": host, "pid": pid, "heartbeat_at": at},
+        )
+
+    def heartbeat(self, run_id: str, at: float) -> None:
+        self._writable().execute(
+            sa.update(runs).where(runs.c.id == run_id), {"heartbeat_at": at}
+        )
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        row = self.conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
+        return None if row is None else _run_record(row)
+
+    def get_runs(self, run_ids: Iterable[str]) -> dict[str, RunRecord]:
+        """Many runs by id, in one query per 500 ids; missing ids are absent from the result."""
+        found: dict[str, RunRecord] = {}
+        for chunk in _chunks(list(dict.fromkeys(run_ids))):
+            query = sa.select(runs).where(runs.c.id.in_(chunk))
+            for row in self.conn.execute(query).mappings():
+                found[row["id"]] = _run_record(row)
+        return found
+
+    def list_runs(
+        self, *, limit: int = 20, statuses: Iterable[RunStatus] | None = None
+    ) -> list[RunRecord]:
+        """The most recent runs first."""
+        query = sa.select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+        if statuses is not None:
+            query = query.where(runs.c.status.in_([s.value for s in statuses]))
+        return [_run_record(row) for row in self.conn.execute(query).mappings()]
+
+    # -- workstreams and tasks --------------------------------------------------------------
+
+    def add_workstreams(self, items: Sequence[WorkstreamRecord]) -> None:
+        if items:
+            self._writable().execute(sa.insert(workstreams), [_workstream_row(w) for w in items])
+
+    def get_workstreams(self, run_id: str) -> list[WorkstreamRecord]:
+        query = sa.select(workstreams).where(workstreams.c.run_id == run_id)
+        return [
+            _workstream_record(row)
+            for row in self.conn.execute(query.order_by(workstreams.c.id)).mappings()
+        ]
+
+    def add_tasks(self, items: Sequence[TaskRecord]) -> None:
+        if items:
+            self._writable().execute(sa.insert(tasks), [_task_row(t) for t in items])
+
+    def update_tasks(self, run_id: str, updates: Sequence[TaskUpdate]) -> None:
+        """Apply many task updates in this transaction."""
+        conn = self._writable()
+        for update in updates:
+            values: dict[str, Any] = {"status": update.status.value}
+            for name in ("exit_code", "attempts_used", "started_at", "ended_at"):
+                if (value := getattr(update, name)) is not None:
+                    values[name] = value
+            if update.outcome is not None:
+                values["outcome"] = update.outcome.value
+            conn.execute(
+                sa.update(tasks).where(tasks.c.run_id == run_id, tasks.c.id == update.task_id),
+                values,
+            )
+
+    def get_tasks(
+        self, run_id: str, *, statuses: Iterable[TaskStatus] | None = None
+    ) -> list[TaskRecord]:
+        query = sa.select(tasks).where(tasks.c.run_id == run_id).order_by(tasks.c.id)
+        if statuses is not None:
+            query = query.where(tasks.c.status.in_([s.value for s in statuses]))
+        return [_task_record(row) for row in self.conn.execute(query).mappings()]
+
+    # -- attempts ---------------------------------------------------------------------------
+
+    def dispatch_attempts(self, items: Sequence[AttemptRecord]) -> list[int]:
+        """Insert attempts (their ``id`` is ignored) and return the ids given, in order."""
+        if not items:
+            return []
+        rows = [_attempt_row(a) for a in items]
+        for row in rows:
+            del row["id"]
+        statement = sa.insert(attempts).returning(attempts.c.id, sort_by_parameter_order=True)
+        return list(self._writable().execute(statement, rows).scalars())
+
+    def mark_running(self, attempt_id: int, *, pid: int, pgid: int, started_at: float) -> bool:
+        """The attempt's process started. False when the attempt is no longer live."""
+        result = self._writable().execute(
+            sa.update(attempts).where(
+                attempts.c.id == attempt_id,
+                attempts.c.state.in_([s.value for s in LIVE_ATTEMPT_STATES]),
+            ),
+            {"state": AttemptState.RUNNING.value, "pid": pid, "pgid": pgid,
+             "started_at": started_at},
+        )
+        return result.rowcount == 1
+
+    def complete_attempts(self, results: Sequence[AttemptResult]) -> list[int]:
+        """Record how attempts ended; returns the ids accepted.
+
+        A result is accepted only while its attempt is still live (dispatched or running):
+        a late result never overwrites an attempt already marked lost, canceled or finished.
+        """
+        conn = self._writable()
+        live = [s.value for s in LIVE_ATTEMPT_STATES]
+        accepted = []
+        for result in results:
+            outcome = conn.execute(
+                sa.update(attempts).where(
+                    attempts.c.id == result.attempt_id, attempts.c.state.in_(live)
+                ),
+                {
+                    "state": result.state.value,
+                    "ended_at": result.ended_at,
+                    "exit_code": result.exit_code,
+                    "output_tail": result.output_tail,
+                    "error": result.error,
+                },
+            )
+            if outcome.rowcount == 1:
+                accepted.append(result.attempt_id)
+        return accepted
+
+    def get_attempts(
+        self,
+        run_id: str,
+        *,
+        states: Iterable[AttemptState] | None = None,
+        task_id: str | None = None,
+    ) -> list[AttemptRecord]:
+        query = sa.select(attempts).where(attempts.c.run_id == run_id)
+        if states is not None:
+            query = query.where(attempts.c.state.in_([s.value for s in states]))
+        if task_id is not None:
+            query = query.where(attempts.c.task_id == task_id)
+        query = query.order_by(attempts.c.id)
+        return [_attempt_record(row) for row in self.conn.execute(query).mappings()]
+
+    # -- events -----------------------------------------------------------------------------
+
+    def insert_events(self, batch: Sequence[NewEvent]) -> list[int | None]:
+        """Append events; each event of a run gets the next sequence number of that run.
+
+        Numbers are assigned under the write lock (SQLite) or a per-run advisory lock
+        (PostgreSQL), so concurrent writers never assign the same number twice.
+        """
+        conn = self._writable()
+        last = self._last_seqs(conn, {event[2] for event in batch if event[2] is not None})
+        params = []
+        seqs: list[int | None] = []
+        for type_, ts, run_id, task_id, attempt_id, payload in batch:
+            seq = None
+            if run_id is not None:
+                seq = last[run_id] = last.get(run_id, 0) + 1
+            seqs.append(seq)
+            params.append((run_id, seq, type_, ts, task_id, attempt_id, dump_json(payload)))
+        if params:
+            conn.exec_driver_sql(self.store._insert_events_sql, params)
+        return seqs
+
+    def _last_seqs(self, conn: sa.Connection, run_ids: set[str]) -> dict[str, int]:
+        """The highest sequence number of each run: one index seek per run."""
+        postgres = self.store.dialect == "postgresql"
+        last: dict[str, int] = {}
+        for run_id in sorted(run_ids):  # sorted: two writers always lock in the same order
+            if postgres:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(run_id))))
+            seq = conn.execute(_LAST_SEQ, {"run_id": run_id}).scalar()
+            if seq is not None:
+                last[run_id] = seq
+        return last
+
+    def get_events(
+        self,
+        run_id: str | None = None,
+        *,
+        after_seq: int = 0,
+        after_id: int = 0,
+        types: str | None = None,
+        limit: int | None = None,
+    ) -> list[EventRecord]:
+        """Events of one run in sequence order (or all events in id order when ``run_id``
+        is None), after a point, optionally of types matching a glob such as ``task.*``."""
+        query = sa.select(events)
+        if run_id is not None:
+            query = query.where(events.c.run_id == run_id, events.c.seq > after_seq)
+            query = query.order_by(events.c.seq)
+        else:
+            query = query.where(events.c.id > after_id).order_by(events.c.id)
+        if types is not None and types != "*":
+            query = query.where(events.c.type.like(_glob_to_like(types), escape="\\"))
+        if limit is not None:
+            query = query.limit(limit)
+        return [_event_record(row) for row in self.conn.execute(query).mappings()]
+
+    def count_events(self, run_id: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(events)
+        if run_id is not None:
+            query = query.where(events.c.run_id == run_id)
+        return int(self.conn.execute(query).scalar_one())
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def record_decisions(self, items: Sequence[DecisionRecord]) -> None:
+        if items:
+            self._writable().execute(sa.insert(decisions), [_decision_row(d) for d in items])
+
+    def get_decisions(
+        self,
+        *,
+        run_id: str | None = None,
+        category: str | None = None,
+        limit: int | None = None,
+    ) -> list[DecisionRecord]:
+        query = sa.select(decisions).order_by(decisions.c.id)
+        if run_id is not None:
+            query = query.where(decisions.c.run_id == run_id)
+        if category is not None:
+            query = query.where(decisions.c.category == category)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_decision_record(row) for row in self.conn.execute(query).mappings()]
+
+
+# -- rows <-> records -----------------------------------------------------------------------
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]
+
+
+def _lock_key(run_id: str) -> int:
+    """A stable signed 64-bit key for pg_advisory_xact_lock."""
+    digest = hashlib.blake2b(run_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _glob_to_like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def _run_row(run: RunRecord) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status.value,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "host": run.host,
+        "pid": run.pid,
+        "heartbeat_at": run.heartbeat_at,
+        "deterministic": run.deterministic,
+        "params": dump_json(run.params),
+        "summary": dump_json(run.summary),
+    }
+
+
+def _run_record(row: sa.RowMapping) -> RunRecord:
+    values = dict(row)
+    values["status"] = RunStatus(values["status"])
+    values["deterministic"] = bool(values["deterministic"])
+    values["params"] = load_json(values["params"], {})
+    values["summary"] = load_json(values["summary"], {})
+    return RunRecord(**values)
+
+
+def _workstream_row(item: WorkstreamRecord) -> dict[str, Any]:
+    return {
+        "run_id": item.run_id,
+        "id": item.id,
+        "name": item.name,
+        "status": item.status.value,
+        "concurrency": item.concurrency,
+        "depends_on": dump_json(item.depends_on),
+        "source": item.source,
+        "spec": dump_json(item.spec),
+    }
+
+
+def _workstream_record(row: sa.RowMapping) -> WorkstreamRecord:
+    values = dict(row)
+    values["status"] = TaskStatus(values["status"])
+    values["depends_on"] = load_json(values["depends_on"], [])
+    values["spec"] = load_json(values["spec"], {})
+    return WorkstreamRecord(**values)
+
+
+def _task_row(item: TaskRecord) -> dict[str, Any]:
+    return {
+        "run_id": item.run_id,
+        "id": item.id,
+        "workstream_id": item.workstream_id,
+        "status": item.status.value,
+        "depends_on": dump_json(item.depends_on),
+        "spec": dump_json(item.spec),
+        "max_attempts": item.max_attempts,
+        "attempts_used": item.attempts_used,
+        "outcome": None if item.outcome is None else item.outcome.value,
+        "exit_code": item.exit_code,
+        "started_at": item.started_at,
+        "ended_at": item.ended_at,
+    }
+
+
+def _task_record(row: sa.RowMapping) -> TaskRecord:
+    values = dict(row)
+    values["status"] = TaskStatus(values["status"])
+    values["outcome"] = None if values["outcome"] is None else AttemptState(values["outcome"])
+    values["depends_on"] = load_json(values["depends_on"], [])
+    values["spec"] = load_json(values["spec"], {})
+    return TaskRecord(**values)
+
+
+def _attempt_row(item: AttemptRecord) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "run_id": item.run_id,
+        "task_id": item.task_id,
+        "number": item.number,
+        "state": item.state.value,
+        "tool": item.tool,
+        "host": item.host,
+        "pid": item.pid,
+        "pgid": item.pgid,
+        "exit_code": item.exit_code,
+        "dispatched_at": item.dispatched_at,
+        "started_at": item.started_at,
+        "ended_at": item.ended_at,
+        "output_tail": item.output_tail,
+        "error": item.error,
+    }
+
+
+def _attempt_record(row: sa.RowMapping) -> AttemptRecord:
+    values = dict(row)
+    values["state"] = AttemptState(values["state"])
+    return AttemptRecord(**values)
+
+
+def _event_record(row: sa.RowMapping) -> EventRecord:
+    values = dict(row)
+    values["payload"] = load_json(values["payload"], {})
+    return EventRecord(**values)
+
+
+def _decision_row(item: DecisionRecord) -> dict[str, Any]:
+    return {
+        "ts": item.ts,
+        "category": item.category,
+        "run_id": item.run_id,
+        "task_id": item.task_id,
+        "chosen": item.chosen,
+        "alternatives": dump_json(item.alternatives),
+        "reason": item.reason,
+        "data": dump_json(item.data),
+    }
+
+
+def _decision_record(row: sa.RowMapping) -> DecisionRecord:
+    values = dict(row)
+    values["alternatives"] = load_json(values["alternatives"], [])
+    values["data"] = load_json(values["data"], {})
+    return DecisionRecord(**values)

@@ -1,0 +1,132 @@
+"""The state schema as SQLAlchemy Core tables: the models Alembic migrations are checked against.
+
+Times are seconds since the epoch (``Float``); JSON documents are ``Text`` that the store
+encodes, so both dialects store the same bytes. ``events`` is an append-only log with no
+foreign key to ``runs``: events outside any run (a breaker opening) have no run and no
+sequence number, and the bus never fails a write because a run row is missing.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite makes an INTEGER PRIMARY KEY the rowid (cheap appends); PostgreSQL gets a bigint.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(256)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("host", sa.String(256)),  # orchestrator's host name
+    sa.Column("pid", sa.Integer),  # orchestrator's process id
+    sa.Column("heartbeat_at", sa.Float),  # orchestrator's last sign of life
+    sa.Column("deterministic", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("params", sa.Text),  # JSON: files, concurrency, executor…
+    sa.Column("summary", sa.Text),  # JSON: counts and outcome when finished
+    sa.Index(None, "status"),
+    sa.Index(None, "created_at"),
+)
+
+workstreams = sa.Table(
+    "workstreams",
+    metadata,
+    sa.Column("run_id", sa.String(128), sa.ForeignKey("runs.id", ondelete="CASCADE")),
+    sa.Column("id", sa.String(128)),
+    sa.Column("name", sa.String(256)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("concurrency", sa.Integer),
+    sa.Column("depends_on", sa.Text),  # JSON list of workstream ids
+    sa.Column("source", sa.Text),  # the file it was loaded from
+    sa.Column("spec", sa.Text),  # JSON of the validated model
+    sa.PrimaryKeyConstraint("run_id", "id"),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("run_id", sa.String(128), sa.ForeignKey("runs.id", ondelete="CASCADE")),
+    sa.Column("id", sa.String(256)),
+    sa.Column("workstream_id", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("depends_on", sa.Text),  # JSON list of task ids
+    sa.Column("spec", sa.Text),  # JSON of the validated model
+    sa.Column("max_attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("attempts_used", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("outcome", sa.String(16)),  # the deciding attempt's state
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("started_at", sa.Float),
+    sa.Column("ended_at", sa.Float),
+    sa.PrimaryKeyConstraint("run_id", "id"),
+    sa.Index(None, "run_id", "status"),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(128), nullable=False),
+    sa.Column("task_id", sa.String(256), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),  # 1 for the first attempt of a task
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("tool", sa.String(128)),  # routing's choice, for tool tasks
+    sa.Column("host", sa.String(256)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("pgid", sa.Integer),  # process group: what a timeout, cancel or reconcile kills
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("dispatched_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("output_tail", sa.Text),
+    sa.Column("error", sa.Text),  # why it could not run (state error) or was lost
+    sa.ForeignKeyConstraint(
+        ["run_id", "task_id"], ["tasks.run_id", "tasks.id"], ondelete="CASCADE"
+    ),
+    sa.UniqueConstraint("run_id", "task_id", "number"),
+    sa.Index(None, "run_id", "state"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(128)),
+    sa.Column("seq", sa.Integer),  # 1, 2, 3… within a run; NULL outside runs
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("task_id", sa.String(256)),
+    sa.Column("attempt_id", sa.BigInteger),
+    sa.Column("payload", sa.Text),  # JSON object, NULL when empty
+    sa.Index(None, "run_id", "seq", unique=True),
+    sa.Index(None, "type"),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),  # routing, retry, breaker, merge…
+    sa.Column("run_id", sa.String(128)),
+    sa.Column("task_id", sa.String(256)),
+    sa.Column("chosen", sa.Text, nullable=False),
+    sa.Column("alternatives", sa.Text),  # JSON list of the options considered
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("data", sa.Text),  # JSON: scores, counters, whatever explains the choice
+    sa.Index(None, "run_id", "category"),
+    sa.Index(None, "category", "ts"),
+)

@@ -1,0 +1,82 @@
+"""The state machines of runs, tasks and attempts: one ``str`` Enum each.
+
+A run::
+
+    pending ──► running ──► succeeded | failed | canceled
+                   │
+                   └──► interrupted  (its orchestrator died; ``uet resume`` takes it back to running)
+
+A task::
+
+    pending ──► ready ──► running ──► succeeded | failed | canceled
+       │                    ▲  │
+       │                    └──┘ retried while its budget lasts
+       └──► skipped  (a dependency failed and ``on_failure`` says so)
+
+An attempt (one execution of a task; its id fences late results)::
+
+    dispatched ──► running ──► succeeded | failed | timed_out | canceled | error
+         │            │
+         └────────────┴──► lost  (no live process after a crash; the task is re-dispatched)
+
+``error`` means uet could not run the attempt at all (missing binary, bad cwd), which is a
+different outcome from ``failed`` (the program ran and exited non-zero).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class RunStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINISHED_RUN
+
+
+class TaskStatus(enum.StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELED = "canceled"
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINISHED_TASK
+
+
+class AttemptState(enum.StrEnum):
+    DISPATCHED = "dispatched"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELED = "canceled"
+    LOST = "lost"
+    ERROR = "error"
+
+    @property
+    def finished(self) -> bool:
+        return self not in _LIVE_ATTEMPT
+
+
+_FINISHED_RUN = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED, RunStatus.INTERRUPTED}
+)
+_FINISHED_TASK = frozenset(
+    {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELED}
+)
+_LIVE_ATTEMPT = frozenset({AttemptState.DISPATCHED, AttemptState.RUNNING})
+
+LIVE_ATTEMPT_STATES: frozenset[AttemptState] = _LIVE_ATTEMPT
+"""Attempts that may still have a process: what reconciliation looks at after a crash."""
