@@ -45,36 +45,48 @@ class SettingKey:
 SETTINGS: tuple[SettingKey, ...] = (
     SettingKey("home", "UET_HOME", ("home",), "uet's home folder in the project"),
     SettingKey("db", "UET_DB", ("db",), "SQLAlchemy URL of the state database"),
+    SettingKey("non_interactive", "UET_NON_INTERACTIVE", ("non_interactive",), "never prompt"),
     SettingKey(
-        "non_interactive", "UET_NON_INTERACTIVE", ("non_interactive",), "never prompt"
-    ),
-    SettingKey(
-        "sqlite_synchronous", "UET_SQLITE_SYNCHRONOUS", ("sqlite", "synchronous"),
+        "sqlite_synchronous",
+        "UET_SQLITE_SYNCHRONOUS",
+        ("sqlite", "synchronous"),
         "NORMAL (survives process crashes) or FULL (also power loss)",
     ),
     SettingKey(
-        "sqlite_busy_timeout", "UET_SQLITE_BUSY_TIMEOUT", ("sqlite", "busy_timeout"),
+        "sqlite_busy_timeout",
+        "UET_SQLITE_BUSY_TIMEOUT",
+        ("sqlite", "busy_timeout"),
         "seconds a writer waits for the SQLite write lock",
     ),
     SettingKey(
-        "event_batch_size", "UET_EVENT_BATCH_SIZE", ("events", "batch_size"),
+        "event_batch_size",
+        "UET_EVENT_BATCH_SIZE",
+        ("events", "batch_size"),
         "events per write transaction, at most",
     ),
     SettingKey(
-        "event_flush_interval", "UET_EVENT_FLUSH_INTERVAL", ("events", "flush_interval"),
+        "event_flush_interval",
+        "UET_EVENT_FLUSH_INTERVAL",
+        ("events", "flush_interval"),
         "seconds an event may wait before it is written",
     ),
     SettingKey(
-        "event_queue_max", "UET_EVENT_QUEUE_MAX", ("events", "queue_max"),
+        "event_queue_max",
+        "UET_EVENT_QUEUE_MAX",
+        ("events", "queue_max"),
         "events waiting to be written before emit() blocks",
     ),
     SettingKey("backup_dir", "UET_BACKUP_DIR", ("backups", "dir"), "where backups go"),
     SettingKey(
-        "backup_retention_days", "UET_BACKUP_RETENTION_DAYS", ("backups", "retention_days"),
+        "backup_retention_days",
+        "UET_BACKUP_RETENTION_DAYS",
+        ("backups", "retention_days"),
         "days `uet db prune` keeps backups",
     ),
     SettingKey(
-        "pg_bindir", "UET_PG_BINDIR", ("postgres", "bindir"),
+        "pg_bindir",
+        "UET_PG_BINDIR",
+        ("postgres", "bindir"),
         "folder of pg_dump/pg_restore (default: found on PATH)",
     ),
 )
@@ -90,7 +102,7 @@ class Settings(pydantic.BaseModel):
     home: Path
     db: str
     non_interactive: bool = False
-    sqlite_synchronous: Literal["NORMAL", "FULL"] = defaults.SQLITE_SYNCHRONOUS  # type: ignore[assignment]
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = defaults.SQLITE_SYNCHRONOUS
     sqlite_busy_timeout: float = pydantic.Field(defaults.SQLITE_BUSY_TIMEOUT_S, gt=0)
     event_batch_size: int = pydantic.Field(defaults.EVENT_BATCH_SIZE, ge=1)
     event_flush_interval: float = pydantic.Field(defaults.EVENT_FLUSH_INTERVAL_S, gt=0)
@@ -122,9 +134,8 @@ def find_project_root(start: Path) -> tuple[Path, Path | None]:
         if (folder / CONFIG_FILE).is_file():
             return folder, folder / CONFIG_FILE
         pyproject = folder / PYPROJECT_FILE
-        if pyproject.is_file() and "tool" in (data := _read_toml(pyproject)):
-            if "uet" in data["tool"]:
-                return folder, pyproject
+        if pyproject.is_file() and "uet" in _read_toml(pyproject).get("tool", {}):
+            return folder, pyproject
         if (folder / defaults.HOME_DIR).is_dir():
             return folder, None
     return start, None
@@ -168,7 +179,9 @@ def _build(
     values["db"] = _absolute_sqlite_url(str(values["db"]), root)
     values["backup_dir"] = root / str(values.get("backup_dir", home / defaults.BACKUP_DIR_NAME))
     try:
-        return Settings(root=root, config_file=config_file, sections=sections, **values)  # type: ignore[arg-type]
+        return Settings.model_validate(
+            {**values, "root": root, "config_file": config_file, "sections": sections}
+        )
     except pydantic.ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else ""

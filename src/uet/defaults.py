@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 HOME_DIR = ".uet"
 """uet's home in a project, relative to the project root."""
 
@@ -11,7 +13,7 @@ STATE_DB_NAME = "state.db"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """Seconds a SQLite writer waits for the write lock before giving up."""
 
-SQLITE_SYNCHRONOUS = "NORMAL"
+SQLITE_SYNCHRONOUS: Final = "NORMAL"
 """``PRAGMA synchronous`` in WAL mode: NORMAL survives any process crash; FULL also power loss."""
 
 EVENT_BATCH_SIZE = 1000

@@ -4,7 +4,7 @@ A run::
 
     pending ──► running ──► succeeded | failed | canceled
                    │
-                   └──► interrupted  (its orchestrator died; ``uet resume`` takes it back to running)
+                   └──► interrupted  (its orchestrator died; ``uet resume`` runs it again)
 
 A task::
 

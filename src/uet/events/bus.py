@@ -99,7 +99,7 @@ class EventBus:
 
     def emit(
         self,
-        type: str,  # noqa: A002 - the event's type is what SPEC.md calls it
+        type: str,
         payload: Mapping[str, Any] | None = None,
         *,
         run_id: str | None = None,
@@ -107,7 +107,8 @@ class EventBus:
         attempt_id: int | None = None,
     ) -> None:
         """Queue an event. Returns at once unless ``queue_max`` events are already waiting."""
-        if self._closed:
+        if self._closed and threading.current_thread() is not self._writer:
+            # A subscriber may still emit while close() drains: its event is written too.
             raise BusClosedError(f"event {type!r} emitted after the bus was closed")
         pending = self._pending
         pending.append((type, self._now(), run_id, task_id, attempt_id, payload))
@@ -227,11 +228,16 @@ class EventBus:
             try:
                 seqs = self._store.insert_events(batch)
                 break
-            except Exception as exc:  # noqa: BLE001 - never drop a batch: log it and try again
+            except Exception as exc:
                 failures += 1
                 delay = compute_backoff(failures, base=0.05, cap=2.0)
-                logger.warning("writing %d events failed (try %d), retrying in %.2f s: %s",
-                               len(batch), failures, delay, exc)
+                logger.warning(
+                    "writing %d events failed (try %d), retrying in %.2f s: %s",
+                    len(batch),
+                    failures,
+                    delay,
+                    exc,
+                )
                 time.sleep(delay)
         if self._subscriptions:
             self._deliver(batch, seqs)
@@ -242,8 +248,13 @@ class EventBus:
             if not callbacks:
                 continue
             event = EventRecord(
-                type=type_, ts=ts, run_id=run_id, seq=seq, task_id=task_id,
-                attempt_id=attempt_id, payload=dict(payload or {}),
+                type=type_,
+                ts=ts,
+                run_id=run_id,
+                seq=seq,
+                task_id=task_id,
+                attempt_id=attempt_id,
+                payload=dict(payload or {}),
             )
             for callback in callbacks:
                 try:

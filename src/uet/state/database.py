@@ -70,6 +70,7 @@ def _create(url: str, synchronous: str, busy_timeout: float) -> sa.Engine:
 def _tune_sqlite(engine: sa.Engine, synchronous: str) -> None:
     if synchronous not in ("NORMAL", "FULL"):  # interpolated into a PRAGMA below
         raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         # Take transaction control from the driver: we send BEGIN ourselves (below).

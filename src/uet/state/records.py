@@ -25,7 +25,7 @@ def _make_encoder() -> Callable[[object], str]:
     markers it holds must not be shared). Falls back to the public API where the C
     accelerator is missing.
     """
-    make = json_encoder.c_make_encoder
+    make: Any = getattr(json_encoder, "c_make_encoder", None)  # absent without the C module
     if make is None:
         return _fallback_encoder.encode
     markers: dict[int, object] = {}

@@ -44,6 +44,7 @@ NewEvent = tuple[str, float, str | None, str | None, int | None, Mapping[str, An
 
 _EVENT_COLUMNS = ("run_id", "seq", "type", "ts", "task_id", "attempt_id", "payload")
 _IN_CHUNK = 500  # ids per IN (...) list
+_ROWS_PER_INSERT = 100  # events per INSERT statement (700 bound values)
 _LAST_SEQ = (
     sa.select(events.c.seq)
     .where(events.c.run_id == sa.bindparam("run_id"))
@@ -57,12 +58,24 @@ class Store:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        self._reader = engine.execution_options(**{READONLY: True})
-        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-        self._insert_events_sql = (
-            f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(_EVENT_COLUMNS))})"
-        )
+        reader_options: dict[str, Any] = {READONLY: True}
+        if engine.dialect.name == "postgresql":
+            # READ COMMITTED (the default) gives each statement a new snapshot; a reader
+            # promises one snapshot for its whole block. (SQLite WAL reads are snapshots.)
+            reader_options["isolation_level"] = "REPEATABLE READ"
+        self._reader = engine.execution_options(**reader_options)
+        self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._insert_sql: dict[int, str] = {}
+
+    def insert_events_sql(self, rows: int) -> str:
+        """``INSERT INTO events … VALUES (…), (…)`` for ``rows`` rows, made once per size."""
+        sql = self._insert_sql.get(rows)
+        if sql is None:
+            one = f"({', '.join([self._mark] * len(_EVENT_COLUMNS))})"
+            sql = self._insert_sql[rows] = (
+                f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join([one] * rows)}"
+            )
+        return sql
 
     @classmethod
     def open(cls, target: Settings | str, *, check_schema: bool = True) -> Store:
@@ -174,9 +187,7 @@ class Transaction:
         )
 
     def heartbeat(self, run_id: str, at: float) -> None:
-        self._writable().execute(
-            sa.update(runs).where(runs.c.id == run_id), {"heartbeat_at": at}
-        )
+        self._writable().execute(sa.update(runs).where(runs.c.id == run_id), {"heartbeat_at": at})
 
     def get_run(self, run_id: str) -> RunRecord | None:
         row = self.conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
@@ -259,8 +270,12 @@ class Transaction:
                 attempts.c.id == attempt_id,
                 attempts.c.state.in_([s.value for s in LIVE_ATTEMPT_STATES]),
             ),
-            {"state": AttemptState.RUNNING.value, "pid": pid, "pgid": pgid,
-             "started_at": started_at},
+            {
+                "state": AttemptState.RUNNING.value,
+                "pid": pid,
+                "pgid": pgid,
+                "started_at": started_at,
+            },
         )
         return result.rowcount == 1
 
@@ -315,16 +330,20 @@ class Transaction:
         """
         conn = self._writable()
         last = self._last_seqs(conn, {event[2] for event in batch if event[2] is not None})
-        params = []
+        flat: list[Any] = []
         seqs: list[int | None] = []
         for type_, ts, run_id, task_id, attempt_id, payload in batch:
             seq = None
             if run_id is not None:
                 seq = last[run_id] = last.get(run_id, 0) + 1
             seqs.append(seq)
-            params.append((run_id, seq, type_, ts, task_id, attempt_id, dump_json(payload)))
-        if params:
-            conn.exec_driver_sql(self.store._insert_events_sql, params)
+            flat += (run_id, seq, type_, ts, task_id, attempt_id, dump_json(payload))
+        # Multi-row VALUES: 1.6-1.8x faster than executemany on SQLite (bench/events.py).
+        width = len(_EVENT_COLUMNS) * _ROWS_PER_INSERT
+        for start in range(0, len(flat), width):
+            chunk = tuple(flat[start : start + width])
+            sql = self.store.insert_events_sql(len(chunk) // len(_EVENT_COLUMNS))
+            conn.exec_driver_sql(sql, chunk)
         return seqs
 
     def _last_seqs(self, conn: sa.Connection, run_ids: set[str]) -> dict[str, int]:
@@ -357,7 +376,10 @@ class Transaction:
         else:
             query = query.where(events.c.id > after_id).order_by(events.c.id)
         if types is not None and types != "*":
-            query = query.where(events.c.type.like(_glob_to_like(types), escape="\\"))
+            if self.store.dialect == "sqlite":  # LIKE ignores case on SQLite; GLOB does not
+                query = query.where(events.c.type.op("GLOB")(types.replace("[", "[[]")))
+            else:
+                query = query.where(events.c.type.like(_glob_to_like(types), escape="\\"))
         if limit is not None:
             query = query.limit(limit)
         return [_event_record(row) for row in self.conn.execute(query).mappings()]

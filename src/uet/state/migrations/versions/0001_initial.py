@@ -99,7 +99,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_attempts"),
-        sa.UniqueConstraint("run_id", "task_id", "number", name="uq_attempts_run_id_task_id_number"),
+        sa.UniqueConstraint(
+            "run_id", "task_id", "number", name="uq_attempts_run_id_task_id_number"
+        ),
     )
     op.create_index("ix_attempts_run_id_state", "attempts", ["run_id", "state"])
 

@@ -1,0 +1,41 @@
+"""The ``uet`` command: a thin adapter that parses, calls the library and prints.
+
+``main`` maps every outcome to the exit codes of SPEC.md in one place: a
+:class:`uet.errors.UetError` exits with its ``exit_code`` after one clear line on stderr,
+usage errors exit 2, and an interrupt exits 130.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from uet.cli.app import cli
+from uet.errors import ExitCode, UetError
+
+__all__ = ["cli", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    try:
+        # Without standalone mode, click returns the code of an Exit instead of raising it.
+        result = cli.main(args=argv, prog_name="uet", standalone_mode=False)
+    except UetError as exc:
+        click.echo(f"uet: error: {exc}", err=True)
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code)
+    except click.Abort:
+        click.echo("uet: interrupted", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        click.echo("uet: interrupted", err=True)
+        return int(ExitCode.INTERRUPTED)
+    return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def run() -> None:  # pragma: no cover - the console script
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The root ``uet`` group, the context every command gets, and shared options."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any, TypeVar
+
+import click
+import sqlalchemy as sa
+from rich.console import Console
+
+from uet import __version__
+from uet.config import Settings, load_settings
+from uet.state.database import get_engine
+from uet.state.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """What commands share: resolved settings, the store (opened on first use), output."""
+
+    def __init__(self, db: str | None, non_interactive: bool) -> None:
+        self._overrides = {"db": db, "non_interactive": non_interactive or None}
+        self.console = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self._overrides)
+
+    @cached_property
+    def engine(self) -> sa.Engine:
+        """The engine for the configured database, without the schema check of ``store``."""
+        settings = self.settings
+        return get_engine(
+            settings.db,
+            synchronous=settings.sqlite_synchronous,
+            busy_timeout=settings.sqlite_busy_timeout,
+        )
+
+    @cached_property
+    def store(self) -> Store:
+        return Store.open(self.settings)
+
+    def emit_json(self, value: object) -> None:
+        click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def json_option(function: F) -> F:
+    """``--json``: print machine-readable JSON on stdout instead of text."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(function)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="uet")
+@click.option(
+    "--db",
+    metavar="URL",
+    help="State database (SQLAlchemy URL). Env: UET_DB. Default: sqlite:///.uet/state.db",
+)
+@click.option(
+    "--non-interactive",
+    is_flag=True,
+    help="Never prompt. Env: UET_NON_INTERACTIVE (also implied by CI=true or no terminal).",
+)
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, non_interactive: bool) -> None:
+    """uet runs development automation: workstream DAGs, scripts and AI-agent tasks with
+    durable state.
+
+    \b
+    Examples:
+      uet db upgrade                 # create or migrate the state database
+      uet --db postgresql+psycopg://localhost/uet db status
+    """
+    ctx.obj = Context(db, non_interactive)
+
+
+def _register() -> None:
+    from uet.cli.db import db  # noqa: PLC0415 - commands import the group, not the reverse
+
+    cli.add_command(db)
+
+
+_register()

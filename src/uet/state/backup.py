@@ -1,0 +1,247 @@
+"""Backups of the state database: online, verified, kept for a number of days.
+
+* SQLite: ``VACUUM INTO`` a temporary name beside the target, integrity-checked, then renamed:
+  a consistent, compact copy taken while uet keeps running, never a half-written file.
+* PostgreSQL: ``pg_dump --format=custom`` the same way.
+
+``restore`` verifies the file before it touches anything (integrity check and a uet schema
+revision this version knows for SQLite; ``pg_restore --list`` for PostgreSQL), then saves the
+current database as ``replaced-<time>`` beside the backups, then replaces the contents.
+Backups are named ``state-<UTC time>.db`` (``.dump`` for PostgreSQL); ``prune`` removes those
+older than the retention period, judged by the time in the name.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from uet.errors import BackupError, InvalidBackupError
+from uet.state import schema
+from uet.state.database import dispose_engines, sqlite_path
+
+STAMP = "%Y%m%dT%H%M%SZ"
+PREFIXES = ("state-", "replaced-")
+SUFFIXES = (".db", ".dump")
+
+
+@dataclass(frozen=True, slots=True)
+class BackupFile:
+    path: Path
+    taken_at: float  # seconds since the epoch, from the name
+    size: int
+
+    @property
+    def kind(self) -> str:
+        return "replaced" if self.path.name.startswith("replaced-") else "backup"
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    restored: Path
+    replaced: Path | None  # where the database that was replaced was saved
+    revision: str | None  # schema revision of the restored database
+
+
+def backup(
+    url: str, folder: Path, *, pg_bindir: Path | None = None, prefix: str = "state-"
+) -> Path:
+    """Take an online backup of the database at ``url`` into ``folder``; returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db_file = sqlite_path(url)
+    suffix = ".db" if db_file is not None else ".dump"
+    target = _free_name(folder, prefix, suffix)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        if db_file is not None:
+            _sqlite_backup(db_file, partial)
+            _verify_sqlite(partial)
+        else:
+            _pg_run(pg_bindir, "pg_dump", url, "--format=custom", f"--file={partial}")
+        os.replace(partial, target)
+    except InvalidBackupError as exc:
+        raise BackupError(f"the backup just taken failed its check: {exc.problem}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def restore(url: str, path: Path, folder: Path, *, pg_bindir: Path | None = None) -> RestoreResult:
+    """Replace the database at ``url`` with the backup ``path``, after verifying it.
+
+    The database being replaced is first saved in ``folder`` as ``replaced-<time>``.
+    Raises :class:`InvalidBackupError` (nothing replaced) when the file is not a sound backup.
+    """
+    if not path.is_file():
+        raise InvalidBackupError(str(path), "no such file")
+    db_file = sqlite_path(url)
+    if db_file is None:
+        return _restore_postgres(url, path, folder, pg_bindir)
+    return _restore_sqlite(url, db_file, path, folder)
+
+
+def _restore_sqlite(url: str, db_file: Path, path: Path, folder: Path) -> RestoreResult:
+    revision = _verify_sqlite(path)
+    replaced = None
+    if db_file.exists() and db_file.stat().st_size > 0:
+        replaced = backup(url, folder, prefix="replaced-")
+    dispose_engines()  # pooled connections of this process would keep the old pages cached
+    db_file.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        contextlib.closing(_open_readonly(path)) as source,
+        contextlib.closing(sqlite3.connect(db_file, timeout=60)) as destination,
+    ):
+        # The backup API copies the pages under the database's locks: other connections,
+        # in this process or another, see the old contents or the new, never a mixture.
+        source.backup(destination)
+    return RestoreResult(restored=path, replaced=replaced, revision=revision)
+
+
+def _restore_postgres(url: str, path: Path, folder: Path, bindir: Path | None) -> RestoreResult:
+    _pg_run(bindir, "pg_restore", None, "--list", str(path), invalid=path)
+    replaced = backup(url, folder, pg_bindir=bindir, prefix="replaced-")
+    _pg_run(
+        bindir,
+        "pg_restore",
+        url,
+        "--clean",
+        "--if-exists",
+        "--no-owner",
+        "--single-transaction",
+        str(path),
+    )
+    dispose_engines()
+    return RestoreResult(restored=path, replaced=replaced, revision=None)
+
+
+def list_backups(folder: Path) -> list[BackupFile]:
+    """Backups in ``folder``, oldest first (files not named by uet are ignored)."""
+    found = []
+    for path in folder.glob("*") if folder.is_dir() else ():
+        taken_at = _parse_stamp(path.name)
+        if taken_at is not None and path.is_file():
+            found.append(BackupFile(path=path, taken_at=taken_at, size=path.stat().st_size))
+    return sorted(found, key=lambda item: (item.taken_at, item.path.name))
+
+
+def prune(
+    folder: Path, *, keep_days: int, now: float | None = None, dry_run: bool = False
+) -> list[BackupFile]:
+    """Delete backups older than ``keep_days`` days; returns what was (or would be) deleted."""
+    cutoff = (time.time() if now is None else now) - keep_days * 86_400
+    old = [item for item in list_backups(folder) if item.taken_at < cutoff]
+    if not dry_run:
+        for item in old:
+            item.path.unlink(missing_ok=True)
+    return old
+
+
+# -- SQLite ---------------------------------------------------------------------------------
+
+
+def _sqlite_backup(db_file: Path, target: Path) -> None:
+    if not db_file.exists():
+        raise BackupError(f"{db_file}: no database to back up")
+    with contextlib.closing(sqlite3.connect(db_file, timeout=60, isolation_level=None)) as conn:
+        try:
+            conn.execute("VACUUM INTO ?", (str(target),))
+        except sqlite3.Error as exc:
+            raise BackupError(f"{db_file}: backup failed: {exc}") from exc
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _verify_sqlite(path: Path) -> str | None:
+    """Integrity-check a SQLite backup and return its schema revision."""
+    try:
+        with contextlib.closing(_open_readonly(path)) as conn:
+            problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            if problems != ["ok"]:
+                raise InvalidBackupError(
+                    str(path), f"integrity check failed: {'; '.join(problems[:3])}"
+                )
+            try:
+                row = conn.execute(f"SELECT version_num FROM {schema.VERSION_TABLE}").fetchone()
+            except sqlite3.OperationalError:
+                raise InvalidBackupError(
+                    str(path), "not a uet database (no schema version)"
+                ) from None
+    except sqlite3.DatabaseError as exc:
+        raise InvalidBackupError(str(path), f"not a readable SQLite database ({exc})") from exc
+    revision = None if row is None else str(row[0])
+    if revision is not None and revision not in schema.revisions():
+        raise InvalidBackupError(
+            str(path), f"schema revision {revision} was written by a newer uet"
+        )
+    return revision
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------
+
+
+def _pg_run(
+    bindir: Path | None, tool: str, url: str | None, *args: str, invalid: Path | None = None
+) -> None:
+    program = str(bindir / tool) if bindir is not None else shutil.which(tool)
+    if program is None or not Path(program).exists():
+        raise BackupError(
+            f"{tool} not found: install PostgreSQL's client tools or set UET_PG_BINDIR"
+        )
+    env = dict(os.environ)
+    argv = [program, *args]
+    if url is not None:
+        parsed = sa.make_url(url)
+        if parsed.password is not None:
+            env["PGPASSWORD"] = str(parsed.password)
+        dsn = parsed.set(drivername="postgresql", password=None)
+        argv.append(f"--dbname={dsn.render_as_string(hide_password=False)}")
+    done = subprocess.run(
+        argv, check=False, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL
+    )
+    if done.returncode != 0:
+        message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+        if invalid is not None:
+            raise InvalidBackupError(str(invalid), f"not a sound pg_dump archive ({message})")
+        raise BackupError(f"{tool} failed: {message}")
+
+
+# -- names ----------------------------------------------------------------------------------
+
+
+def _free_name(folder: Path, prefix: str, suffix: str) -> Path:
+    stamp = time.strftime(STAMP, time.gmtime())
+    for candidate in _candidates(folder, prefix, stamp, suffix):
+        if not candidate.exists():
+            return candidate
+    raise BackupError(f"{folder}: no free backup name")  # pragma: no cover - 1000 in a second
+
+
+def _candidates(folder: Path, prefix: str, stamp: str, suffix: str) -> Iterator[Path]:
+    yield folder / f"{prefix}{stamp}{suffix}"
+    for n in range(2, 1000):
+        yield folder / f"{prefix}{stamp}-{n}{suffix}"
+
+
+def _parse_stamp(name: str) -> float | None:
+    prefix = next((p for p in PREFIXES if name.startswith(p)), None)
+    suffix = next((s for s in SUFFIXES if name.endswith(s)), None)
+    if prefix is None or suffix is None:
+        return None
+    stamp = name[len(prefix) : -len(suffix)].split("-", maxsplit=1)[0]
+    try:
+        return float(calendar.timegm(time.strptime(stamp, STAMP)))
+    except ValueError:
+        return None
