@@ -1,3 +1,133 @@
-"""uet: an execution framework for development automation."""
+"""uet: an execution framework for development automation.
+
+The public surface, grouped; everything else is internal and may change::
+
+    import uet
+    settings = uet.load_settings()
+    store = uet.Store.open(settings)
+    with uet.EventBus(store) as bus:
+        bus.subscribe("task.*", print)
+        bus.emit("task.started", {"attempt": 1}, run_id="run-1", task_id="lint")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the runtime imports are lazy (see __getattr__): `import uet` stays cheap
+    from uet.clock import Clock, FixedClock, SystemClock
+    from uet.config import Settings, load_settings
+    from uet.errors import (
+        BackupError,
+        BusClosedError,
+        ConfigError,
+        ExitCode,
+        InvalidBackupError,
+        SchemaError,
+        StoreError,
+        UetError,
+    )
+    from uet.events.bus import EventBus, Subscription
+    from uet.ids import IdFactory, RandomIds, SequentialIds
+    from uet.state.records import (
+        AttemptRecord,
+        AttemptResult,
+        DecisionRecord,
+        EventRecord,
+        RunRecord,
+        TaskRecord,
+        TaskUpdate,
+        WorkstreamRecord,
+    )
+    from uet.state.store import Store, Transaction
+    from uet.states import AttemptState, RunStatus, TaskStatus
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Clock": "uet.clock",
+    "FixedClock": "uet.clock",
+    "SystemClock": "uet.clock",
+    "Settings": "uet.config",
+    "load_settings": "uet.config",
+    "BackupError": "uet.errors",
+    "BusClosedError": "uet.errors",
+    "ConfigError": "uet.errors",
+    "ExitCode": "uet.errors",
+    "InvalidBackupError": "uet.errors",
+    "SchemaError": "uet.errors",
+    "StoreError": "uet.errors",
+    "UetError": "uet.errors",
+    "EventBus": "uet.events.bus",
+    "Subscription": "uet.events.bus",
+    "IdFactory": "uet.ids",
+    "RandomIds": "uet.ids",
+    "SequentialIds": "uet.ids",
+    "AttemptRecord": "uet.state.records",
+    "AttemptResult": "uet.state.records",
+    "DecisionRecord": "uet.state.records",
+    "EventRecord": "uet.state.records",
+    "RunRecord": "uet.state.records",
+    "TaskRecord": "uet.state.records",
+    "TaskUpdate": "uet.state.records",
+    "WorkstreamRecord": "uet.state.records",
+    "Store": "uet.state.store",
+    "Transaction": "uet.state.store",
+    "AttemptState": "uet.states",
+    "RunStatus": "uet.states",
+    "TaskStatus": "uet.states",
+}
+
+__all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
+    # settings
+    "Settings",
+    "load_settings",
+    # state
+    "Store",
+    "Transaction",
+    "RunRecord",
+    "WorkstreamRecord",
+    "TaskRecord",
+    "TaskUpdate",
+    "AttemptRecord",
+    "AttemptResult",
+    "EventRecord",
+    "DecisionRecord",
+    "RunStatus",
+    "TaskStatus",
+    "AttemptState",
+    # events
+    "EventBus",
+    "Subscription",
+    # time and ids
+    "Clock",
+    "SystemClock",
+    "FixedClock",
+    "IdFactory",
+    "RandomIds",
+    "SequentialIds",
+    # errors
+    "UetError",
+    "ConfigError",
+    "StoreError",
+    "SchemaError",
+    "BackupError",
+    "InvalidBackupError",
+    "BusClosedError",
+    "ExitCode",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'uet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -8,6 +8,7 @@ usage errors exit 2, and an interrupt exits 130.
 from __future__ import annotations
 
 import sys
+import traceback
 
 import click
 
@@ -34,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("uet: interrupted", err=True)
         return int(ExitCode.INTERRUPTED)
+    except Exception:  # a bug: show it whole, and keep exit 1 for "the work failed"
+        traceback.print_exc()
+        click.echo(
+            "uet: internal error (a bug in uet: please report the traceback above)", err=True
+        )
+        return int(ExitCode.INFRA)
     return result if isinstance(result, int) else int(ExitCode.OK)
 
 

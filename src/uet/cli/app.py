@@ -83,9 +83,12 @@ def cli(ctx: click.Context, db: str | None, non_interactive: bool) -> None:
 
 
 def _register() -> None:
-    from uet.cli.db import db  # noqa: PLC0415 - commands import the group, not the reverse
+    # Imported here: the command modules import this one (for Context), not the reverse.
+    from uet.cli.db import db  # noqa: PLC0415
+    from uet.cli.runs import events, runs  # noqa: PLC0415
 
-    cli.add_command(db)
+    for command in (db, runs, events):
+        cli.add_command(command)
 
 
 _register()

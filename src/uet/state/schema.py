@@ -1,7 +1,8 @@
 """Schema versions: Alembic migrations run from code, and the check every open makes.
 
 ``HEAD`` names the newest revision so that opening a store costs one query, not a scan of the
-migration scripts; a test keeps it equal to Alembic's head.
+migration scripts (a test keeps it equal to Alembic's head). Alembic itself is imported only
+when migrating or comparing, which keeps it out of every command's start-up.
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from uet.errors import SchemaError
 from uet.state.tables import metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 HEAD = "0002"
 """The newest schema revision this uet writes."""
@@ -41,12 +41,16 @@ class SchemaStatus:
 
 @cache
 def alembic_config() -> Config:
+    from alembic.config import Config  # noqa: PLC0415 - kept out of start-up
+
     config = Config()
     config.set_main_option("script_location", "uet.state:migrations")
     return config
 
 
 def script_directory() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 - kept out of start-up
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -57,10 +61,14 @@ def revisions() -> list[str]:
 
 def status(engine: sa.Engine) -> SchemaStatus:
     with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-        has_tables = bool(sa.inspect(conn).get_table_names())
+        tables = set(sa.inspect(conn).get_table_names())
+        current = None
+        if VERSION_TABLE in tables:
+            rows = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
+            current = next(iter(rows), None)
         conn.rollback()
-    return SchemaStatus(current=current, head=HEAD, has_tables=has_tables)
+    # An empty alembic_version alone (left by a downgrade to base) is an empty database.
+    return SchemaStatus(current=current, head=HEAD, has_tables=bool(tables - {VERSION_TABLE}))
 
 
 def ensure_current(engine: sa.Engine) -> None:
@@ -103,18 +111,25 @@ def _migration_connection(engine: sa.Engine) -> Iterator[Config]:
 
 def upgrade(engine: sa.Engine, target: str = "head") -> None:
     """Upgrade to ``target`` in one transaction (DDL is transactional on both dialects)."""
+    from alembic import command  # noqa: PLC0415 - kept out of start-up
+
     with _migration_connection(engine) as config:
         command.upgrade(config, target)
 
 
 def downgrade(engine: sa.Engine, target: str) -> None:
     """Downgrade to ``target`` (a revision id, ``-1``, or ``base``) in one transaction."""
+    from alembic import command  # noqa: PLC0415 - kept out of start-up
+
     with _migration_connection(engine) as config:
         command.downgrade(config, target)
 
 
 def drift(engine: sa.Engine) -> list[str]:
     """Differences between the tables in ``tables.py`` and the database (empty: none)."""
+    from alembic.autogenerate import compare_metadata  # noqa: PLC0415 - kept out of start-up
+    from alembic.migration import MigrationContext  # noqa: PLC0415
+
     with engine.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "render_as_batch": True}

@@ -1,0 +1,121 @@
+"""``uet runs`` and ``uet events``: read the state store."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import click
+
+from uet.cli.app import Context, json_option, pass_context
+from uet.errors import ExitCode
+from uet.state.records import EventRecord, RunRecord, dump_json
+from uet.states import RunStatus
+
+FOLLOW_POLL_S = 0.2  # how often --follow looks for new events
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _run_dict(run: RunRecord) -> dict[str, object]:
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status.value,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "summary": run.summary,
+    }
+
+
+@click.command()
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in RunStatus]),
+    help="Only runs in this status (repeatable).",
+)
+@json_option
+@pass_context
+def runs(ctx: Context, limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
+    """List recent runs, newest first.
+
+    \b
+    Example:
+      uet runs --status failed --limit 5
+    """
+    wanted = [RunStatus(s) for s in statuses] or None
+    with ctx.store.reader() as tx:
+        found = tx.list_runs(limit=limit, statuses=wanted)
+    if as_json:
+        ctx.emit_json([_run_dict(run) for run in found])
+        return
+    if not found:
+        ctx.console.print("no runs yet")
+    for run in found:
+        ctx.console.print(
+            f"{run.id:40} {run.status.value:12} {_when(run.created_at)}  {run.name or ''}"
+        )
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--type", "types", metavar="GLOB", help="Only event types matching, e.g. 'task.*'.")
+@click.option("--after", default=0, type=click.IntRange(min=0), help="Only events after SEQ.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until the run ends.")
+@json_option
+@pass_context
+def events(
+    ctx: Context,
+    run_id: str,
+    types: str | None,
+    after: int,
+    limit: int | None,
+    follow: bool,
+    as_json: bool,
+) -> None:
+    """Print a run's event log in order (JSON Lines with --json).
+
+    \b
+    Examples:
+      uet events run-20261124T090000-3f9a1c --type 'task.*'
+      uet events run-20261124T090000-3f9a1c --follow --json | jq .type
+    """
+    store = ctx.store
+    with store.reader() as tx:
+        run = tx.get_run(run_id)
+        found = tx.get_events(run_id, after_seq=after, types=types, limit=limit)
+    if run is None and not found:
+        ctx.err.print(f"uet: error: no run {run_id!r} (see `uet runs`)")
+        raise click.exceptions.Exit(int(ExitCode.USAGE))
+    last = _print_events(ctx, found, as_json, after)
+    while follow and (run is None or not run.status.finished):
+        time.sleep(FOLLOW_POLL_S)
+        with store.reader() as tx:
+            run = tx.get_run(run_id)
+            last = _print_events(
+                ctx, tx.get_events(run_id, after_seq=last, types=types), as_json, last
+            )
+
+
+def _print_events(ctx: Context, found: list[EventRecord], as_json: bool, last: int) -> int:
+    for event in found:
+        if as_json:
+            click.echo(dump_json(event.to_dict()))
+        else:
+            payload = dump_json(event.payload) or ""
+            task = event.task_id or "-"
+            ctx.console.print(
+                f"{event.seq:>6} {_when(event.ts)} {event.type:18} {task:20} {payload}",
+                markup=False,
+            )
+        last = event.seq or last
+    return last
