@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 
@@ -22,7 +23,11 @@ def compute_backoff(
     """
     if attempt < 1:
         raise ValueError(f"attempt counts from 1, got {attempt}")
-    delay = min(cap, base * factor ** (attempt - 1))
+    try:
+        grown = base * factor ** (attempt - 1)
+    except OverflowError:  # a long outage's retry count: far past any cap
+        grown = math.inf if base > 0 else 0.0
+    delay = min(cap, grown)
     if rng is not None and jitter > 0:
         delay *= 1.0 + rng.uniform(-jitter, jitter)
     return max(0.0, delay)

@@ -192,10 +192,11 @@ def _build(
 
 def _absolute_sqlite_url(url: str, root: Path) -> str:
     """Make a relative SQLite path absolute against the project root (memory URLs untouched)."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or url.startswith("sqlite:////"):
+    scheme, found, rest = url.partition(":///")  # sqlite or sqlite+<driver>
+    if not found or scheme.split("+")[0] != "sqlite" or rest.startswith("/"):
         return url
-    path, sep, query = url[len(prefix) :].partition("?")
+    prefix = f"{scheme}:///"
+    path, sep, query = rest.partition("?")
     if not path or path == ":memory:":
         return url
     return f"{prefix}{(root / path).resolve()}{sep}{query}"

@@ -139,8 +139,7 @@ def test_set_run_status_writes_given_fields_and_reports_unknown_run(store: Store
         assert tx.set_run_status("r", RunStatus.RUNNING) is True  # unchanged value still found
         assert tx.set_run_status("ghost", RunStatus.FAILED) is False
         assert (
-            tx.set_run_status("r", RunStatus.SUCCEEDED, ended_at=9.0, summary={"tasks": 2})
-            is True
+            tx.set_run_status("r", RunStatus.SUCCEEDED, ended_at=9.0, summary={"tasks": 2}) is True
         )
     with store.reader() as tx:
         run = tx.get_run("r")
@@ -211,13 +210,18 @@ def test_open_from_settings_uses_the_configured_database(tmp_path: Path) -> None
 
 def test_exception_inside_transaction_rolls_everything_back(store: Store) -> None:
     """Runs, tasks, attempts and events written before an exception are all undone."""
-    with pytest.raises(RuntimeError, match="boom"), store.transaction() as tx:
-        tx.create_run(make_run("r"))
-        tx.add_tasks([make_task("r", "t")])
-        tx.dispatch_attempts([make_attempt("r", "t")])
-        tx.insert_events([event("run.created", "r")])
-        tx.record_decisions([DecisionRecord("retry", "again", "because", 1.0, run_id="r")])
-        raise RuntimeError("boom")
+
+    def write_then_fail() -> None:
+        with store.transaction() as tx:
+            tx.create_run(make_run("r"))
+            tx.add_tasks([make_task("r", "t")])
+            tx.dispatch_attempts([make_attempt("r", "t")])
+            tx.insert_events([event("run.created", "r")])
+            tx.record_decisions([DecisionRecord("retry", "again", "because", 1.0, run_id="r")])
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        write_then_fail()
     with store.reader() as tx:
         assert tx.get_run("r") is None
         assert tx.get_tasks("r") == []
@@ -230,10 +234,15 @@ def test_store_error_midway_rolls_back_earlier_writes_of_the_transaction(store: 
     """A failing statement aborts the whole transaction, not just itself."""
     with store.transaction() as tx:
         tx.create_run(make_run("existing"))
-    with pytest.raises(StoreError), store.transaction() as tx:
-        tx.create_run(make_run("new"))
-        tx.insert_events([event("run.created", "new")])
-        tx.create_run(make_run("existing"))
+
+    def write_then_collide() -> None:
+        with store.transaction() as tx:
+            tx.create_run(make_run("new"))
+            tx.insert_events([event("run.created", "new")])
+            tx.create_run(make_run("existing"))
+
+    with pytest.raises(StoreError):
+        write_then_collide()
     with store.reader() as tx:
         assert tx.get_run("new") is None
         assert tx.count_events("new") == 0
@@ -465,7 +474,12 @@ def test_mark_running_only_moves_a_live_attempt(store: Store) -> None:
         12,
         3.0,
     )
-    assert (lost.state, lost.pid, lost.pgid, lost.started_at) == (AttemptState.LOST, None, None, None)
+    assert (lost.state, lost.pid, lost.pgid, lost.started_at) == (
+        AttemptState.LOST,
+        None,
+        None,
+        None,
+    )
 
 
 def test_complete_attempts_fences_results_of_attempts_no_longer_live(store: Store) -> None:
@@ -542,11 +556,8 @@ def test_event_seq_counts_per_run_across_calls_and_interleaved_runs(store: Store
         assert [e.seq for e in tx.get_events("r2")] == [1, 2, 3]
         assert [e.seq for e in tx.get_events("r3")] == [1]
         everything = tx.get_events()
-        assert [e.run_id for e in everything] == ["r1", "r2", "r1", None, "r2", None] + [
-            "r1",
-            "r3",
-            "r2",
-        ]
+        expected_runs = ["r1", "r2", "r1", None, "r2", None, "r1", "r3", "r2"]
+        assert [e.run_id for e in everything] == expected_runs
         assert [e.seq for e in everything if e.run_id is None] == [None, None]
 
 
@@ -684,7 +695,7 @@ def test_count_events_per_run_and_overall(event_log: Store) -> None:
 
 @pytest.mark.parametrize("writers", [2, 4])
 def test_concurrent_writers_get_gapless_unique_seqs(store: Store, writers: int) -> None:
-    """Several threads × N insert_events on one store and one run: seqs are exactly 1..W·N."""
+    """W threads x N insert_events on one store and one run: seqs are exactly 1..W*N."""
     per_thread = 60
     start = threading.Barrier(writers)
     returned: list[int | None] = []

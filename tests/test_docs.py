@@ -1,0 +1,37 @@
+"""The documentation keeps up with the code: every setting and every command is documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+
+from uet.cli import cli
+from uet.config import SETTINGS, SettingKey
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+@pytest.mark.parametrize("key", SETTINGS, ids=lambda key: key.field)
+def test_every_setting_is_documented(key: SettingKey) -> None:
+    """docs/configuration.md has a row naming the file key and the environment variable."""
+    text = (DOCS / "configuration.md").read_text()
+    assert f"`{key.dotted}`" in text
+    assert f"`{key.env}`" in text
+
+
+def _command_lines(group: click.Group, prefix: str = "uet") -> list[str]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            found += _command_lines(command, f"{prefix} {name}")
+        else:
+            found.append(f"{prefix} {name}")
+    return found
+
+
+@pytest.mark.parametrize("command", _command_lines(cli))
+def test_every_command_is_documented(command: str) -> None:
+    """docs/cli.md has a row for each command."""
+    assert f"`{command}" in (DOCS / "cli.md").read_text()
