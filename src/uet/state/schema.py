@@ -26,6 +26,7 @@ HEAD = "0002"
 """The newest schema revision this uet writes."""
 
 VERSION_TABLE = "alembic_version"
+MIGRATION_LOCK_KEY = 0x7565745F736368  # "uet_sch": the advisory lock migrations hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,10 @@ def ensure_current(engine: sa.Engine) -> None:
 def _migration_connection(engine: sa.Engine) -> Iterator[Config]:
     config = alembic_config()
     with engine.begin() as conn:
+        # Concurrent first opens of an empty database must not both create the schema:
+        # SQLite's BEGIN IMMEDIATE already serialises them; PostgreSQL needs a lock.
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
         config.attributes["connection"] = conn
         try:
             yield config
