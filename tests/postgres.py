@@ -59,22 +59,44 @@ class Cluster:
         if self._user is not None:
             kwargs = {"user": self._user[0], "group": self._user[1], "extra_groups": []}
         subprocess.run(
-            argv, check=True, cwd=self.dir, stdin=subprocess.DEVNULL, capture_output=True,
-            env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"}, **kwargs,  # type: ignore[arg-type]
+            argv,
+            check=True,
+            cwd=self.dir,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"},
+            **kwargs,  # type: ignore[arg-type]
         )
 
     def start(self) -> None:
         self._run(
-            str(self.bindir / "initdb"), "-D", str(self.data), "-U", "uet", "--auth=trust",
-            "-E", "UTF8", "--locale=C", "--no-sync",
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "uet",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
         )
         options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         self._run(
-            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
-            "-w", "-t", "60", "-o", options, "start",
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
         )
 
     def stop(self) -> None:
