@@ -63,6 +63,7 @@ class Store:
             # READ COMMITTED (the default) gives each statement a new snapshot; a reader
             # promises one snapshot for its whole block. (SQLite WAL reads are snapshots.)
             reader_options["isolation_level"] = "REPEATABLE READ"
+            reader_options["postgresql_readonly"] = True  # the server refuses writes too
         self._reader = engine.execution_options(**reader_options)
         self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._insert_sql: dict[int, str] = {}
