@@ -53,7 +53,15 @@ class ConfigError(UetError):
 
 
 class StoreError(UetError):
-    """The state database could not do what was asked."""
+    """The state database could not do what was asked.
+
+    ``transient`` is True when trying again may succeed (a lock held too long, a lost
+    connection), False when the same request will fail again (a value too long, a constraint).
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)
 
 
 class SchemaError(StoreError):

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("uet: interrupted", err=True)
         return int(ExitCode.INTERRUPTED)
-    except Exception:  # a bug: show it whole, and keep exit 1 for "the work failed"
+    except Exception:  # noqa: BLE001 - a bug: show it whole; exit 1 means "the work failed"
         traceback.print_exc()
         click.echo(
             "uet: internal error (a bug in uet: please report the traceback above)", err=True

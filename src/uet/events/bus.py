@@ -39,6 +39,9 @@ from uet.clock import Clock
 from uet.errors import BusClosedError, StoreError
 from uet.state.records import EventRecord
 from uet.state.store import NewEvent, Store
+from uet.state.tables import EVENT_TYPE_MAX as _TYPE_MAX
+from uet.state.tables import RUN_ID_MAX as _RUN_ID_MAX
+from uet.state.tables import TASK_ID_MAX as _TASK_ID_MAX
 
 logger = logging.getLogger("uet.events")
 
@@ -106,10 +109,20 @@ class EventBus:
         task_id: str | None = None,
         attempt_id: int | None = None,
     ) -> None:
-        """Queue an event. Returns at once unless ``queue_max`` events are already waiting."""
-        if self._closed and threading.current_thread() is not self._writer:
+        """Queue an event. Returns at once unless ``queue_max`` events are already waiting.
+
+        Raises ValueError when the event could never be stored (an empty or too long type,
+        run or task id), so that a bad event fails where it is made, not in the writer.
+        """
+        writer = self._writer
+        if self._closed and threading.current_thread() is not writer:
             # A subscriber may still emit while close() drains: its event is written too.
             raise BusClosedError(f"event {type!r} emitted after the bus was closed")
+        if not 0 < len(type) <= _TYPE_MAX or (
+            (run_id is not None and len(run_id) > _RUN_ID_MAX)
+            or (task_id is not None and len(task_id) > _TASK_ID_MAX)
+        ):
+            raise ValueError(_invalid(type, run_id, task_id))
         pending = self._pending
         pending.append((type, self._now(), run_id, task_id, attempt_id, payload))
         if len(pending) >= self._batch_size:
@@ -117,6 +130,10 @@ class EventBus:
                 self._wakeup.set()
             if len(pending) >= self._queue_max:
                 self._wait_for_room()
+        if self._closed and threading.current_thread() is not writer:
+            # close() began after the check above: make sure its final drain did not miss us.
+            writer.join()
+            self._drain()
 
     def flush(self, timeout: float | None = None) -> None:
         """Return once every event emitted before this call is committed.
@@ -198,7 +215,10 @@ class EventBus:
         while True:
             self._wakeup.wait(self._flush_interval)
             self._wakeup.clear()
-            self._drain()
+            try:
+                self._drain()
+            except BaseException:  # the writer must outlive anything, or flush() would hang
+                logger.critical("event writer hit an unexpected error", exc_info=True)
             if self._closed and not self._pending:
                 return
 
@@ -215,20 +235,27 @@ class EventBus:
                     markers.append(item)
                     break
                 batch.append(item)
-            if batch:
-                self._write(batch)
-            for marker in markers:
-                marker.done.set()
-            with self._room:
-                self._room.notify_all()
+            try:
+                if batch:
+                    self._write(batch)  # handles every write failure itself: committed after
+            finally:
+                for marker in markers:
+                    marker.done.set()
+                with self._room:
+                    self._room.notify_all()
 
     def _write(self, batch: list[NewEvent]) -> None:
+        """Commit ``batch``, then deliver it. Transient failures are retried until they pass;
+        a batch that can never be written is split until the bad events are isolated."""
         failures = 0
         while True:
             try:
                 seqs = self._store.insert_events(batch)
                 break
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - sorted below: retried or isolated
+                if not (isinstance(exc, StoreError) and exc.transient):
+                    self._isolate(batch, exc)
+                    return
                 failures += 1
                 delay = compute_backoff(failures, base=0.05, cap=2.0)
                 logger.warning(
@@ -242,6 +269,14 @@ class EventBus:
         if self._subscriptions:
             self._deliver(batch, seqs)
 
+    def _isolate(self, batch: list[NewEvent], error: Exception) -> None:
+        if len(batch) == 1:
+            logger.error("event refused by the database and not stored: %r: %s", batch[0], error)
+            return
+        middle = len(batch) // 2
+        self._write(batch[:middle])
+        self._write(batch[middle:])
+
     def _deliver(self, batch: list[NewEvent], seqs: list[int | None]) -> None:
         for (type_, ts, run_id, task_id, attempt_id, payload), seq in zip(batch, seqs, strict=True):
             callbacks = self._callbacks(type_)
@@ -254,13 +289,24 @@ class EventBus:
                 seq=seq,
                 task_id=task_id,
                 attempt_id=attempt_id,
-                payload=dict(payload or {}),
+                payload=dict(payload) if isinstance(payload, Mapping) else {"value": payload},
             )
             for callback in callbacks:
                 try:
                     callback(event)
-                except Exception:  # contained on purpose: one subscriber never breaks the bus
+                except BaseException:  # even SystemExit must not stop the writer (logged)
                     logger.exception("event subscriber %r failed on %s", callback, type_)
+
+
+def _invalid(type_: str, run_id: str | None, task_id: str | None) -> str:
+    for name, value, limit in (
+        ("type", type_, _TYPE_MAX),
+        ("run_id", run_id, _RUN_ID_MAX),
+        ("task_id", task_id, _TASK_ID_MAX),
+    ):
+        if value is not None and not 0 < len(value) <= limit:
+            return f"event {name} must be 1 to {limit} characters, got {len(value)}: {value[:80]!r}"
+    return "invalid event"  # pragma: no cover - emit() only calls this when one is invalid
 
 
 _open_buses: weakref.WeakSet[EventBus] = weakref.WeakSet()

@@ -57,8 +57,15 @@ def dump_json(value: object) -> str | None:
         encode = _local.encode = _make_encoder()
     try:
         return encode(value)
-    except (ValueError, TypeError, RecursionError):
-        return _fallback_encoder.encode({"unencodable": repr(value)[:2000]})
+    except Exception:  # noqa: BLE001 - any failure of a caller's object is contained here
+        return _fallback_encoder.encode({"unencodable": _safe_repr(value)})
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)[:2000]
+    except Exception:  # noqa: BLE001 - a __repr__ that raises still leaves a trace
+        return f"<unrepresentable {type(value).__name__}>"
 
 
 def load_json(text: str | None, empty: Any = None) -> Any:

@@ -136,10 +136,15 @@ def _translated(engine: sa.Engine) -> Iterator[None]:
         yield
     except sa.exc.DBAPIError as exc:
         where = engine.url.render_as_string(hide_password=True)
-        raise StoreError(f"{where}: {exc.orig}") from exc
+        transient = isinstance(exc, _TRANSIENT) or exc.connection_invalidated
+        raise StoreError(f"{where}: {exc.orig}", transient=transient) from exc
     except sa.exc.SQLAlchemyError as exc:
         where = engine.url.render_as_string(hide_password=True)
-        raise StoreError(f"{where}: {exc}") from exc
+        raise StoreError(f"{where}: {exc}", transient=isinstance(exc, _TRANSIENT)) from exc
+
+
+# Errors where the same request may succeed later: locks, timeouts, lost connections.
+_TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
 
 class Transaction:

@@ -20,13 +20,17 @@ NAMING_CONVENTION = {
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
+RUN_ID_MAX = 128  # characters in a run id
+TASK_ID_MAX = 256  # characters in a task id
+EVENT_TYPE_MAX = 64  # characters in an event type
+
 # SQLite makes an INTEGER PRIMARY KEY the rowid (cheap appends); PostgreSQL gets a bigint.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 runs = sa.Table(
     "runs",
     metadata,
-    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("id", sa.String(RUN_ID_MAX), primary_key=True),
     sa.Column("name", sa.String(256)),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -45,7 +49,7 @@ runs = sa.Table(
 workstreams = sa.Table(
     "workstreams",
     metadata,
-    sa.Column("run_id", sa.String(128), sa.ForeignKey("runs.id", ondelete="CASCADE")),
+    sa.Column("run_id", sa.String(RUN_ID_MAX), sa.ForeignKey("runs.id", ondelete="CASCADE")),
     sa.Column("id", sa.String(128)),
     sa.Column("name", sa.String(256)),
     sa.Column("status", sa.String(16), nullable=False),
@@ -59,8 +63,8 @@ workstreams = sa.Table(
 tasks = sa.Table(
     "tasks",
     metadata,
-    sa.Column("run_id", sa.String(128), sa.ForeignKey("runs.id", ondelete="CASCADE")),
-    sa.Column("id", sa.String(256)),
+    sa.Column("run_id", sa.String(RUN_ID_MAX), sa.ForeignKey("runs.id", ondelete="CASCADE")),
+    sa.Column("id", sa.String(TASK_ID_MAX)),
     sa.Column("workstream_id", sa.String(128), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("depends_on", sa.Text),  # JSON list of task ids
@@ -79,8 +83,8 @@ attempts = sa.Table(
     "attempts",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(128), nullable=False),
-    sa.Column("task_id", sa.String(256), nullable=False),
+    sa.Column("run_id", sa.String(RUN_ID_MAX), nullable=False),
+    sa.Column("task_id", sa.String(TASK_ID_MAX), nullable=False),
     sa.Column("number", sa.Integer, nullable=False),  # 1 for the first attempt of a task
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("tool", sa.String(128)),  # routing's choice, for tool tasks
@@ -104,11 +108,11 @@ events = sa.Table(
     "events",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(128)),
+    sa.Column("run_id", sa.String(RUN_ID_MAX)),
     sa.Column("seq", sa.Integer),  # 1, 2, 3… within a run; NULL outside runs
-    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(EVENT_TYPE_MAX), nullable=False),
     sa.Column("ts", sa.Float, nullable=False),
-    sa.Column("task_id", sa.String(256)),
+    sa.Column("task_id", sa.String(TASK_ID_MAX)),
     sa.Column("attempt_id", sa.BigInteger),
     sa.Column("payload", sa.Text),  # JSON object, NULL when empty
     sa.Index(None, "run_id", "seq", unique=True),
@@ -121,8 +125,8 @@ decisions = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("ts", sa.Float, nullable=False),
     sa.Column("category", sa.String(32), nullable=False),  # routing, retry, breaker, merge…
-    sa.Column("run_id", sa.String(128)),
-    sa.Column("task_id", sa.String(256)),
+    sa.Column("run_id", sa.String(RUN_ID_MAX)),
+    sa.Column("task_id", sa.String(TASK_ID_MAX)),
     sa.Column("chosen", sa.Text, nullable=False),
     sa.Column("alternatives", sa.Text),  # JSON list of the options considered
     sa.Column("reason", sa.Text, nullable=False),
