@@ -145,6 +145,9 @@ class AttemptResult:
     exit_code: int | None = None
     output_tail: str | None = None
     error: str | None = None
+    pid: int | None = None  # given when the start was not recorded separately
+    pgid: int | None = None
+    started_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

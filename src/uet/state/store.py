@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -43,8 +43,45 @@ NewEvent = tuple[str, float, str | None, str | None, int | None, Mapping[str, An
 """An event to insert: (type, ts, run_id, task_id, attempt_id, payload)."""
 
 _EVENT_COLUMNS = ("run_id", "seq", "type", "ts", "task_id", "attempt_id", "payload")
+_T = TypeVar("_T")
 _IN_CHUNK = 500  # ids per IN (...) list
 _ROWS_PER_INSERT = 100  # events per INSERT statement (700 bound values)
+_LIVE = [state.value for state in LIVE_ATTEMPT_STATES]
+
+
+def _keep(column: sa.Column[Any], name: str) -> sa.ColumnElement[Any]:
+    """``COALESCE(:name, column)``: a None parameter leaves the stored value alone."""
+    return sa.func.coalesce(sa.bindparam(name, type_=column.type), column)
+
+
+_UPDATE_TASK = (
+    sa.update(tasks)
+    .where(tasks.c.run_id == sa.bindparam("b_run"), tasks.c.id == sa.bindparam("b_id"))
+    .values(
+        status=sa.bindparam("b_status"),
+        outcome=_keep(tasks.c.outcome, "b_outcome"),
+        exit_code=_keep(tasks.c.exit_code, "b_exit_code"),
+        attempts_used=_keep(tasks.c.attempts_used, "b_attempts_used"),
+        started_at=_keep(tasks.c.started_at, "b_started_at"),
+        ended_at=_keep(tasks.c.ended_at, "b_ended_at"),
+    )
+)
+_COMPLETE_ATTEMPT = (
+    sa.update(attempts)
+    .where(  # not IN (...): an expanding list cannot go into executemany
+        attempts.c.id == sa.bindparam("b_id"), sa.or_(*(attempts.c.state == s for s in _LIVE))
+    )
+    .values(
+        state=sa.bindparam("b_state"),
+        ended_at=sa.bindparam("b_ended_at"),
+        exit_code=sa.bindparam("b_exit_code", type_=sa.Integer),
+        output_tail=sa.bindparam("b_output_tail", type_=sa.Text),
+        error=sa.bindparam("b_error", type_=sa.Text),
+        pid=_keep(attempts.c.pid, "b_pid"),
+        pgid=_keep(attempts.c.pgid, "b_pgid"),
+        started_at=_keep(attempts.c.started_at, "b_started_at"),
+    )
+)
 _LAST_SEQ = (
     sa.select(events.c.seq)
     .where(events.c.run_id == sa.bindparam("run_id"))
@@ -235,19 +272,24 @@ class Transaction:
             self._writable().execute(sa.insert(tasks), [_task_row(t) for t in items])
 
     def update_tasks(self, run_id: str, updates: Sequence[TaskUpdate]) -> None:
-        """Apply many task updates in this transaction."""
+        """Apply many task updates in one statement; None fields keep their stored value."""
         conn = self._writable()
-        for update in updates:
-            values: dict[str, Any] = {"status": update.status.value}
-            for name in ("exit_code", "attempts_used", "started_at", "ended_at"):
-                if (value := getattr(update, name)) is not None:
-                    values[name] = value
-            if update.outcome is not None:
-                values["outcome"] = update.outcome.value
-            conn.execute(
-                sa.update(tasks).where(tasks.c.run_id == run_id, tasks.c.id == update.task_id),
-                values,
-            )
+        if not updates:
+            return
+        rows = [
+            {
+                "b_run": run_id,
+                "b_id": u.task_id,
+                "b_status": u.status.value,
+                "b_outcome": None if u.outcome is None else u.outcome.value,
+                "b_exit_code": u.exit_code,
+                "b_attempts_used": u.attempts_used,
+                "b_started_at": u.started_at,
+                "b_ended_at": u.ended_at,
+            }
+            for u in updates
+        ]
+        conn.execute(_UPDATE_TASK, rows)
 
     def get_tasks(
         self, run_id: str, *, statuses: Iterable[TaskStatus] | None = None
@@ -290,26 +332,23 @@ class Transaction:
 
         A result is accepted only while its attempt is still live (dispatched or running):
         a late result never overwrites an attempt already marked lost, canceled or finished.
+        The live attempts are read and locked first, then updated in one statement.
         """
         conn = self._writable()
-        live = [s.value for s in LIVE_ATTEMPT_STATES]
-        accepted = []
-        for result in results:
-            outcome = conn.execute(
-                sa.update(attempts).where(
-                    attempts.c.id == result.attempt_id, attempts.c.state.in_(live)
-                ),
-                {
-                    "state": result.state.value,
-                    "ended_at": result.ended_at,
-                    "exit_code": result.exit_code,
-                    "output_tail": result.output_tail,
-                    "error": result.error,
-                },
+        if not results:
+            return []
+        live: set[int] = set()
+        for chunk in _chunks([result.attempt_id for result in results]):
+            query = (
+                sa.select(attempts.c.id)
+                .where(attempts.c.id.in_(chunk), attempts.c.state.in_(_LIVE))
+                .with_for_update()  # PostgreSQL; SQLite already holds its write lock
             )
-            if outcome.rowcount == 1:
-                accepted.append(result.attempt_id)
-        return accepted
+            live.update(conn.execute(query).scalars())
+        accepted = [result for result in results if result.attempt_id in live]
+        if accepted:
+            conn.execute(_COMPLETE_ATTEMPT, [_result_row(result) for result in accepted])
+        return [result.attempt_id for result in accepted]
 
     def get_attempts(
         self,
@@ -422,7 +461,7 @@ class Transaction:
 # -- rows <-> records -----------------------------------------------------------------------
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
 
@@ -436,6 +475,20 @@ def _lock_key(run_id: str) -> int:
 def _glob_to_like(pattern: str) -> str:
     escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped.replace("*", "%").replace("?", "_")
+
+
+def _result_row(result: AttemptResult) -> dict[str, Any]:
+    return {
+        "b_id": result.attempt_id,
+        "b_state": result.state.value,
+        "b_ended_at": result.ended_at,
+        "b_exit_code": result.exit_code,
+        "b_output_tail": result.output_tail,
+        "b_error": result.error,
+        "b_pid": result.pid,
+        "b_pgid": result.pgid,
+        "b_started_at": result.started_at,
+    }
 
 
 def _run_row(run: RunRecord) -> dict[str, Any]:

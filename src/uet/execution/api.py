@@ -1,0 +1,101 @@
+"""What the engine hands an executor, and what it gets back.
+
+The engine drives executors from one thread, by pulling::
+
+    executor.submit(job)               # returns at once; the process starts as soon as it can
+    for report in executor.poll(0.05): # blocks until something happened or the timeout passed
+        match report:
+            case Started(attempt_id, pid, pgid): ...   # record the process group (store)
+            case Finished(attempt_id, outcome): ...    # record the outcome (store)
+    executor.cancel(attempt_id)        # kills the process group; a Finished(canceled) follows
+    executor.close()                   # kills whatever still runs, releases threads
+
+Output never passes through ``poll``: the executor appends every byte to the job's log file and
+hands complete lines, batched, to the ``OutputSink`` it was built with (the engine turns them
+into ``task.output`` events). Memory per job stays bounded whatever the process prints.
+
+Every job ends in exactly one ``Finished`` whose ``Outcome`` is a value, never an exception:
+``succeeded`` (exit 0), ``failed`` (exit ≠ 0 or killed by a signal), ``timed_out``, ``canceled``,
+or ``error`` (uet could not start it: missing binary, bad cwd — ``exit_code`` is None and
+``error`` says why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from uet.states import AttemptState
+
+OUTPUT_TAIL_BYTES = 4096
+"""Bytes of a job's last output kept in its Outcome (the log file has everything)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One attempt of one task, ready to run.
+
+    Exactly one of ``argv`` (exec form, no shell) and ``shell`` (run by ``/bin/sh -c``).
+    ``env`` is the complete environment of the process (the engine merges os.environ, the
+    workstream's and the task's env, and UET_RUN_ID / UET_TASK_ID / UET_NON_INTERACTIVE /
+    NON_INTERACTIVE). stdin is always /dev/null; the process leads a new process group.
+    """
+
+    attempt_id: int
+    key: str  # the task's key in its run, for messages
+    argv: Sequence[str] | None = None
+    shell: str | None = None
+    cwd: Path = Path()
+    env: Mapping[str, str] = field(default_factory=dict)
+    timeout: float | None = None  # seconds; past it the whole process group is killed
+    kill_grace: float = 5.0  # seconds between SIGTERM and SIGKILL
+    log_path: Path | None = None  # every byte of stdout and stderr is appended here
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: AttemptState  # succeeded | failed | timed_out | canceled | error
+    started_at: float | None
+    ended_at: float
+    exit_code: int | None = None  # negative: killed by that signal
+    output_tail: str = ""
+    error: str | None = None  # why it could not run (state error), or how it was stopped
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    attempt_id: int
+    pid: int
+    pgid: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    attempt_id: int
+    outcome: Outcome
+
+
+Report = Started | Finished
+
+
+class OutputSink(Protocol):
+    """Receives complete output lines (decoded UTF-8, errors replaced, without newline)."""
+
+    def __call__(self, attempt_id: int, lines: Sequence[str]) -> None: ...
+
+
+class Executor(Protocol):
+    """Runs jobs. Implementations: ``LocalExecutor`` (this machine); Ray later."""
+
+    def submit(self, job: Job) -> None: ...
+
+    def poll(self, timeout: float) -> list[Report]: ...
+
+    def cancel(self, attempt_id: int) -> None: ...
+
+    def running(self) -> int: ...
+
+    def close(self) -> None: ...
