@@ -26,11 +26,17 @@ def find_bindir() -> Path | None:
     candidates = []
     if found := shutil.which("initdb"):
         candidates.append(Path(os.path.realpath(found)).parent)
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    versions = Path("/usr/lib/postgresql").glob("*/bin")
+    candidates += sorted(versions, key=lambda p: _version(p.parent.name), reverse=True)
     for folder in candidates:
         if all((folder / tool).exists() for tool in ("initdb", "pg_ctl", "pg_dump", "postgres")):
             return folder
     return None
+
+
+def _version(name: str) -> tuple[int, ...]:
+    """'9.6' -> (9, 6), '16' -> (16,): newest first when sorted in reverse."""
+    return tuple(int(part) for part in name.split(".") if part.isdigit())
 
 
 def _free_port() -> int:

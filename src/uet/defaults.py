@@ -25,8 +25,26 @@ EVENT_FLUSH_INTERVAL_S = 0.05
 EVENT_QUEUE_MAX = 100_000
 """Events waiting to be written before ``emit()`` blocks (backpressure; never a drop)."""
 
+EVENT_CLOSE_TIMEOUT_S = 60.0
+"""Seconds ``with EventBus(...)`` waits at exit for queued events before raising."""
+
 BACKUP_DIR_NAME = "backups"
 """Backups folder inside the home directory."""
 
 BACKUP_RETENTION_DAYS = 30
 """Days ``uet db prune`` keeps backups."""
+
+KILL_GRACE_S = 5.0
+"""Seconds between SIGTERM and SIGKILL when a task's process group is stopped."""
+
+HEARTBEAT_INTERVAL_S = 5.0
+"""Seconds between an orchestrator's signs of life in its run's row."""
+
+ORCHESTRATOR_STALE_S = 60.0
+"""Seconds without a heartbeat after which a run on another host is taken as orphaned."""
+
+CANCEL_CHECK_INTERVAL_S = 0.25
+"""Seconds between a running orchestrator's looks for a cancel request."""
+
+OUTPUT_EVENT_LINES = 200
+"""Output lines per ``task.output`` event, at most (the log file keeps every line)."""

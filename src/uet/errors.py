@@ -5,6 +5,8 @@ uses for it, so a caller catches one root and maps it deliberately::
 
     UetError                      exit
     ├── ConfigError                 2   a setting is wrong: names the source, the key, the problem
+    ├── UsageError                  2   a command was asked something that cannot be (a revision…)
+    ├── SpecError                   2   workstream files are wrong: every Problem of every file
     ├── StoreError                  3   the state database could not do what was asked
     │   ├── SchemaError             3   the database is not at the schema this uet expects
     │   └── BackupError             3   a backup, restore or prune could not be done
@@ -17,6 +19,8 @@ uses for it, so a caller catches one root and maps it deliberately::
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 
 class ExitCode(enum.IntEnum):
@@ -52,15 +56,54 @@ class ConfigError(UetError):
         super().__init__(f"{where}: {problem}")
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a workstream file.
+
+    ``file`` is the file as the user named it, ``path`` the key path inside it
+    (``tasks[2].depends_on[0]``; empty when the file as a whole is wrong), ``message``
+    what is wrong, phrased so that the user knows what to change.
+    """
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class SpecError(UetError):
+    """Workstream files are invalid; ``problems`` lists every problem found, in file order.
+
+    Loaders collect all problems before raising, so one ``uet validate`` shows them all;
+    ``str()`` prints one ``FILE: KEY.PATH: message`` line per problem.
+    """
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+class UsageError(UetError):
+    """A request that cannot be satisfied as asked (an unknown revision, a bad argument)."""
+
+    exit_code = ExitCode.USAGE
+
+
 class StoreError(UetError):
     """The state database could not do what was asked.
 
-    ``transient`` is True when trying again may succeed (a lock held too long, a lost
-    connection), False when the same request will fail again (a value too long, a constraint).
+    ``refused`` is True when the database rejected the values themselves (too long, out of
+    range, a constraint): the same values will fail again, wherever they are sent. Every
+    other failure (locks, connections, permissions, a read-only database) may pass later.
     """
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        self.transient = transient
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        self.refused = refused
         super().__init__(message)
 
 

@@ -2,9 +2,9 @@
 
 A run::
 
-    pending ──► running ──► succeeded | failed | canceled
-                   │
-                   └──► interrupted  (its orchestrator died; ``uet resume`` runs it again)
+    pending ──► running ──► succeeded | failed
+                   │  └───► canceling ──► canceled   (``uet cancel``, from any process)
+                   └──► interrupted  (Ctrl-C, or its orchestrator died; ``uet resume`` goes on)
 
 A task::
 
@@ -19,6 +19,9 @@ An attempt (one execution of a task; its id fences late results)::
          │            │
          └────────────┴──► lost  (no live process after a crash; the task is re-dispatched)
 
+An attempt ``canceled`` by a user does not count against the task's retry budget; every other
+finished state (``lost`` included) does.
+
 ``error`` means uet could not run the attempt at all (missing binary, bad cwd), which is a
 different outcome from ``failed`` (the program ran and exited non-zero).
 """
@@ -31,6 +34,7 @@ import enum
 class RunStatus(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    CANCELING = "canceling"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
@@ -80,3 +84,6 @@ _LIVE_ATTEMPT = frozenset({AttemptState.DISPATCHED, AttemptState.RUNNING})
 
 LIVE_ATTEMPT_STATES: frozenset[AttemptState] = _LIVE_ATTEMPT
 """Attempts that may still have a process: what reconciliation looks at after a crash."""
+
+UNCOUNTED_ATTEMPT_STATES: frozenset[AttemptState] = frozenset({AttemptState.CANCELED})
+"""Attempts that do not use up a retry: stopped by a user, not judged."""

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.cli.conftest import Uet
-from tests.postgres import find_bindir
+from tests.postgres import Cluster, find_bindir
 from uet.state import schema
 from uet.state.backup import STAMP, list_backups
 from uet.state.database import dispose_engines, get_engine
@@ -281,3 +281,104 @@ def test_the_console_script_exits_with_spec_codes(tmp_path: Path) -> None:
     assert uet("db", "check") == 0
     assert uet("db", "downgrade", "-1") == 0
     assert uet("db", "check") == 1
+
+
+def test_restore_over_a_corrupt_database_keeps_its_raw_files(
+    uet: Uet, sqlite_url: str, monkeypatch: pytest.MonkeyPatch, project: Path
+) -> None:
+    """When the current database is damaged (exactly when one restores), the restore still
+    happens and the damaged files are kept as they were."""
+    monkeypatch.setenv("UET_DB", sqlite_url)
+    populate(sqlite_url)
+    good = snapshot(sqlite_url)
+    backup = Path(json.loads(uet("db", "backup", "--json").out)["backup"])
+    db_file = Path(sqlite_url.removeprefix("sqlite:///"))
+    for suffix in ("-wal", "-shm"):
+        db_file.with_name(db_file.name + suffix).unlink(missing_ok=True)
+    damaged = b"garbage, not a database " * 500
+    db_file.write_bytes(damaged)
+    result = uet("db", "restore", str(backup), "--json")
+    assert result.code == 0, result.err
+    assert Path(json.loads(result.out)["replaced"]).read_bytes() == damaged
+    assert snapshot(sqlite_url) == good
+
+
+def test_restoring_an_older_dump_leaves_no_newer_tables_behind(
+    uet: Uet, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dump taken at the previous revision restores to exactly that schema, so that
+    `uet db upgrade` then works (pg_restore --clean alone would leave newer tables)."""
+    monkeypatch.setenv("UET_DB", pg_url)
+    bindir = find_bindir()
+    assert bindir is not None
+    monkeypatch.setenv("UET_PG_BINDIR", str(bindir))
+    populate(pg_url)
+    uet("db", "downgrade", "-1")
+    old_dump = Path(json.loads(uet("db", "backup", "--json").out)["backup"])
+    assert uet("db", "upgrade").code == 0
+    result = uet("db", "restore", str(old_dump), "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["revision"] == schema.revisions()[-2]
+    assert "decisions" not in sa.inspect(get_engine(pg_url)).get_table_names()
+    dispose_engines()
+    assert uet("db", "upgrade").code == 0
+    assert uet("db", "check").code == 0
+
+
+def test_a_dump_of_a_foreign_database_is_refused(
+    uet: Uet,
+    pg_url: str,
+    postgres_cluster: Cluster,
+    monkeypatch: pytest.MonkeyPatch,
+    project: Path,
+) -> None:
+    """A pg_dump archive without uet's schema version is refused before anything changes."""
+    monkeypatch.setenv("UET_DB", pg_url)
+    bindir = find_bindir()
+    assert bindir is not None
+    monkeypatch.setenv("UET_PG_BINDIR", str(bindir))
+    populate(pg_url)
+    foreign_url = postgres_cluster.new_database()
+    foreign_engine = sa.create_engine(foreign_url)
+    with foreign_engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE notes (id integer primary key)")
+    foreign_engine.dispose()
+    foreign = project / "foreign.dump"
+    dsn = foreign_url.replace("+psycopg", "")
+    subprocess.run(
+        [str(bindir / "pg_dump"), "--format=custom", f"--file={foreign}", f"--dbname={dsn}"],
+        check=True,
+    )
+    before = snapshot(pg_url)
+    result = uet("db", "restore", str(foreign))
+    assert result.code == 2
+    assert "not a uet database" in result.err
+    assert snapshot(pg_url) == before
+
+
+def test_reading_commands_leave_no_database_behind(uet: Uet, project: Path) -> None:
+    """`uet runs` and `uet events` in a folder without state create nothing."""
+    assert uet("runs").code == 0
+    assert uet("events", "run-x").code == 2
+    assert not (project / ".uet").exists()
+
+
+def test_an_unknown_revision_is_a_usage_error(uet: Uet, db: str) -> None:
+    """`uet db upgrade 9999` exits 2 and lists the revisions there are."""
+    result = uet("db", "upgrade", "9999")
+    assert result.code == 2
+    assert schema.HEAD in result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_corrupt_database_is_an_infrastructure_error_not_a_crash(
+    uet: Uet, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`uet db status` on a damaged file exits 3 with the database named, no traceback."""
+    monkeypatch.setenv("UET_DB", sqlite_url)
+    db_file = Path(sqlite_url.removeprefix("sqlite:///"))
+    db_file.write_bytes(b"this is not a database" * 300)
+    result = uet("db", "status")
+    assert result.code == 3
+    assert str(db_file) in result.err
+    assert "Traceback" not in result.err

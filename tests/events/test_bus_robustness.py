@@ -7,12 +7,14 @@ import logging
 import threading
 
 import pytest
+import sqlalchemy as sa
 
-from uet.errors import BusClosedError
+from uet.errors import BusClosedError, StoreError
 from uet.events.bus import EventBus
-from uet.state.records import EventRecord
+from uet.state.records import EventRecord, RunRecord
 from uet.state.store import Store
 from uet.state.tables import EVENT_TYPE_MAX, RUN_ID_MAX, TASK_ID_MAX
+from uet.states import RunStatus
 
 
 @pytest.mark.parametrize(
@@ -22,6 +24,8 @@ from uet.state.tables import EVENT_TYPE_MAX, RUN_ID_MAX, TASK_ID_MAX
         ({"type": "t" * (EVENT_TYPE_MAX + 1)}, "type"),
         ({"type": "ok", "run_id": "r" * (RUN_ID_MAX + 1)}, "run_id"),
         ({"type": "ok", "task_id": "t" * (TASK_ID_MAX + 1)}, "task_id"),
+        ({"type": "ok", "task_id": "a\0b"}, "NUL"),
+        ({"type": "a\0b"}, "NUL"),
     ],
 )
 def test_emit_refuses_an_event_that_could_never_be_stored(
@@ -38,7 +42,7 @@ def test_an_event_the_database_refuses_is_isolated_and_the_rest_written(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An attempt id past 64 bits fails for good on both dialects: that one event is logged
-    and dropped, the others of its batch are written and delivered, and flush() returns."""
+    and skipped, the others of its batch are written and delivered, and flush() says so."""
     store = Store.open(db_url)
     seen: list[EventRecord] = []
     with caplog.at_level(logging.ERROR, logger="uet.events"), EventBus(store) as bus:
@@ -48,7 +52,9 @@ def test_an_event_the_database_refuses_is_isolated_and_the_rest_written(
         bus.emit("bad.one", {}, run_id="r", attempt_id=2**70)
         for n in range(5):
             bus.emit("good.after", {"n": n}, run_id="r")
-        bus.flush(timeout=60)
+        with pytest.raises(StoreError, match="1 event"):
+            bus.flush(timeout=60)
+        bus.flush(timeout=60)  # nothing refused since: returns quietly
     with store.reader() as tx:
         stored = tx.get_events("r")
     assert [e.type for e in stored] == ["good.before"] * 5 + ["good.after"] * 5
@@ -145,3 +151,21 @@ def test_an_emit_that_races_close_is_still_written(sqlite_url: str) -> None:
         assert [e.type for e in tx.get_events("r")] == ["late.event"]
     with pytest.raises(BusClosedError):
         bus.emit("too.late", run_id="r")
+
+
+def test_only_values_the_database_rejects_count_as_refused(sqlite_url: str) -> None:
+    """A constraint violation is 'refused' (the bus isolates it); a read-only database is
+    not (the bus keeps retrying, nothing is dropped)."""
+    store = Store.open(sqlite_url)
+    run = RunRecord(id="r", status=RunStatus.RUNNING, created_at=1.0)
+    with store.transaction() as tx:
+        tx.create_run(run)
+    with pytest.raises(StoreError) as duplicate, store.transaction() as tx:
+        tx.create_run(run)
+    assert duplicate.value.refused
+    path = sqlite_url.removeprefix("sqlite:///")
+    readonly = Store(sa.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true"))
+    with pytest.raises(StoreError) as locked:
+        readonly.insert_events([("x.y", 1.0, "r", None, None, None)])
+    assert not locked.value.refused
+    readonly.close()

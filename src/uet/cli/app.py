@@ -14,7 +14,7 @@ from rich.console import Console
 from uet import __version__
 from uet.config import Settings, load_settings
 from uet.state.database import get_engine
-from uet.state.store import Store
+from uet.state.store import NoDatabaseError, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,6 +44,13 @@ class Context:
     @cached_property
     def store(self) -> Store:
         return Store.open(self.settings)
+
+    def existing_store(self) -> Store | None:
+        """The store for commands that only read: None where no database exists yet."""
+        try:
+            return Store.open(self.settings, create=False)
+        except NoDatabaseError:
+            return None
 
     def emit_json(self, value: object) -> None:
         click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))

@@ -128,7 +128,7 @@ def check(ctx: Context, as_json: bool) -> None:
 
     \b
     Example:
-      uet --db sqlite:///tmp/check.db db upgrade && uet --db sqlite:///tmp/check.db db check
+      uet --db sqlite:////tmp/check.db db upgrade && uet --db sqlite:////tmp/check.db db check
     """
     engine = ctx.engine
     state = schema.status(engine)

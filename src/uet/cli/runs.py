@@ -52,8 +52,11 @@ def runs(ctx: Context, limit: int, statuses: tuple[str, ...], as_json: bool) -> 
       uet runs --status failed --limit 5
     """
     wanted = [RunStatus(s) for s in statuses] or None
-    with ctx.store.reader() as tx:
-        found = tx.list_runs(limit=limit, statuses=wanted)
+    store = ctx.existing_store()
+    found = []
+    if store is not None:
+        with store.reader() as tx:
+            found = tx.list_runs(limit=limit, statuses=wanted)
     if as_json:
         ctx.emit_json([_run_dict(run) for run in found])
         return
@@ -89,11 +92,13 @@ def events(
       uet events run-20261124T090000-3f9a1c --type 'task.*'
       uet events run-20261124T090000-3f9a1c --follow --json | jq .type
     """
-    store = ctx.store
-    with store.reader() as tx:
-        run = tx.get_run(run_id)
-        found = tx.get_events(run_id, after_seq=after, types=types, limit=limit)
-    if run is None and not found:
+    store = ctx.existing_store()
+    run, found = None, []
+    if store is not None:
+        with store.reader() as tx:
+            run = tx.get_run(run_id)
+            found = tx.get_events(run_id, after_seq=after, types=types, limit=limit)
+    if store is None or (run is None and not found):
         ctx.err.print(f"uet: error: no run {run_id!r} (see `uet runs`)")
         raise click.exceptions.Exit(int(ExitCode.USAGE))
     last = _print_events(ctx, found, as_json, after)

@@ -94,6 +94,7 @@ class EventBus:
         self._subscriptions: tuple[Subscription, ...] = ()
         self._matches: dict[str, tuple[Subscriber, ...]] = {}
         self._closed = False
+        self._refused = 0  # events the database refused (each logged)
         self._writer = threading.Thread(target=self._run, name="uet-event-writer", daemon=True)
         self._writer.start()
         _open_buses.add(self)
@@ -119,8 +120,9 @@ class EventBus:
             # A subscriber may still emit while close() drains: its event is written too.
             raise BusClosedError(f"event {type!r} emitted after the bus was closed")
         if not 0 < len(type) <= _TYPE_MAX or (
-            (run_id is not None and len(run_id) > _RUN_ID_MAX)
-            or (task_id is not None and len(task_id) > _TASK_ID_MAX)
+            (run_id is not None and (len(run_id) > _RUN_ID_MAX or "\0" in run_id))
+            or (task_id is not None and (len(task_id) > _TASK_ID_MAX or "\0" in task_id))
+            or "\0" in type
         ):
             raise ValueError(_invalid(type, run_id, task_id))
         pending = self._pending
@@ -139,18 +141,29 @@ class EventBus:
         """Return once every event emitted before this call is committed.
 
         Raises :class:`uet.errors.StoreError` if that has not happened within ``timeout``
-        seconds (the events stay queued and are still written when the database recovers).
+        seconds (the events stay queued and are still written when the database recovers),
+        or if the database refused some of them as values (too long, out of range: each is
+        logged and skipped so that the others are written).
         """
         if threading.current_thread() is self._writer:
             raise RuntimeError("flush() from a subscriber would wait for itself")
+        refused_before = self._refused
         if not self._writer.is_alive():
             self._drain()
-            return
-        marker = _Marker()
-        self._pending.append(marker)
-        self._wakeup.set()
-        if not marker.done.wait(timeout):
-            raise StoreError(f"events not written within {timeout} s (still queued)")
+        else:
+            marker = _Marker()
+            self._pending.append(marker)
+            self._wakeup.set()
+            if self._closed:  # close() may have drained before our marker arrived
+                self._writer.join()
+                self._drain()
+            if not marker.done.wait(timeout):
+                raise StoreError(f"events not written within {timeout} s (still queued)")
+        if self._refused > refused_before:
+            raise StoreError(
+                f"{self._refused - refused_before} event(s) refused by the database "
+                "and not stored (logged on uet.events)"
+            )
 
     def close(self, timeout: float | None = None) -> None:
         """Flush, stop the writer, and refuse further events. Safe to call twice."""
@@ -170,7 +183,7 @@ class EventBus:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        self.close(timeout=defaults.EVENT_CLOSE_TIMEOUT_S)
 
     @property
     def pending(self) -> int:
@@ -180,7 +193,8 @@ class EventBus:
     # -- subscriptions ----------------------------------------------------------------------
 
     def subscribe(self, pattern: str, callback: Subscriber) -> Subscription:
-        """Call ``callback(event)`` for each committed event whose type matches ``pattern``."""
+        """Call ``callback(event)`` for each committed event whose type matches ``pattern``:
+        ``*`` matches any run of characters, ``?`` one (``[`` is literal, as in the store)."""
         subscription = Subscription(self, pattern, callback)
         self._subscriptions = (*self._subscriptions, subscription)
         self._matches = {}
@@ -197,7 +211,7 @@ class EventBus:
             found = matches[event_type] = tuple(
                 s.callback
                 for s in self._subscriptions
-                if fnmatch.fnmatchcase(event_type, s.pattern)
+                if fnmatch.fnmatchcase(event_type, s.pattern.replace("[", "[[]"))
             )
         return found
 
@@ -252,8 +266,8 @@ class EventBus:
             try:
                 seqs = self._store.insert_events(batch)
                 break
-            except Exception as exc:  # noqa: BLE001 - sorted below: retried or isolated
-                if not (isinstance(exc, StoreError) and exc.transient):
+            except StoreError as exc:
+                if exc.refused:
                     self._isolate(batch, exc)
                     return
                 failures += 1
@@ -266,12 +280,17 @@ class EventBus:
                     exc,
                 )
                 time.sleep(delay)
+                continue
+            except Exception as exc:  # noqa: BLE001 - a value the driver cannot bind at all
+                self._isolate(batch, exc)
+                return
         if self._subscriptions:
             self._deliver(batch, seqs)
 
     def _isolate(self, batch: list[NewEvent], error: Exception) -> None:
         if len(batch) == 1:
             logger.error("event refused by the database and not stored: %r: %s", batch[0], error)
+            self._refused += 1
             return
         middle = len(batch) // 2
         self._write(batch[:middle])
@@ -306,6 +325,8 @@ def _invalid(type_: str, run_id: str | None, task_id: str | None) -> str:
     ):
         if value is not None and not 0 < len(value) <= limit:
             return f"event {name} must be 1 to {limit} characters, got {len(value)}: {value[:80]!r}"
+        if value is not None and "\0" in value:
+            return f"event {name} must not contain NUL characters: {value[:80]!r}"
     return "invalid event"  # pragma: no cover - emit() only calls this when one is invalid
 
 

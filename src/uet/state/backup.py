@@ -28,7 +28,8 @@ import sqlalchemy as sa
 
 from uet.errors import BackupError, InvalidBackupError
 from uet.state import schema
-from uet.state.database import dispose_engines, sqlite_path
+from uet.state.database import dispose_engines, get_engine, sqlite_path
+from uet.state.tables import metadata
 
 STAMP = "%Y%m%dT%H%M%SZ"
 PREFIXES = ("state-", "replaced-")
@@ -69,12 +70,44 @@ def backup(
             _verify_sqlite(partial)
         else:
             _pg_run(pg_bindir, "pg_dump", url, "--format=custom", f"--file={partial}")
-        os.replace(partial, target)
+        _durable_replace(partial, target)
     except InvalidBackupError as exc:
         raise BackupError(f"the backup just taken failed its check: {exc.problem}") from exc
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+def _durable_replace(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target`` with both the file and the rename on disk.
+
+    Neither VACUUM INTO nor pg_dump fsyncs what it writes, and after a restore the
+    ``replaced-`` copy may be the only one left of the old database.
+    """
+    with source.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(source, target)
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def _save_replaced(url: str, db_file: Path, folder: Path) -> Path:
+    """Keep the database about to be replaced: a consistent copy when it can be read; else
+    (a corrupt database is exactly when a restore is needed) its raw files, which are then
+    removed so that the backup can be copied into a fresh file."""
+    try:
+        return backup(url, folder, prefix="replaced-")
+    except BackupError:
+        target = _free_name(folder, "replaced-", ".db")
+        for suffix in ("", "-wal", "-shm"):
+            part = db_file.with_name(db_file.name + suffix)
+            if part.exists():
+                shutil.copy2(part, target.with_name(target.name + suffix))
+                part.unlink()
+        return target
 
 
 def restore(url: str, path: Path, folder: Path, *, pg_bindir: Path | None = None) -> RestoreResult:
@@ -95,7 +128,8 @@ def _restore_sqlite(url: str, db_file: Path, path: Path, folder: Path) -> Restor
     revision = _verify_sqlite(path)
     replaced = None
     if db_file.exists() and db_file.stat().st_size > 0:
-        replaced = backup(url, folder, prefix="replaced-")
+        folder.mkdir(parents=True, exist_ok=True)
+        replaced = _save_replaced(url, db_file, folder)
     dispose_engines()  # pooled connections of this process would keep the old pages cached
     db_file.parent.mkdir(parents=True, exist_ok=True)
     with (
@@ -109,20 +143,47 @@ def _restore_sqlite(url: str, db_file: Path, path: Path, folder: Path) -> Restor
 
 
 def _restore_postgres(url: str, path: Path, folder: Path, bindir: Path | None) -> RestoreResult:
-    _pg_run(bindir, "pg_restore", None, "--list", str(path), invalid=path)
+    revision = _verify_dump(path, bindir)
     replaced = backup(url, folder, pg_bindir=bindir, prefix="replaced-")
-    _pg_run(
+    _drop_uet_tables(url)  # tables of a newer schema are not in the dump: --clean misses them
+    try:
+        _pg_run(bindir, "pg_restore", url, "--no-owner", "--single-transaction", str(path))
+    except BackupError:
+        _pg_run(bindir, "pg_restore", url, "--no-owner", "--single-transaction", str(replaced))
+        raise
+    finally:
+        dispose_engines()
+    return RestoreResult(restored=path, replaced=replaced, revision=revision)
+
+
+def _verify_dump(path: Path, bindir: Path | None) -> str:
+    """A pg_dump archive of a uet database at a revision this uet knows: its revision."""
+    listing = _pg_run(bindir, "pg_restore", None, "--list", str(path), invalid=path)
+    if f"TABLE DATA public {schema.VERSION_TABLE}" not in listing:
+        raise InvalidBackupError(str(path), "not a uet database (no schema version)")
+    data = _pg_run(
         bindir,
         "pg_restore",
-        url,
-        "--clean",
-        "--if-exists",
-        "--no-owner",
-        "--single-transaction",
+        None,
+        "--data-only",
+        f"--table={schema.VERSION_TABLE}",
+        "--file=-",
         str(path),
+        invalid=path,
     )
-    dispose_engines()
-    return RestoreResult(restored=path, replaced=replaced, revision=None)
+    found = [line.strip() for line in data.split(" FROM stdin;", 1)[-1].splitlines()]
+    revision = next((line for line in found if line and line != "\\."), "")
+    if revision not in schema.revisions():
+        raise InvalidBackupError(str(path), f"schema revision {revision!r} is unknown to this uet")
+    return revision
+
+
+def _drop_uet_tables(url: str) -> None:
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        tables = [*reversed(metadata.sorted_tables), sa.table(schema.VERSION_TABLE)]
+        for table in tables:
+            conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table.name}" CASCADE')
 
 
 def list_backups(folder: Path) -> list[BackupFile]:
@@ -194,7 +255,8 @@ def _verify_sqlite(path: Path) -> str | None:
 
 def _pg_run(
     bindir: Path | None, tool: str, url: str | None, *args: str, invalid: Path | None = None
-) -> None:
+) -> str:
+    """Run a PostgreSQL client tool; returns its standard output."""
     program = str(bindir / tool) if bindir is not None else shutil.which(tool)
     if program is None or not Path(program).exists():
         raise BackupError(
@@ -216,6 +278,7 @@ def _pg_run(
         if invalid is not None:
             raise InvalidBackupError(str(invalid), f"not a sound pg_dump archive ({message})")
         raise BackupError(f"{tool} failed: {message}")
+    return done.stdout
 
 
 # -- names ----------------------------------------------------------------------------------

@@ -13,11 +13,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+
+from uet.errors import StoreError
 
 READONLY = "uet_readonly"
 """Execution option: this connection only reads, so it need not take the write lock."""
@@ -87,3 +91,20 @@ def _tune_sqlite(engine: sa.Engine, synchronous: str) -> None:
     def _on_begin(connection: sa.Connection) -> None:
         readonly = connection.get_execution_options().get(READONLY, False)
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def translate_errors(engine: sa.Engine) -> Iterator[None]:
+    """Turn driver errors into StoreError naming the database (password hidden)."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise StoreError(f"{where}: {exc.orig}", refused=isinstance(exc, _REFUSED)) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise StoreError(f"{where}: {exc}") from exc
+
+
+# The database rejected the values themselves: sending them again cannot succeed.
+_REFUSED = (sa.exc.DataError, sa.exc.IntegrityError)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from uet.errors import SchemaError
+from uet.errors import SchemaError, UsageError
+from uet.state.database import READONLY, translate_errors
 from uet.state.tables import metadata
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ def revisions() -> list[str]:
 
 
 def status(engine: sa.Engine) -> SchemaStatus:
-    with engine.connect() as conn:
+    reader = engine.execution_options(**{READONLY: True})
+    with translate_errors(engine), reader.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
         current = None
         if VERSION_TABLE in tables:
@@ -102,23 +104,59 @@ def ensure_current(engine: sa.Engine) -> None:
 @contextmanager
 def _migration_connection(engine: sa.Engine) -> Iterator[Config]:
     config = alembic_config()
-    with engine.begin() as conn:
-        # Concurrent first opens of an empty database must not both create the schema:
-        # SQLite's BEGIN IMMEDIATE already serialises them; PostgreSQL needs a lock.
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
-        config.attributes["connection"] = conn
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by copying it and dropping the original; with
+            # foreign keys on, that DROP would cascade to every child row. The pragma cannot
+            # change inside a transaction, so it is set before BEGIN and the keys are checked
+            # before COMMIT instead.
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         try:
-            yield config
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    # Concurrent first opens must not both create the schema (SQLite's
+                    # BEGIN IMMEDIATE already serialises them).
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+                config.attributes["connection"] = conn
+                try:
+                    yield config
+                finally:
+                    config.attributes.pop("connection", None)
+                if sqlite:
+                    _check_foreign_keys(conn)
         finally:
-            config.attributes.pop("connection", None)
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+@contextmanager
+def _revision_errors() -> Iterator[None]:
+    """An unknown or unreachable revision is the user's input, not a crash (exit 2)."""
+    from alembic.util.exc import CommandError  # noqa: PLC0415 - kept out of start-up
+
+    try:
+        yield
+    except CommandError as exc:
+        raise UsageError(f"{exc} (known revisions: {', '.join(revisions())}, head, base)") from None
+
+
+def _check_foreign_keys(conn: sa.Connection) -> None:
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise SchemaError(
+            f"migration left {len(broken)} rows whose foreign keys point nowhere "
+            f"(first: {tuple(broken[0])}); rolled back",
+            current=None,
+            expected=HEAD,
+        )
 
 
 def upgrade(engine: sa.Engine, target: str = "head") -> None:
     """Upgrade to ``target`` in one transaction (DDL is transactional on both dialects)."""
     from alembic import command  # noqa: PLC0415 - kept out of start-up
 
-    with _migration_connection(engine) as config:
+    with translate_errors(engine), _revision_errors(), _migration_connection(engine) as config:
         command.upgrade(config, target)
 
 
@@ -126,7 +164,7 @@ def downgrade(engine: sa.Engine, target: str) -> None:
     """Downgrade to ``target`` (a revision id, ``-1``, or ``base``) in one transaction."""
     from alembic import command  # noqa: PLC0415 - kept out of start-up
 
-    with _migration_connection(engine) as config:
+    with translate_errors(engine), _revision_errors(), _migration_connection(engine) as config:
         command.downgrade(config, target)
 
 
@@ -135,7 +173,8 @@ def drift(engine: sa.Engine) -> list[str]:
     from alembic.autogenerate import compare_metadata  # noqa: PLC0415 - kept out of start-up
     from alembic.migration import MigrationContext  # noqa: PLC0415
 
-    with engine.connect() as conn:
+    reader = engine.execution_options(**{READONLY: True})
+    with translate_errors(engine), reader.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "render_as_batch": True}
         )

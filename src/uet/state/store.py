@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from uet.config import Settings
 from uet.errors import StoreError
 from uet.state import schema
-from uet.state.database import READONLY, get_engine
+from uet.state.database import READONLY, get_engine, sqlite_path, translate_errors
 from uet.state.records import (
     AttemptRecord,
     AttemptResult,
@@ -90,6 +90,10 @@ _LAST_SEQ = (
 )
 
 
+class NoDatabaseError(StoreError):
+    """``Store.open(create=False)`` found no database file."""
+
+
 class Store:
     """uet's state. Open with :meth:`open`; safe to share between threads."""
 
@@ -116,12 +120,20 @@ class Store:
         return sql
 
     @classmethod
-    def open(cls, target: Settings | str, *, check_schema: bool = True) -> Store:
+    def open(
+        cls, target: Settings | str, *, check_schema: bool = True, create: bool = True
+    ) -> Store:
         """Open the database of ``target`` (settings or a URL).
 
-        A database with no tables is created at the newest schema. One at an older schema
-        raises :class:`uet.errors.SchemaError` telling the user to run ``uet db upgrade``.
+        A database with no tables is created at the newest schema (with ``create=False``, a
+        SQLite file that does not exist raises :class:`NoDatabaseError` instead: commands
+        that only read must not leave a database behind). One at an older schema raises
+        :class:`uet.errors.SchemaError` telling the user to run ``uet db upgrade``.
         """
+        url = target.db if isinstance(target, Settings) else target
+        path = sqlite_path(url)
+        if not create and path is not None and not path.exists():
+            raise NoDatabaseError(f"no uet database at {path}")
         if isinstance(target, Settings):
             engine = get_engine(
                 target.db,
@@ -131,7 +143,7 @@ class Store:
         else:
             engine = get_engine(target)
         if check_schema:
-            with _translated(engine):
+            with translate_errors(engine):
                 schema.ensure_current(engine)
         return cls(engine)
 
@@ -146,13 +158,13 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
-        with _translated(self.engine), self.engine.begin() as conn:
+        with translate_errors(self.engine), self.engine.begin() as conn:
             yield Transaction(self, conn, readonly=False)
 
     @contextmanager
     def reader(self) -> Iterator[Transaction]:
         """A read-only transaction: a consistent snapshot that takes no write lock."""
-        with _translated(self.engine), self._reader.connect() as conn:
+        with translate_errors(self.engine), self._reader.connect() as conn:
             yield Transaction(self, conn, readonly=True)
             conn.rollback()
 
@@ -164,24 +176,6 @@ class Store:
     def close(self) -> None:
         """Close pooled connections (the engine is made again on next use)."""
         self.engine.dispose()
-
-
-@contextmanager
-def _translated(engine: sa.Engine) -> Iterator[None]:
-    """Turn driver errors into StoreError naming the database (password hidden)."""
-    try:
-        yield
-    except sa.exc.DBAPIError as exc:
-        where = engine.url.render_as_string(hide_password=True)
-        transient = isinstance(exc, _TRANSIENT) or exc.connection_invalidated
-        raise StoreError(f"{where}: {exc.orig}", transient=transient) from exc
-    except sa.exc.SQLAlchemyError as exc:
-        where = engine.url.render_as_string(hide_password=True)
-        raise StoreError(f"{where}: {exc}", transient=isinstance(exc, _TRANSIENT)) from exc
-
-
-# Errors where the same request may succeed later: locks, timeouts, lost connections.
-_TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
 
 class Transaction:
@@ -345,7 +339,11 @@ class Transaction:
                 .with_for_update()  # PostgreSQL; SQLite already holds its write lock
             )
             live.update(conn.execute(query).scalars())
-        accepted = [result for result in results if result.attempt_id in live]
+        accepted = []
+        for result in results:
+            if result.attempt_id in live:  # a second result for one attempt is refused
+                live.discard(result.attempt_id)
+                accepted.append(result)
         if accepted:
             conn.execute(_COMPLETE_ATTEMPT, [_result_row(result) for result in accepted])
         return [result.attempt_id for result in accepted]
