@@ -3,6 +3,9 @@
 The public surface, grouped; everything else is internal and may change::
 
     import uet
+    result = uet.run(["workstreams/build.yaml"], concurrency=8)   # like `uet run`
+    print(result.status, result.counts)
+
     settings = uet.load_settings()
     store = uet.Store.open(settings)
     with uet.EventBus(store) as bus:
@@ -18,18 +21,27 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the runtime imports are lazy (see __getattr__): `import uet` stays cheap
     from uet.clock import Clock, FixedClock, SystemClock
     from uet.config import Settings, load_settings
+    from uet.engine.api import run
+    from uet.engine.model import RunOptions, RunResult
     from uet.errors import (
         BackupError,
         BusClosedError,
         ConfigError,
         ExitCode,
         InvalidBackupError,
+        Problem,
         SchemaError,
+        SpecError,
         StoreError,
         UetError,
+        UsageError,
     )
     from uet.events.bus import EventBus, Subscription
     from uet.ids import IdFactory, RandomIds, SequentialIds
+    from uet.spec import Plan, PlannedTask
+    from uet.spec import TaskSpec as Task
+    from uet.spec import WorkstreamSpec as Workstream
+    from uet.spec import load_files as load
     from uet.state.records import (
         AttemptRecord,
         AttemptResult,
@@ -59,6 +71,12 @@ _LAZY = {
     "SchemaError": "uet.errors",
     "StoreError": "uet.errors",
     "UetError": "uet.errors",
+    "UsageError": "uet.errors",
+    "SpecError": "uet.errors",
+    "Problem": "uet.errors",
+    "run": "uet.engine.api",
+    "RunOptions": "uet.engine.model",
+    "RunResult": "uet.engine.model",
     "EventBus": "uet.events.bus",
     "Subscription": "uet.events.bus",
     "IdFactory": "uet.ids",
@@ -75,11 +93,25 @@ _LAZY = {
     "Store": "uet.state.store",
     "Transaction": "uet.state.store",
     "AttemptState": "uet.states",
+    "load": "uet.spec",
+    "Workstream": "uet.spec",
+    "Task": "uet.spec",
+    "Plan": "uet.spec",
+    "PlannedTask": "uet.spec",
     "RunStatus": "uet.states",
     "TaskStatus": "uet.states",
 }
 
 __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
+    # workstreams and runs
+    "load",
+    "run",
+    "Workstream",
+    "Task",
+    "Plan",
+    "PlannedTask",
+    "RunOptions",
+    "RunResult",
     # settings
     "Settings",
     "load_settings",
@@ -110,6 +142,9 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     # errors
     "UetError",
     "ConfigError",
+    "UsageError",
+    "SpecError",
+    "Problem",
     "StoreError",
     "SchemaError",
     "BackupError",
@@ -120,11 +155,14 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
 ]
 
 
+_RENAMED = {"load": "load_files", "Workstream": "WorkstreamSpec", "Task": "TaskSpec"}
+
+
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'uet' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
     globals()[name] = value
     return value
 

@@ -87,6 +87,9 @@ class SpecError(UetError):
         self.problems = list(problems)
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
+    def __reduce__(self) -> tuple[type[SpecError], tuple[list[Problem]]]:
+        return (SpecError, (self.problems,))  # pickles whole (e.g. across a process pool)
+
 
 class UsageError(UetError):
     """A request that cannot be satisfied as asked (an unknown revision, a bad argument)."""

@@ -91,10 +91,23 @@ def cli(ctx: click.Context, db: str | None, non_interactive: bool) -> None:
 
 def _register() -> None:
     # Imported here: the command modules import this one (for Context), not the reverse.
+    from uet.cli import running  # noqa: PLC0415
     from uet.cli.db import db  # noqa: PLC0415
     from uet.cli.runs import events, runs  # noqa: PLC0415
 
-    for command in (db, runs, events):
+    commands = (
+        running.init,
+        running.validate,
+        running.run,
+        running.resume,
+        running.cancel,
+        running.status,
+        runs,
+        events,
+        running.logs,
+        db,
+    )
+    for command in commands:
         cli.add_command(command)
 
 

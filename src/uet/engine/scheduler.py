@@ -49,7 +49,7 @@ class Scheduler:
             self._waiting_on[task.key] = len(task.depends_on)
             for dependency in task.depends_on:
                 self._dependents[dependency].append(task.key)
-        self.status: dict[str, TaskStatus] = dict.fromkeys(self.tasks, TaskStatus.PENDING)
+        self.status = _Statuses(self.tasks)
         self._ready: list[str] = [key for key, count in self._waiting_on.items() if count == 0]
         heapq.heapify(self._ready)
         for key in self._ready:
@@ -75,10 +75,8 @@ class Scheduler:
         return self.aborted or not (self._ready or any(self._held.values()))
 
     def counts(self) -> dict[TaskStatus, int]:
-        totals: dict[TaskStatus, int] = defaultdict(int)
-        for status in self.status.values():
-            totals[status] += 1
-        return dict(totals)
+        """Tasks per status (kept as statuses change: no scan of the tasks)."""
+        return {status: n for status, n in self.status.counts.items() if n}
 
     # -- dispatching ------------------------------------------------------------------------
 
@@ -196,6 +194,19 @@ class Scheduler:
             else:  # skipped or canceled: done without satisfying anyone
                 self._release(key)
                 self.status[key] = status
+
+
+class _Statuses(dict[str, TaskStatus]):
+    """Each task's status, with the number of tasks in each status kept up to date."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        super().__init__(dict.fromkeys(keys, TaskStatus.PENDING))
+        self.counts: dict[TaskStatus, int] = defaultdict(int, {TaskStatus.PENDING: len(self)})
+
+    def __setitem__(self, key: str, status: TaskStatus) -> None:
+        self.counts[self[key]] -= 1
+        self.counts[status] += 1
+        super().__setitem__(key, status)
 
 
 def _in_order(tasks: Mapping[str, PlannedTask], finished: Iterable[str]) -> list[str]:

@@ -1,0 +1,186 @@
+"""Task throughput of uet's engine against bare process loops, in one run.
+
+    python bench/throughput.py [--tasks 1000] [--diamond 200] [-j 8] [--plan 100000]
+                               [--memory 0] [--json]
+
+* ``posix_spawn loop`` (the floor): ``os.posix_spawn`` of /bin/true, 8 at a time, reaped
+  with waitpid — nothing else;
+* ``thread pool``: 8 threads each running ``subprocess.run(["true"])``;
+* ``uet``: the same tasks as a workstream through ``uet.engine.api.start_run`` — what
+  ``uet run`` does after parsing its arguments — with full durable state: every attempt
+  recorded before its process starts, every completion committed before dependents start,
+  events, log files, a fresh SQLite database per variant;
+* ``uet diamond``: one task, then N-2 in parallel, then one that waits for all of them.
+
+Also: planning a DAG of ``--plan`` tasks (loading a JSON workstream file, validating,
+ordering it, building the scheduler), and with ``--memory N`` the engine's peak memory over
+runs of N/10 and N tasks (flat means the second is not ~10x the first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from uet.config import load_settings
+from uet.engine.api import start_run
+from uet.engine.model import RunOptions
+from uet.engine.scheduler import Scheduler
+from uet.spec import load_files
+from uet.state.store import Store
+
+TRUE = "/bin/true"
+
+
+def posix_spawn_loop(count: int, concurrency: int) -> float:
+    env = dict(os.environ)
+    start = time.perf_counter()
+    running = 0
+    for _ in range(count):
+        if running == concurrency:
+            os.waitpid(-1, 0)
+            running -= 1
+        os.posix_spawn(TRUE, [TRUE], env)
+        running += 1
+    while running:
+        os.waitpid(-1, 0)
+        running -= 1
+    return time.perf_counter() - start
+
+
+def thread_pool(count: int, concurrency: int) -> float:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(lambda _: subprocess.run([TRUE], check=True), range(count)))
+    return time.perf_counter() - start
+
+
+def workstream(path: Path, tasks: list[dict[str, object]]) -> Path:
+    path.write_text(json.dumps({"id": "bench", "tasks": tasks}))
+    return path
+
+
+def independent(count: int) -> list[dict[str, object]]:
+    return [{"id": f"t{n:06d}", "argv": [TRUE]} for n in range(count)]
+
+
+def diamond(count: int) -> list[dict[str, object]]:
+    middle = [f"m{n:06d}" for n in range(count - 2)]
+    return [
+        {"id": "source", "argv": [TRUE]},
+        *({"id": m, "argv": [TRUE], "depends_on": ["source"]} for m in middle),
+        {"id": "sink", "argv": [TRUE], "depends_on": middle},
+    ]
+
+
+def through_uet(folder: Path, name: str, tasks: list[dict[str, object]], concurrency: int) -> float:
+    project = folder / name
+    project.mkdir()
+    settings = load_settings(cwd=project, env={})
+    store = Store.open(settings)
+    plan = load_files([workstream(project / "bench.json", tasks)])
+    start = time.perf_counter()
+    result = start_run(
+        plan, settings=settings, store=store, options=RunOptions(concurrency=concurrency)
+    )
+    elapsed = time.perf_counter() - start
+    store.close()
+    if result.status.value != "succeeded":
+        raise SystemExit(f"{name}: run {result.run_id} {result.status.value}")
+    return elapsed
+
+
+def planning(folder: Path, count: int) -> tuple[float, float]:
+    """Seconds to load+validate+order a ``count``-task file, and to build its scheduler."""
+    tasks: list[dict[str, object]] = [{"id": "t000000", "argv": [TRUE]}]
+    for n in range(1, count):  # a chain with fan-in: each task needs one or two earlier ones
+        deps = [f"t{n - 1:06d}"] + ([f"t{n // 2:06d}"] if n % 7 == 0 else [])
+        tasks.append({"id": f"t{n:06d}", "argv": [TRUE], "depends_on": deps})
+    path = workstream(folder / "plan.json", tasks)
+    start = time.perf_counter()
+    plan = load_files([path])
+    loaded = time.perf_counter() - start
+    start = time.perf_counter()
+    Scheduler(plan.tasks, concurrency=8)
+    return loaded, time.perf_counter() - start
+
+
+def peak_memory_of_run(count: int, concurrency: int) -> float:
+    """Peak RSS in MB of a fresh process that runs ``count`` tasks through uet."""
+    code = (
+        "import sys, tempfile, pathlib, resource\n"
+        "sys.path.insert(0, %r)\n"
+        "from throughput import through_uet, independent\n"
+        "folder = pathlib.Path(tempfile.mkdtemp())\n"
+        "through_uet(folder, 'm', independent(%d), %d)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    ) % (str(Path(__file__).parent), count, concurrency)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--diamond", type=int, default=200)
+    parser.add_argument("-j", "--concurrency", type=int, default=8)
+    parser.add_argument("--plan", type=int, default=100_000, help="tasks in the planning test")
+    parser.add_argument("--memory", type=int, default=0, help="tasks in the memory test (0: skip)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    n, j = args.tasks, args.concurrency
+    rates: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="uet-bench-") as tmp:
+        folder = Path(tmp)
+        rates["posix_spawn loop (floor)"] = n / posix_spawn_loop(n, j)
+        rates["thread pool + subprocess.run"] = n / thread_pool(n, j)
+        rates["uet, independent tasks"] = n / through_uet(folder, "flat", independent(n), j)
+        rates["uet, diamond DAG"] = args.diamond / through_uet(
+            folder, "diamond", diamond(args.diamond), j
+        )
+        loaded, scheduled = planning(folder, args.plan) if args.plan else (0.0, 0.0)
+    memory = {}
+    if args.memory:
+        memory = {count: peak_memory_of_run(count, j) for count in (args.memory // 10, args.memory)}
+    floor = rates["posix_spawn loop (floor)"]
+    report = {
+        "rates": rates,
+        "ratio_to_floor": {name: rate / floor for name, rate in rates.items()},
+        "planning_seconds": {
+            "load_validate_order": loaded,
+            "scheduler": scheduled,
+            "tasks": args.plan,
+        },
+        "peak_rss_mb": memory,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(
+        f"{'variant':32} {'tasks/s':>9} {'of floor':>9}   ({n} tasks, diamond {args.diamond}, -j {j})"
+    )
+    for name, rate in rates.items():
+        print(f"{name:32} {rate:>9,.0f} {rate / floor:>8.0%}")
+    if args.plan:
+        print(
+            f"planning {args.plan:,} tasks: load+validate+order {loaded:.2f} s, "
+            f"scheduler {scheduled:.2f} s (target: < 2 s)"
+        )
+    for count, mb in memory.items():
+        print(f"peak memory of a {count:,}-task run: {mb:.0f} MB")
+    print(
+        f"peak memory of this benchmark: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Run progress for people: a live line on a terminal, one plain line per task otherwise."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from uet.states import TaskStatus
+
+_MARKS = {
+    TaskStatus.SUCCEEDED: ("ok", "green"),
+    TaskStatus.FAILED: ("FAILED", "red"),
+    TaskStatus.SKIPPED: ("skipped", "yellow"),
+    TaskStatus.CANCELED: ("canceled", "yellow"),
+}
+
+
+class ConsoleProgress:
+    """Implements ``uet.engine.progress.Progress`` for the command line."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live: Live | None = None
+        self.total = 0
+        self.running: dict[str, None] = {}  # insertion-ordered set
+        self.counts: Mapping[TaskStatus, int] = {}
+        self.started_at = time.monotonic()
+
+    def started(self, run_id: str, total: int) -> None:
+        self.total = total
+        self.started_at = time.monotonic()
+        self.console.print(f"run {run_id}: {total} tasks", style="bold", highlight=False)
+        if self.console.is_terminal:
+            self.live = Live(
+                self._line(), console=self.console, refresh_per_second=8, transient=True
+            )
+            self.live.start()
+
+    def tick(self, counts: Mapping[TaskStatus, int], dispatched: Sequence[str]) -> None:
+        self.counts = counts
+        for key in dispatched:
+            self.running[key] = None
+        if self.live is not None:
+            self.live.update(self._line())
+
+    def task_done(self, key: str, status: TaskStatus) -> None:
+        self.running.pop(key, None)
+        word, style = _MARKS.get(status, (status.value, "white"))
+        self.console.print(Text.assemble((f"{word:>8} ", style), key))
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+    def _line(self) -> Text:
+        done = sum(n for s, n in self.counts.items() if s.finished)
+        failed = self.counts.get(TaskStatus.FAILED, 0)
+        names = ", ".join(list(self.running)[:4]) + (" …" if len(self.running) > 4 else "")
+        elapsed = time.monotonic() - self.started_at
+        return Text.assemble(
+            (f"{done}/{self.total} done", "bold"),
+            f"  {len(self.running)} running",
+            (f"  {failed} failed", "red" if failed else ""),
+            f"  {elapsed:5.1f}s  ",
+            (names, "dim"),
+        )

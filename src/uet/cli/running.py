@@ -1,0 +1,324 @@
+"""``uet init``, ``validate``, ``run``, ``resume``, ``cancel``, ``status``, ``logs``."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from uet.cli.app import Context, json_option, pass_context
+from uet.cli.progress import ConsoleProgress
+from uet.clock import SystemClock
+from uet.engine.api import resume_run, start_run
+from uet.engine.model import RunOptions, RunResult
+from uet.engine.recovery import cancel_run, reconcile
+from uet.errors import ExitCode, SpecError, UsageError
+from uet.spec import load_files
+from uet.state.records import TaskRecord
+
+files_argument = click.argument(
+    "files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False)
+)
+
+
+@click.command()
+@files_argument
+@json_option
+@pass_context
+def validate(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
+    """Check workstream files and print every problem (exit 2 when there is one).
+
+    \b
+    Example:
+      uet validate workstreams/*.yaml
+    """
+    try:
+        plan = load_files(files)
+    except SpecError as error:
+        if as_json:
+            ctx.emit_json(
+                {"ok": False, "problems": [dataclasses.asdict(p) for p in error.problems]}
+            )
+        else:
+            for problem in error.problems:
+                ctx.err.print(f"{problem.file}: {problem.path}: {problem.message}", markup=False)
+        raise click.exceptions.Exit(int(ExitCode.USAGE)) from None
+    if as_json:
+        ctx.emit_json({"ok": True, "workstreams": len(plan.workstreams), "tasks": len(plan.tasks)})
+    else:
+        ctx.console.print(f"ok: {len(plan.workstreams)} workstreams, {len(plan.tasks)} tasks")
+
+
+@click.command()
+@files_argument
+@click.option("--concurrency", "-j", type=click.IntRange(min=1), help="Tasks at once [CPUs].")
+@click.option("--deterministic", is_flag=True, help="Fixed clock and ids, tasks in waves.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--run-id", help="Name the run (default: run-<time>-<random>).")
+@json_option
+@pass_context
+def run(
+    ctx: Context,
+    files: tuple[Path, ...],
+    concurrency: int | None,
+    deterministic: bool,
+    executor: str,
+    run_id: str | None,
+    as_json: bool,
+) -> None:
+    """Run workstream files as one DAG, with live progress; prints the run id.
+
+    Exit 0 when every task succeeded, 1 when one failed, 2 on bad input, 130 when
+    interrupted (then `uet resume RUN_ID` goes on where it stopped).
+
+    \b
+    Examples:
+      uet run examples/hello.yaml
+      uet run workstreams/*.yaml -j 8 --json
+    """
+    if executor == "ray":
+        raise UsageError("the ray executor is not available yet; use --executor local")
+    try:
+        plan = load_files(files)
+    except SpecError as error:
+        for problem in error.problems:
+            ctx.err.print(f"{problem.file}: {problem.path}: {problem.message}", markup=False)
+        raise click.exceptions.Exit(int(ExitCode.USAGE)) from None
+    options = RunOptions(deterministic=deterministic, run_id=run_id)
+    if concurrency is not None:
+        options = dataclasses.replace(options, concurrency=concurrency)
+    with _watching(ctx, as_json) as (progress, interrupted):
+        result = start_run(
+            plan,
+            settings=ctx.settings,
+            store=ctx.store,
+            options=options,
+            progress=progress,
+            interrupted=interrupted,
+        )
+    _report(ctx, result, as_json)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--concurrency", "-j", type=click.IntRange(min=1), help="Tasks at once.")
+@json_option
+@pass_context
+def resume(ctx: Context, run_id: str, concurrency: int | None, as_json: bool) -> None:
+    """Go on with a run that was interrupted (Ctrl-C, a crash, a kill, a reboot).
+
+    \b
+    Example:
+      uet resume run-20261124T094110-c4f2e4
+    """
+    with _watching(ctx, as_json) as (progress, interrupted):
+        result = resume_run(
+            run_id,
+            settings=ctx.settings,
+            store=ctx.store,
+            concurrency=concurrency,
+            progress=progress,
+            interrupted=interrupted,
+        )
+    _report(ctx, result, as_json)
+
+
+@click.command()
+@click.argument("run_id")
+@json_option
+@pass_context
+def cancel(ctx: Context, run_id: str, as_json: bool) -> None:
+    """Cancel a run from any terminal: its process groups are killed, the run is canceled.
+
+    \b
+    Example:
+      uet cancel run-20261124T094110-c4f2e4
+    """
+    status = cancel_run(ctx.store, run_id, SystemClock())
+    if status is None:
+        raise UsageError(f"no run {run_id!r} (see `uet runs`)")
+    if as_json:
+        ctx.emit_json({"run_id": run_id, "status": status.value})
+    else:
+        ctx.console.print(f"run {run_id}: {status.value}")
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@json_option
+@pass_context
+def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
+    """Show a run and its tasks (the most recent run without RUN_ID).
+
+    \b
+    Examples:
+      uet status
+      uet status run-20261124T094110-c4f2e4 --json
+    """
+    store = ctx.existing_store()
+    if store is None:
+        raise UsageError("no runs yet")
+    with store.reader() as tx:
+        run_id = run_id or next((r.id for r in tx.list_runs(limit=1)), None)
+    if run_id is None:
+        raise UsageError("no runs yet")
+    reconcile(store, run_id, SystemClock())  # a dead orchestrator's run becomes interrupted
+    with store.reader() as tx:
+        run = tx.get_run(run_id)
+        tasks = tx.get_tasks(run_id)
+    if run is None:
+        raise UsageError(f"no run {run_id!r} (see `uet runs`)")
+    if as_json:
+        ctx.emit_json(
+            {
+                "id": run.id,
+                "status": run.status.value,
+                "name": run.name,
+                "created_at": run.created_at,
+                "ended_at": run.ended_at,
+                "summary": run.summary,
+                "tasks": [_task_dict(t) for t in tasks],
+            }
+        )
+        return
+    ctx.console.print(f"run {run.id}: {run.status.value}", style="bold", highlight=False)
+    for task in tasks:
+        code = "" if task.exit_code is None else f"exit {task.exit_code}"
+        ctx.console.print(
+            f"  {task.status.value:10} {task.id:40} attempts {task.attempts_used}"
+            f"/{task.max_attempts}  {code}",
+            highlight=False,
+        )
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("task_id")
+@pass_context
+def logs(ctx: Context, run_id: str, task_id: str) -> None:
+    """Print a task's captured output (every attempt). TASK_ID may omit the workstream.
+
+    \b
+    Example:
+      uet logs run-20261124T094110-c4f2e4 test
+    """
+    store = ctx.existing_store()
+    tasks = []
+    if store is not None:
+        with store.reader() as tx:
+            tasks = [t.id for t in tx.get_tasks(run_id)]
+    matches = [t for t in tasks if t == task_id or t.split("/", 1)[-1] == task_id]
+    if len(matches) != 1:
+        hint = (
+            "several tasks have that id: give <workstream>/<task>"
+            if matches
+            else (f"no task {task_id!r} in run {run_id!r}")
+        )
+        raise UsageError(hint)
+    path = ctx.settings.home / "logs" / run_id / f"{matches[0]}.log"
+    if not path.exists():
+        ctx.err.print(f"{matches[0]} printed nothing (no {path})")
+        return
+    with path.open("rb") as log:
+        shutil.copyfileobj(log, sys.stdout.buffer)
+
+
+@click.command()
+@pass_context
+def init(ctx: Context) -> None:
+    """Scaffold uet in this folder: uet.toml, .uet/ and workstreams/example.yaml.
+
+    Existing files are left as they are.
+
+    \b
+    Example:
+      uet init && uet run workstreams/example.yaml
+    """
+    root = Path.cwd()
+    written = []
+    for path, text in _SCAFFOLD.items():
+        target = root / path
+        if target.exists():
+            ctx.console.print(f"kept     {path} (exists)")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        written.append(path)
+        ctx.console.print(f"created  {path}")
+    if written:
+        ctx.console.print("next: uet run workstreams/example.yaml")
+
+
+_SCAFFOLD = {
+    "uet.toml": '# uet settings: see docs/configuration.md\n# db = "sqlite:///.uet/state.db"\n',
+    ".uet/.gitignore": "*\n",
+    "workstreams/example.yaml": """\
+id: example
+name: An example workstream
+concurrency: 2
+defaults: {timeout: 60, retries: 1}
+tasks:
+  - id: hello
+    run: echo "hello from $UET_TASK_ID"
+  - id: list
+    argv: [ls, -la]
+  - id: done
+    run: echo "both finished"
+    depends_on: [hello, list]
+""",
+}
+
+
+def _task_dict(task: TaskRecord) -> dict[str, object]:
+    return {
+        "id": task.id,
+        "status": task.status.value,
+        "attempts": task.attempts_used,
+        "max_attempts": task.max_attempts,
+        "exit_code": task.exit_code,
+        "outcome": None if task.outcome is None else task.outcome.value,
+    }
+
+
+@contextmanager
+def _watching(
+    ctx: Context, quiet: bool
+) -> Iterator[tuple[ConsoleProgress | None, threading.Event]]:
+    """Progress on stderr, and Ctrl-C / SIGTERM turned into a clean, resumable stop."""
+    interrupted = threading.Event()
+    progress = None if quiet else ConsoleProgress(ctx.err)
+
+    def handler(_signal: int, _frame: FrameType | None) -> None:
+        interrupted.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield progress, interrupted
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        if progress is not None:
+            progress.stop()
+
+
+def _report(ctx: Context, result: RunResult, as_json: bool) -> None:
+    counts = {status.value: n for status, n in sorted(result.counts.items())}
+    if as_json:
+        ctx.emit_json({"run_id": result.run_id, "status": result.status.value, "tasks": counts})
+    else:
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+        ctx.console.print(
+            f"run {result.run_id}: {result.status.value} ({summary})", highlight=False
+        )
+        if result.exit_code == ExitCode.INTERRUPTED:
+            ctx.console.print(f"resume with: uet resume {result.run_id}")
+    if result.exit_code:
+        raise click.exceptions.Exit(result.exit_code)

@@ -1,0 +1,280 @@
+"""Start, resume and cancel runs: the engine's door for the CLI and the Python API."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Mapping, Sequence
+
+from uet.clock import Clock, FixedClock, SystemClock
+from uet.config import Settings
+from uet.engine.model import RunOptions, RunResult, planned_from_document, task_document
+from uet.engine.progress import Progress
+from uet.engine.recovery import orchestrator_alive, reconcile
+from uet.engine.run import ExecutorFactory, RunLoop
+from uet.errors import UsageError
+from uet.events.bus import EventBus
+from uet.execution.api import Executor, OutputSink
+from uet.execution.local import LocalExecutor
+from uet.ids import RandomIds, SequentialIds
+from uet.spec.models import Plan, PlannedTask
+from uet.state.records import RunRecord, TaskRecord, TaskUpdate, WorkstreamRecord
+from uet.state.store import Store
+from uet.states import LIVE_ATTEMPT_STATES, UNCOUNTED_ATTEMPT_STATES, RunStatus, TaskStatus
+
+
+def local_executor(concurrency: int) -> ExecutorFactory:
+    def make(output: OutputSink, clock: Clock) -> Executor:
+        return LocalExecutor(max_workers=concurrency, output=output, clock=clock)
+
+    return make
+
+
+def start_run(
+    plan: Plan,
+    *,
+    settings: Settings,
+    store: Store,
+    options: RunOptions,
+    progress: Progress | None = None,
+    executor_factory: ExecutorFactory | None = None,
+    interrupted: threading.Event | None = None,
+) -> RunResult:
+    """Record a new run of ``plan`` and drive it to its end."""
+    clock: Clock = FixedClock() if options.deterministic else SystemClock()
+    ids = SequentialIds() if options.deterministic else RandomIds()
+    run_id = options.run_id or ids.new("run")
+    now = clock.now()
+    with store.transaction() as tx:
+        if tx.get_run(run_id) is not None:
+            raise UsageError(f"a run {run_id!r} exists already (see `uet status {run_id}`)")
+        tx.create_run(_run_record(run_id, plan, options, now))
+        tx.add_workstreams(
+            [
+                WorkstreamRecord(
+                    run_id=run_id,
+                    id=ws.id,
+                    status=TaskStatus.PENDING,
+                    name=ws.name,
+                    concurrency=ws.concurrency,
+                    depends_on=list(ws.depends_on),
+                    source=str(plan.sources.get(ws.id, "")) or None,
+                    spec=ws.model_dump(mode="json", exclude={"tasks"}),
+                )
+                for ws in plan.workstreams
+            ]
+        )
+        tx.add_tasks([_task_record(run_id, task) for task in plan.tasks])
+        tx.insert_events(
+            [("run.created", now, run_id, None, None, {"tasks": len(plan.tasks)})]
+            + [
+                ("task.ready", now, run_id, t.key, None, None)
+                for t in plan.tasks
+                if not t.depends_on
+            ]
+        )
+    limits = {ws.id: ws.concurrency for ws in plan.workstreams if ws.concurrency}
+    return _drive(
+        store,
+        settings=settings,
+        run_id=run_id,
+        tasks=plan.tasks,
+        limits=limits,
+        options=options,
+        clock=clock,
+        progress=progress,
+        executor_factory=executor_factory,
+        interrupted=interrupted,
+        used={},
+    )
+
+
+def resume_run(
+    run_id: str,
+    *,
+    settings: Settings,
+    store: Store,
+    concurrency: int | None = None,
+    progress: Progress | None = None,
+    executor_factory: ExecutorFactory | None = None,
+    interrupted: threading.Event | None = None,
+) -> RunResult:
+    """Go on with an interrupted run: reconcile what its dead orchestrator left, then run
+    every task not yet done, within what is left of each task's retry budget."""
+    with store.reader() as tx:
+        run = tx.get_run(run_id)
+    if run is None:
+        raise UsageError(f"no run {run_id!r} (see `uet runs`)")
+    clock: Clock = FixedClock() if run.deterministic else SystemClock()
+    if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED):
+        raise UsageError(f"run {run_id} has {run.status.value}: there is nothing to resume")
+    if orchestrator_alive(run, clock.now()) and run.pid != os.getpid():
+        raise UsageError(f"run {run_id} is being driven by pid {run.pid} on {run.host}")
+    reconcile(store, run_id, clock)
+    with store.reader() as tx:
+        rows = tx.get_tasks(run_id)
+        attempts = tx.get_attempts(run_id)
+        workstreams = tx.get_workstreams(run_id)
+    tasks = _in_plan_order(rows)
+    used: dict[str, int] = {}
+    for attempt in attempts:
+        if attempt.state not in UNCOUNTED_ATTEMPT_STATES | LIVE_ATTEMPT_STATES:
+            used[attempt.task_id] = used.get(attempt.task_id, 0) + 1
+    options = RunOptions(
+        concurrency=concurrency or int(run.params.get("concurrency", os.cpu_count() or 2)),
+        deterministic=run.deterministic,
+        run_id=run_id,
+        name=run.name,
+    )
+    limits = {w.id: w.concurrency for w in workstreams if w.concurrency}
+    with store.transaction() as tx:
+        tx.set_run_status(run_id, RunStatus.RUNNING)
+        tx.insert_events([("run.resumed", clock.now(), run_id, None, None, None)])
+    return _drive(
+        store,
+        settings=settings,
+        run_id=run_id,
+        tasks=tasks,
+        limits=limits,
+        options=options,
+        clock=clock,
+        progress=progress,
+        executor_factory=executor_factory,
+        interrupted=interrupted,
+        used=used,
+        finished={r.id: r.status for r in rows if r.status.finished},
+    )
+
+
+def _drive(
+    store: Store,
+    *,
+    settings: Settings,
+    run_id: str,
+    tasks: Sequence[PlannedTask],
+    limits: Mapping[str, int],
+    options: RunOptions,
+    clock: Clock,
+    progress: Progress | None,
+    executor_factory: ExecutorFactory | None,
+    interrupted: threading.Event | None,
+    used: Mapping[str, int],
+    finished: Mapping[str, TaskStatus] | None = None,
+) -> RunResult:
+    with EventBus(store, clock=clock) as bus:
+        loop = RunLoop(
+            store=store,
+            bus=bus,
+            clock=clock,
+            run_id=run_id,
+            tasks=tasks,
+            workstream_limits=limits,
+            options=options,
+            root=settings.root,
+            logs_dir=settings.home / "logs",
+            progress=progress,
+            base_env=os.environ,
+            executor_factory=executor_factory or local_executor(options.concurrency),
+            used=used,
+            interrupted=interrupted,
+        )
+        _restore(loop, finished or {}, store, run_id, clock)
+        now = clock.now()
+        with store.transaction() as tx:
+            tx.claim_run(run_id, host=socket.gethostname(), pid=os.getpid(), at=now)
+            tx.set_run_status(run_id, RunStatus.RUNNING, started_at=now)
+            tx.insert_events([("run.started", now, run_id, None, None, None)])
+        if progress is not None:
+            progress.started(run_id, len(tasks))
+        return loop.run()
+
+
+def _restore(
+    loop: RunLoop, finished: Mapping[str, TaskStatus], store: Store, run_id: str, clock: Clock
+) -> None:
+    """Replay finished tasks into the scheduler; tasks whose budget a lost attempt used up
+    fail now (and their dependents are skipped), written before anything runs."""
+    exhausted = {
+        key: TaskStatus.FAILED
+        for key, task in loop.tasks.items()
+        if key not in finished and loop.used.get(key, 0) >= task.max_attempts
+    }
+    loop.scheduler.restore({**finished, **exhausted})
+    changed = [
+        TaskUpdate(key, status, ended_at=clock.now())
+        for key, status in loop.scheduler.status.items()
+        if status.finished and finished.get(key) is not status
+    ]
+    if changed:
+        with store.transaction() as tx:
+            tx.update_tasks(run_id, changed)
+
+
+def _in_plan_order(rows: Sequence[TaskRecord]) -> list[PlannedTask]:
+    from uet.spec.graph import topological_order  # noqa: PLC0415
+
+    by_key = {
+        row.id: planned_from_document(row.id, row.workstream_id, row.depends_on, row.spec)
+        for row in rows
+    }
+    order = topological_order({key: task.depends_on for key, task in by_key.items()})
+    return [by_key[key] for key in order]
+
+
+def _run_record(run_id: str, plan: Plan, options: RunOptions, now: float) -> RunRecord:
+    return RunRecord(
+        id=run_id,
+        status=RunStatus.PENDING,
+        created_at=now,
+        name=options.name,
+        deterministic=options.deterministic,
+        params={
+            "concurrency": options.concurrency,
+            "files": sorted({str(path) for path in plan.sources.values()}),
+            "workstreams": [ws.id for ws in plan.workstreams],
+        },
+    )
+
+
+def _task_record(run_id: str, task: PlannedTask) -> TaskRecord:
+    return TaskRecord(
+        run_id=run_id,
+        id=task.key,
+        workstream_id=task.workstream_id,
+        status=TaskStatus.READY if not task.depends_on else TaskStatus.PENDING,
+        depends_on=list(task.depends_on),
+        spec=task_document(task),
+        max_attempts=task.max_attempts,
+    )
+
+
+def run(
+    source: Plan | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    settings: Settings | None = None,
+    concurrency: int | None = None,
+    deterministic: bool = False,
+    run_id: str | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run workstream files (or a loaded :class:`Plan`) to their end: ``uet.run(...)``.
+
+    ::
+
+        result = uet.run(["workstreams/build.yaml"], concurrency=8)
+        assert result.status is uet.RunStatus.SUCCEEDED, result.counts
+    """
+    from uet.config import load_settings  # noqa: PLC0415 - keeps the engine's imports lean
+    from uet.spec import load_files  # noqa: PLC0415
+
+    plan = source if isinstance(source, Plan) else load_files(source)
+    settings = settings or load_settings()
+    options = RunOptions(deterministic=deterministic, run_id=run_id)
+    if concurrency is not None:
+        options = RunOptions(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
+    store = Store.open(settings)
+    try:
+        return start_run(plan, settings=settings, store=store, options=options, progress=progress)
+    finally:
+        store.close()

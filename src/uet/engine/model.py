@@ -1,0 +1,70 @@
+"""What a run is made of, as the engine keeps it: options, results, and planned tasks as
+stored in the task rows (so that ``uet resume`` needs nothing but the database)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from uet.errors import ExitCode
+from uet.spec.models import OnFailure, PlannedTask, TaskSpec
+from uet.states import RunStatus, TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    concurrency: int = field(default_factory=lambda: os.cpu_count() or 2)
+    deterministic: bool = False
+    run_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run_id: str
+    status: RunStatus
+    counts: Mapping[TaskStatus, int]
+
+    @property
+    def exit_code(self) -> int:
+        """SPEC.md: 0 success, 1 the work failed (or was canceled), 130 interrupted."""
+        if self.status is RunStatus.SUCCEEDED:
+            return int(ExitCode.OK)
+        if self.status is RunStatus.INTERRUPTED:
+            return int(ExitCode.INTERRUPTED)
+        return int(ExitCode.FAILED)
+
+
+def task_document(task: PlannedTask) -> dict[str, Any]:
+    """A planned task as stored in its row's ``spec`` column."""
+    return {
+        "task": task.spec.model_dump(mode="json", exclude_defaults=True),
+        "timeout": task.timeout,
+        "retries": task.retries,
+        "retry_delay": task.retry_delay,
+        "on_failure": task.on_failure.value,
+        "env": dict(task.env),
+        "cwd": task.cwd,
+    }
+
+
+def planned_from_document(
+    key: str, workstream_id: str, depends_on: list[str], document: Mapping[str, Any]
+) -> PlannedTask:
+    """The inverse of :func:`task_document`."""
+    spec = TaskSpec.model_validate(document["task"])
+    return PlannedTask(
+        key=key,
+        workstream_id=workstream_id,
+        id=spec.id,
+        spec=spec,
+        depends_on=tuple(depends_on),
+        timeout=document["timeout"],
+        retries=document["retries"],
+        retry_delay=document["retry_delay"],
+        on_failure=OnFailure(document["on_failure"]),
+        env=document["env"],
+        cwd=document["cwd"],
+    )

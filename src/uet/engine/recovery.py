@@ -1,0 +1,156 @@
+"""After a crash: find runs whose orchestrator is gone, and make their state true again.
+
+A run's row names its orchestrator (host, pid) and carries its heartbeat. The orchestrator is
+taken as dead when, on this host, its pid no longer exists or its heartbeat is older than the
+machine's boot or than ``ORCHESTRATOR_STALE_S``; on another host, when its heartbeat is stale.
+For a dead orchestrator, reconciling a run:
+
+1. kills the process groups its live attempts left behind (only groups whose processes carry
+   the run's ``UET_RUN_ID``: a recycled group number is never killed),
+2. marks those attempts ``lost`` (fenced: an attempt settled meanwhile is left alone),
+3. marks the run ``interrupted`` (or ``canceled`` if a cancel was asked), resumable.
+
+``cancel_run`` asks a live orchestrator to cancel (status ``canceling``, which it polls), and
+does the work itself when the orchestrator is dead or too slow.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+from uet import defaults
+from uet.clock import Clock
+from uet.execution.process import kill_process_group
+from uet.state.records import AttemptResult, RunRecord, TaskUpdate
+from uet.state.store import NewEvent, Store
+from uet.states import LIVE_ATTEMPT_STATES, AttemptState, RunStatus, TaskStatus
+
+CANCEL_WAIT_S = 1.5
+"""Seconds ``cancel_run`` gives a live orchestrator before killing the groups itself."""
+
+CANCEL_KILL_GRACE_S = 0.3
+"""Seconds between SIGTERM and SIGKILL when ``cancel_run`` kills groups itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    run_id: str
+    lost: list[int]  # attempts marked lost
+    killed: list[int]  # process groups killed
+    status: RunStatus
+
+
+def orchestrator_alive(run: RunRecord, now: float) -> bool:
+    """Whether the process that drives ``run`` still does (see the module docstring)."""
+    if run.pid is None or run.heartbeat_at is None:
+        return False
+    if now - run.heartbeat_at > defaults.ORCHESTRATOR_STALE_S:
+        return False
+    if run.host != socket.gethostname():
+        return True
+    return run.heartbeat_at >= _booted_at() and _pid_exists(run.pid)
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process has that pid: it may still be the orchestrator
+    return True
+
+
+def reconcile(store: Store, run_id: str, clock: Clock) -> Reconciled | None:
+    """Reconcile ``run_id`` if its orchestrator is dead; None when there is nothing to do."""
+    with store.reader() as tx:
+        run = tx.get_run(run_id)
+        if run is None or (run.status.finished and run.status is not RunStatus.INTERRUPTED):
+            return None
+        if orchestrator_alive(run, clock.now()):
+            return None
+        live = tx.get_attempts(run_id, states=LIVE_ATTEMPT_STATES)
+    killed = _kill_leftovers(run, [a.pgid for a in live if a.pgid is not None], grace=2.0)
+    status = RunStatus.CANCELED if run.status is RunStatus.CANCELING else RunStatus.INTERRUPTED
+    now = clock.now()
+    with store.transaction() as tx:
+        lost = tx.complete_attempts(
+            [
+                AttemptResult(a.id, AttemptState.LOST, now, error="its orchestrator died")
+                for a in live
+            ]
+        )
+        events: list[NewEvent] = [
+            ("task.lost", now, run_id, a.task_id, a.id, {"attempt": a.number})
+            for a in live
+            if a.id in lost
+        ]
+        if run.status is not RunStatus.INTERRUPTED or lost:
+            tx.set_run_status(run_id, status, ended_at=now)
+            events.append((f"run.{status.value}", now, run_id, None, None, {"reconciled": True}))
+        tx.insert_events(events)
+    return Reconciled(run_id, lost, killed, status)
+
+
+def cancel_run(store: Store, run_id: str, clock: Clock) -> RunStatus | None:
+    """Cancel a run from any process; returns its final status (None: no such run)."""
+    with store.transaction() as tx:
+        run = tx.get_run(run_id)
+        if run is None:
+            return None
+        if run.status.finished and run.status is not RunStatus.INTERRUPTED:
+            return run.status
+        tx.set_run_status(run_id, RunStatus.CANCELING)
+        tx.insert_events([("run.cancel_requested", clock.now(), run_id, None, None, None)])
+    if orchestrator_alive(run, clock.now()):
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            with store.reader() as tx:
+                current = tx.get_run(run_id)
+            if current is not None and current.status is RunStatus.CANCELED:
+                return RunStatus.CANCELED
+    return _cancel_ourselves(store, run, clock)
+
+
+def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock) -> RunStatus:
+    """The orchestrator is dead or slow: kill the groups, settle attempts and tasks."""
+    with store.reader() as tx:
+        live = tx.get_attempts(run.id, states=LIVE_ATTEMPT_STATES)
+        unfinished = [t for t in tx.get_tasks(run.id) if not t.status.finished]
+    _kill_leftovers(run, [a.pgid for a in live if a.pgid is not None], CANCEL_KILL_GRACE_S)
+    now = clock.now()
+    with store.transaction() as tx:
+        tx.complete_attempts(
+            [AttemptResult(a.id, AttemptState.CANCELED, now, error="canceled") for a in live]
+        )
+        tx.update_tasks(
+            run.id, [TaskUpdate(t.id, TaskStatus.CANCELED, ended_at=now) for t in unfinished]
+        )
+        tx.set_run_status(run.id, RunStatus.CANCELED, ended_at=now)
+        tx.insert_events([("run.canceled", now, run.id, None, None, None)])
+    return RunStatus.CANCELED
+
+
+def _kill_leftovers(run: RunRecord, pgids: list[int], grace: float) -> list[int]:
+    if run.host is not None and run.host != socket.gethostname():
+        return []  # another machine's processes: not ours to reach
+    guard = {"UET_RUN_ID": run.id}
+    return [
+        pgid for pgid in sorted(set(pgids)) if kill_process_group(pgid, grace, expect_env=guard)
+    ]
+
+
+def _booted_at() -> float:
+    """When this machine booted (seconds since the epoch); 0 where /proc does not say."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            for line in stat:
+                if line.startswith("btime "):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0

@@ -1,0 +1,504 @@
+"""The run loop: a Plan becomes a finished run, durable at every step.
+
+One thread drives everything, tick by tick::
+
+    reports = executor.poll()                 # starts and finishes since the last tick
+    with store.transaction() as tx:           # ONE transaction per tick:
+        outcomes of finished attempts            fenced by attempt id
+        scheduler: successes, retries, failures, skips (in memory)
+        new attempts for the tasks now ready     recorded `dispatched`
+        task rows, events, decisions, heartbeat
+    executor.submit(jobs)                     # processes start only after that commit
+
+So a task's start is on disk before its process exists, and its completion is on disk
+before any dependent's process exists. A crash anywhere leaves a state that ``uet resume``
+reconciles (``uet.engine.recovery``). Output lines travel on the event bus
+(``task.output``); the bus is flushed before a tick that records a completion, so a task's
+output precedes its outcome in the log.
+
+Deterministic mode runs in waves: dispatch the ready tasks (smallest keys first), wait for
+all of them, then record their outcomes sorted by key, stamping times from the engine's own
+clock and writing output at completion. Real timing then cannot change the event log.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from uet import defaults
+from uet.backoff import compute_backoff
+from uet.clock import Clock
+from uet.engine.model import RunOptions, RunResult
+from uet.engine.progress import NullProgress, Progress
+from uet.engine.scheduler import Scheduler
+from uet.events.bus import EventBus
+from uet.execution.api import Executor, Finished, Job, Outcome, OutputSink, Report, Started
+from uet.spec.models import PlannedTask
+from uet.state.records import AttemptRecord, AttemptResult, DecisionRecord, TaskUpdate
+from uet.state.store import NewEvent, Store, Transaction
+from uet.states import AttemptState, RunStatus, TaskStatus
+
+ExecutorFactory = Callable[[OutputSink, Clock], Executor]
+
+TOOL_TASKS_UNAVAILABLE = "tool tasks need the agent router, which this version does not have yet"
+
+
+class _Tick:
+    """Everything one tick will write, gathered before its transaction."""
+
+    def __init__(self) -> None:
+        self.events: list[NewEvent] = []
+        self.updates: list[TaskUpdate] = []
+        self.results: list[AttemptResult] = []
+        self.decisions: list[DecisionRecord] = []
+        self.started: list[Started] = []
+
+
+class RunLoop:
+    """Drives one run to its end. Build it with the plan's tasks (new run or resumed)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: EventBus,
+        executor_factory: ExecutorFactory,
+        clock: Clock,
+        run_id: str,
+        tasks: Sequence[PlannedTask],
+        workstream_limits: Mapping[str, int],
+        options: RunOptions,
+        root: Path,
+        logs_dir: Path,
+        progress: Progress | None = None,
+        base_env: Mapping[str, str] | None = None,
+        used: Mapping[str, int] | None = None,
+        interrupted: threading.Event | None = None,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.run_id = run_id
+        self.options = options
+        self.root = root
+        self.logs_dir = logs_dir
+        self.progress = progress or NullProgress()
+        self.base_env = dict(base_env or {})
+        self.tasks = {task.key: task for task in tasks}
+        self.scheduler = Scheduler(
+            tasks, concurrency=options.concurrency, workstream_limits=workstream_limits
+        )
+        self.used: dict[str, int] = defaultdict(int, used or {})  # counted against the budget
+        self.live: dict[int, tuple[str, int]] = {}  # attempt id -> (task key, number)
+        self._retries: list[tuple[float, str]] = []  # (due, key) heap
+        self._immediate: list[Finished] = []  # outcomes known without a process
+        self._buffered: dict[int, list[str]] = defaultdict(list)  # deterministic output
+        self._output_pending = False
+        # Retry jitter only: no security property rests on it.
+        self._rng = random.Random(0) if options.deterministic else random.Random()  # noqa: S311
+        self._cancel_requested = False
+        self._interrupted = interrupted or threading.Event()
+        self._next_heartbeat = 0.0
+        self._next_cancel_check = 0.0
+        self.executor = executor_factory(self._on_output, clock)
+
+    # -- output (called on the executor's thread) -------------------------------------------
+
+    def _on_output(self, attempt_id: int, lines: Sequence[str]) -> None:
+        if self.options.deterministic:
+            self._buffered[attempt_id].extend(lines)
+            return
+        key = self.live.get(attempt_id, ("", 0))[0]
+        for start in range(0, len(lines), defaults.OUTPUT_EVENT_LINES):
+            chunk = list(lines[start : start + defaults.OUTPUT_EVENT_LINES])
+            self.bus.emit(
+                "task.output",
+                {"lines": chunk},
+                run_id=self.run_id,
+                task_id=key,
+                attempt_id=attempt_id,
+            )
+        self._output_pending = True
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        """Stop soon, leaving the run resumable (Ctrl-C, SIGTERM). Safe from any thread."""
+        self._interrupted.set()
+
+    def run(self) -> RunResult:
+        """Loop until every task is done, the run is canceled, or it is interrupted."""
+        try:
+            reports: list[Report] = []
+            while True:
+                if self._interrupted.is_set():
+                    return self._stop_interrupted()
+                jobs, done = self._commit_tick(reports)
+                for job in jobs:
+                    self.executor.submit(job)
+                if done is not None:
+                    return done
+                reports = self._wait()
+        finally:
+            self.executor.close()
+
+    def _wait(self) -> list[Report]:
+        if self.options.deterministic:
+            return self._wait_for_wave()
+        timeout = defaults.CANCEL_CHECK_INTERVAL_S
+        if self._retries:
+            timeout = max(0.0, min(timeout, self._retries[0][0] - self.clock.now()))
+        reports = self.executor.poll(timeout)
+        reports.extend(self._immediate)
+        self._immediate.clear()
+        return reports
+
+    def _wait_for_wave(self) -> list[Report]:
+        reports: list[Report] = list(self._immediate)
+        self._immediate.clear()
+        while self.executor.running() and not self._interrupted.is_set():
+            reports.extend(self.executor.poll(defaults.CANCEL_CHECK_INTERVAL_S))
+        # Started reports carry real pids and times: not recorded in this mode.
+        finished: list[Report] = [r for r in reports if isinstance(r, Finished)]
+        finished.sort(key=lambda r: self.live[r.attempt_id])
+        return finished
+
+    def _commit_tick(self, reports: list[Report]) -> tuple[list[Job], RunResult | None]:
+        tick = _Tick()
+        now = self.clock.now()
+        if any(isinstance(r, Finished) for r in reports) and self._output_pending:
+            self._output_pending = False
+            self.bus.flush()  # output of a finished task is durable before its outcome
+        jobs: list[Job] = []
+        done: RunResult | None = None
+        with self.store.transaction() as tx:
+            self._check_cancel(tx, now)
+            self._apply_reports(tx, tick, reports, now)
+            self._requeue_due(tick, now)
+            if not self._cancel_requested:
+                jobs = self._dispatch(tx, tick, now)
+            if self._cancel_requested and self.live:
+                for attempt_id in sorted(self.live):
+                    self.executor.cancel(attempt_id)
+            if self._is_done():
+                done = self._finish(tx, tick, now)
+            self._write(tx, tick, now)
+        self.progress.tick(self.scheduler.counts(), [t.key for t in jobs])
+        return jobs, done
+
+    def _write(self, tx: Transaction, tick: _Tick, now: float) -> None:
+        for started in tick.started:
+            tx.mark_running(
+                started.attempt_id, pid=started.pid, pgid=started.pgid, started_at=started.at
+            )
+        tx.update_tasks(self.run_id, tick.updates)
+        tx.record_decisions(tick.decisions)
+        tx.insert_events(tick.events)
+        if now >= self._next_heartbeat and not self.options.deterministic:
+            tx.heartbeat(self.run_id, now)
+            self._next_heartbeat = now + defaults.HEARTBEAT_INTERVAL_S
+
+    def _event(
+        self,
+        tick: _Tick,
+        type_: str,
+        payload: dict[str, Any],
+        *,
+        task: str | None = None,
+        attempt: int | None = None,
+    ) -> None:
+        tick.events.append((type_, self.clock.now(), self.run_id, task, attempt, payload or None))
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def _apply_reports(
+        self, tx: Transaction, tick: _Tick, reports: list[Report], now: float
+    ) -> None:
+        finished = {r.attempt_id for r in reports if isinstance(r, Finished)}
+        started = {r.attempt_id: r for r in reports if isinstance(r, Started)}
+        for attempt_id, start in started.items():
+            if attempt_id not in finished and not self.options.deterministic:
+                tick.started.append(start)
+        results: list[AttemptResult] = []
+        for report in reports:
+            if isinstance(report, Finished):
+                self._write_buffered_output(tick, report.attempt_id)
+                results.append(self._result(report, started.get(report.attempt_id), now))
+        tick.results = results
+        accepted = set(tx.complete_attempts(results))
+        for report in reports:
+            if isinstance(report, Finished) and report.attempt_id in accepted:
+                self._settle(tick, report.attempt_id, report.outcome, now)
+            elif isinstance(report, Finished):
+                self.live.pop(report.attempt_id, None)  # fenced: someone else settled it
+
+    def _result(self, report: Finished, started: Started | None, now: float) -> AttemptResult:
+        outcome = report.outcome
+        deterministic = self.options.deterministic
+        return AttemptResult(
+            attempt_id=report.attempt_id,
+            state=outcome.state,
+            ended_at=now if deterministic else outcome.ended_at,
+            exit_code=outcome.exit_code,
+            output_tail=outcome.output_tail or None,
+            error=outcome.error,
+            pid=None if deterministic or started is None else started.pid,
+            pgid=None if deterministic or started is None else started.pgid,
+            started_at=None if deterministic or started is None else started.at,
+        )
+
+    def _write_buffered_output(self, tick: _Tick, attempt_id: int) -> None:
+        """Deterministic mode: a task's output goes in the tick that records its outcome."""
+        lines = self._buffered.pop(attempt_id, [])
+        key = self.live.get(attempt_id, ("", 0))[0]
+        for start in range(0, len(lines), defaults.OUTPUT_EVENT_LINES):
+            chunk = lines[start : start + defaults.OUTPUT_EVENT_LINES]
+            self._event(tick, "task.output", {"lines": chunk}, task=key, attempt=attempt_id)
+
+    def _settle(self, tick: _Tick, attempt_id: int, outcome: Outcome, now: float) -> None:
+        key, number = self.live.pop(attempt_id)
+        task = self.tasks[key]
+        verdict = {
+            "attempt": number,
+            "outcome": outcome.state.value,
+            "exit_code": outcome.exit_code,
+        }
+        if outcome.state is not AttemptState.CANCELED:
+            self.used[key] += 1
+        if outcome.state is AttemptState.SUCCEEDED:
+            self._event(tick, "task.completed", verdict, task=key, attempt=attempt_id)
+            self._update(tick, key, TaskStatus.SUCCEEDED, outcome, now)
+            self._mark_ready(tick, self.scheduler.succeed(key))
+        elif outcome.state is AttemptState.CANCELED:
+            self._event(tick, "task.canceled", verdict, task=key, attempt=attempt_id)
+            self._update(tick, key, TaskStatus.CANCELED, outcome, now)
+            self.scheduler.fail(key)  # its dependents cannot run; the run is ending anyway
+        elif self.used[key] < task.max_attempts and not self._stopping:
+            self._schedule_retry(tick, task, number, outcome, now)
+        else:
+            self._fail(tick, key, outcome, now, verdict=verdict, attempt_id=attempt_id)
+
+    @property
+    def _stopping(self) -> bool:
+        return self._cancel_requested or self.scheduler.aborted
+
+    def _fail(
+        self,
+        tick: _Tick,
+        key: str,
+        outcome: Outcome,
+        now: float,
+        *,
+        verdict: dict[str, Any],
+        attempt_id: int,
+    ) -> None:
+        self._event(
+            tick, "task.failed", {**verdict, "error": outcome.error}, task=key, attempt=attempt_id
+        )
+        self._update(tick, key, TaskStatus.FAILED, outcome, now)
+        ready, skipped = self.scheduler.fail(key)
+        self._mark_ready(tick, ready)
+        for dependent in skipped:
+            self._event(tick, "task.skipped", {"because": key}, task=dependent)
+            tick.updates.append(TaskUpdate(dependent, TaskStatus.SKIPPED, ended_at=now))
+        if self.scheduler.aborted:
+            for canceled in self.scheduler.cancel_pending():
+                self._event(tick, "task.canceled", {"because": key}, task=canceled)
+                tick.updates.append(TaskUpdate(canceled, TaskStatus.CANCELED, ended_at=now))
+            for live_id in sorted(self.live):
+                self.executor.cancel(live_id)
+
+    def _schedule_retry(
+        self, tick: _Tick, task: PlannedTask, number: int, outcome: Outcome, now: float
+    ) -> None:
+        rng = self._rng
+        delay = compute_backoff(number, base=task.retry_delay, cap=300.0, rng=rng)
+        if task.retry_delay == 0:
+            delay = 0.0
+        heapq.heappush(self._retries, (now + delay, task.key))
+        self.scheduler.retry_later(task.key)
+        budget = f"attempt {number} of {task.max_attempts}"
+        tick.decisions.append(
+            DecisionRecord(
+                category="retry",
+                chosen="retry",
+                reason=f"{outcome.state.value} on {budget}",
+                ts=now,
+                run_id=self.run_id,
+                task_id=task.key,
+                alternatives=["retry", "fail"],
+                data={"delay": round(delay, 3)},
+            )
+        )
+        self._event(
+            tick,
+            "task.retrying",
+            {"attempt": number, "outcome": outcome.state.value, "delay": round(delay, 3)},
+            task=task.key,
+        )
+        tick.updates.append(TaskUpdate(task.key, TaskStatus.PENDING, attempts_used=number))
+
+    def _requeue_due(self, tick: _Tick, now: float) -> None:
+        while self._retries and (self._retries[0][0] <= now or self.options.deterministic):
+            _, key = heapq.heappop(self._retries)
+            if not self._stopping:
+                self.scheduler.requeue(key)
+
+    def _mark_ready(self, tick: _Tick, keys: list[str]) -> None:
+        for key in keys:
+            self._event(tick, "task.ready", {}, task=key)
+
+    def _update(
+        self, tick: _Tick, key: str, status: TaskStatus, outcome: Outcome, now: float
+    ) -> None:
+        tick.updates.append(
+            TaskUpdate(
+                key,
+                status,
+                outcome=outcome.state,
+                exit_code=outcome.exit_code,
+                attempts_used=self.used[key],
+                ended_at=now,
+            )
+        )
+        self.progress.task_done(key, status)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def _dispatch(self, tx: Transaction, tick: _Tick, now: float) -> list[Job]:
+        ready = self.scheduler.take()
+        if not ready:
+            return []
+        numbers = [self.used[task.key] + 1 for task in ready]
+        ids = tx.dispatch_attempts(
+            [
+                AttemptRecord(
+                    id=0,
+                    run_id=self.run_id,
+                    task_id=task.key,
+                    number=number,
+                    state=AttemptState.DISPATCHED,
+                    dispatched_at=now,
+                    tool=task.spec.tool,
+                )
+                for task, number in zip(ready, numbers, strict=True)
+            ]
+        )
+        jobs = []
+        for task, number, attempt_id in zip(ready, numbers, ids, strict=True):
+            self.live[attempt_id] = (task.key, number)
+            self._event(
+                tick, "task.started", {"attempt": number}, task=task.key, attempt=attempt_id
+            )
+            tick.updates.append(
+                TaskUpdate(
+                    task.key,
+                    TaskStatus.RUNNING,
+                    attempts_used=number,
+                    started_at=now if number == 1 else None,
+                )
+            )
+            if task.spec.tool is not None:
+                self._immediate.append(
+                    Finished(
+                        attempt_id,
+                        Outcome(AttemptState.ERROR, None, now, error=TOOL_TASKS_UNAVAILABLE),
+                    )
+                )
+            else:
+                jobs.append(self._job(task, attempt_id, number))
+        return jobs
+
+    def _job(self, task: PlannedTask, attempt_id: int, number: int) -> Job:
+        env = {
+            **self.base_env,
+            **task.env,
+            "UET_RUN_ID": self.run_id,
+            "UET_TASK_ID": task.key,
+            "UET_ATTEMPT": str(number),
+            "UET_NON_INTERACTIVE": "1",
+            "NON_INTERACTIVE": "1",
+        }
+        log_path = self.logs_dir / self.run_id / f"{task.key}.log"
+        if number > 1:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("a", encoding="utf-8") as log:
+                log.write(f"\n--- uet: attempt {number} ---\n")
+        return Job(
+            attempt_id=attempt_id,
+            key=task.key,
+            argv=task.spec.argv,
+            shell=task.spec.run,
+            cwd=self.root / task.cwd if task.cwd else self.root,
+            env=env,
+            timeout=task.timeout,
+            kill_grace=defaults.KILL_GRACE_S,
+            log_path=log_path,
+        )
+
+    # -- cancel, finish, interrupt ----------------------------------------------------------
+
+    def _check_cancel(self, tx: Transaction, now: float) -> None:
+        if self._cancel_requested or now < self._next_cancel_check:
+            return
+        self._next_cancel_check = now + defaults.CANCEL_CHECK_INTERVAL_S
+        run = tx.get_run(self.run_id)
+        if run is not None and run.status in (RunStatus.CANCELING, RunStatus.CANCELED):
+            self._cancel_requested = True
+            for key in self.scheduler.cancel_pending():
+                self.progress.task_done(key, TaskStatus.CANCELED)
+
+    def _is_done(self) -> bool:
+        if self.live or self._immediate:
+            return False
+        if self._stopping:
+            return True
+        return self.scheduler.finished and not self._retries
+
+    def _finish(self, tx: Transaction, tick: _Tick, now: float) -> RunResult:
+        counts = self.scheduler.counts()
+        if self._cancel_requested:
+            status = RunStatus.CANCELED
+            pending = [k for k, s in self.scheduler.status.items() if s is TaskStatus.CANCELED]
+            tick.updates.extend(TaskUpdate(k, TaskStatus.CANCELED, ended_at=now) for k in pending)
+        elif counts.get(TaskStatus.FAILED) or counts.get(TaskStatus.CANCELED):
+            status = RunStatus.FAILED
+        else:
+            status = RunStatus.SUCCEEDED
+        summary = {s.value: n for s, n in sorted(counts.items())}
+        self._event(tick, f"run.{_RUN_EVENT[status]}", {"status": status.value, "tasks": summary})
+        tx.set_run_status(self.run_id, status, ended_at=now, summary=summary)
+        return RunResult(self.run_id, status, counts)
+
+    def _stop_interrupted(self) -> RunResult:
+        """Kill what runs, record it canceled (no retry is used up), leave the run resumable."""
+        self.executor.close()
+        now = self.clock.now()
+        tick = _Tick()
+        with self.store.transaction() as tx:
+            results = [
+                AttemptResult(attempt_id, AttemptState.CANCELED, now, error="interrupted")
+                for attempt_id in sorted(self.live)
+            ]
+            tx.complete_attempts(results)
+            for attempt_id, (key, _) in sorted(self.live.items()):
+                self._event(tick, "task.interrupted", {}, task=key, attempt=attempt_id)
+                tick.updates.append(TaskUpdate(key, TaskStatus.PENDING))
+            self.live.clear()
+            self._event(tick, "run.interrupted", {})
+            tx.set_run_status(self.run_id, RunStatus.INTERRUPTED, ended_at=now)
+            self._write(tx, tick, now)
+        return RunResult(self.run_id, RunStatus.INTERRUPTED, self.scheduler.counts())
+
+
+_RUN_EVENT = {
+    RunStatus.SUCCEEDED: "completed",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELED: "canceled",
+}

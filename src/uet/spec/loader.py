@@ -1,0 +1,135 @@
+"""Loading workstream files: any supported format in, validated models or every problem out.
+
+::
+
+    load_file("workstreams/build.yaml")          -> [WorkstreamSpec, ...]
+    load_files(["a.yaml", "b.json"])             -> Plan (one DAG across the files)
+
+A file is read (``_read``), each workstream in it detected and converted (``_formats``),
+variables substituted (``_substitute``), validated by pydantic (errors translated by
+``_problems``) and checked for what pydantic cannot see (``_checks``). Nothing stops at the
+first problem: :class:`~uet.errors.SpecError` carries every problem of every file, each
+naming the file, the key path and what is wrong. An invalid file never yields a plan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from uet.errors import Problem, SpecError
+from uet.spec._checks import Loaded, check_tasks, check_workstreams, views_of_raw, views_of_spec
+from uet.spec._formats import BUNDLE, NATIVE, Origin, detect
+from uet.spec._problems import Loc, format_path, got, translate
+from uet.spec._read import read_data
+from uet.spec._resolve import build_plan
+from uet.spec._substitute import substitute
+from uet.spec.models import Plan, WorkstreamSpec
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(slots=True)
+class _FileResult:
+    """What one file gave: its valid workstreams, its problems, ids of its invalid ones."""
+
+    loaded: list[Loaded] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    invalid_ids: set[str] = field(default_factory=set)
+
+
+def load_file(path: PathLike, env: Mapping[str, str] | None = None) -> list[WorkstreamSpec]:
+    """The workstreams of one file (native, legacy bundle or plan; YAML or JSON).
+
+    ``env`` supplies ``${VAR}`` values (default: ``os.environ``). Checks that need every
+    workstream of a run (unique workstream ids, known workstream dependencies, no cycle
+    among workstreams) are :func:`load_files`' job. Raises :class:`SpecError`.
+    """
+    with _collector_paused():
+        result = _load(Path(path), os.environ if env is None else env)
+    if result.problems:
+        raise SpecError(result.problems)
+    return [item.spec for item in result.loaded]
+
+
+def load_files(paths: PathLike | Iterable[PathLike], env: Mapping[str, str] | None = None) -> Plan:
+    """Several files as one plan: their workstreams checked together and resolved to one DAG.
+
+    Raises :class:`SpecError` with every problem of every file (unreadable ones included).
+    A single path is taken as a list of one.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    env = os.environ if env is None else env
+    with _collector_paused():
+        results = [_load(Path(path), env) for path in paths]
+        loaded = [item for result in results for item in result.loaded]
+        problems = [problem for result in results for problem in result.problems]
+        invalid_ids = {spec_id for result in results for spec_id in result.invalid_ids}
+        problems.extend(check_workstreams(loaded, also_known=invalid_ids))
+        if problems:
+            raise SpecError(problems)
+        return build_plan(loaded)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a file's objects are built.
+
+    Loading makes hundreds of thousands of long-lived objects and hardly any cycles; the
+    collector's repeated scans of them would double the time of a large plan. Restored on
+    exit, and left alone when the caller had already disabled it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _load(path: Path, env: Mapping[str, str]) -> _FileResult:
+    result = _FileResult()
+    data, result.problems = read_data(path)
+    if isinstance(data, list):
+        if not data:
+            result.problems.append(Problem(str(path), "", "the file holds an empty list"))
+        for index, item in enumerate(data):
+            _load_one(item, str(path), (index,), env, result)
+    elif data is not None:
+        _load_one(data, str(path), (), env, result)
+    return result
+
+
+def _load_one(data: Any, file: str, prefix: Loc, env: Mapping[str, str], out: _FileResult) -> None:
+    """Detect, substitute, validate, convert and check one workstream of a file."""
+    if not isinstance(data, dict):
+        message = f"expected a workstream, a legacy bundle or a plan (a mapping), {got(data)}"
+        out.problems.append(Problem(file, format_path(prefix), message))
+        return
+    fmt = detect(data)
+    origin = Origin(file, prefix, fmt)
+    for loc, message in substitute(data, fmt.substituted, env):
+        out.problems.append(Problem(file, format_path(prefix + loc), message))
+    try:
+        validated = fmt.model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        out.problems.extend(translate(exc, file, prefix, fmt.model))
+        raw_tasks = data.get(fmt.tasks_key) if fmt is not BUNDLE else None
+        out.problems.extend(check_tasks(views_of_raw(raw_tasks, fmt is NATIVE), origin))
+        raw_id = data.get(fmt.id_key)
+        if isinstance(raw_id, str):
+            out.invalid_ids.add(raw_id)
+        return
+    spec = fmt.convert(validated)  # formats' constraints imply the native model's
+    out.problems.extend(check_tasks(views_of_spec(spec), origin))
+    out.loaded.append(Loaded(spec, origin))

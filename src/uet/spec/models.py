@@ -1,0 +1,112 @@
+"""Workstream and task models: what a workstream file means, validated.
+
+The native format of SPEC.md maps onto these models one to one; the legacy bundle and plan
+formats are converted into them by ``uet.spec.loader``. A :class:`Plan` is several
+workstreams resolved into one DAG of :class:`PlannedTask` s, each carrying its effective
+settings (task value, else the workstream's ``defaults``, else uet's default).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+
+DEFAULT_RETRY_DELAY_S = 2.0
+"""Seconds before the first retry when neither task nor workstream says."""
+
+
+class OnFailure(enum.StrEnum):
+    """What a task's failure does to the rest of the run."""
+
+    ABORT = "abort"  # stop dispatching; cancel what runs; the run fails
+    CONTINUE = "continue"  # dependents run as if it had succeeded
+    SKIP_DEPENDENTS = "skip_dependents"  # dependents (transitively) are skipped; others go on
+
+
+class _Model(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class Defaults(_Model):
+    timeout: float | None = pydantic.Field(None, gt=0)  # seconds
+    retries: int = pydantic.Field(0, ge=0)
+    retry_delay: float = pydantic.Field(DEFAULT_RETRY_DELAY_S, ge=0)  # seconds
+    on_failure: OnFailure = OnFailure.SKIP_DEPENDENTS
+
+
+class TaskSpec(_Model):
+    """One task of a workstream: exactly one of ``run``, ``argv`` and ``tool``."""
+
+    id: str = pydantic.Field(pattern=ID_PATTERN)
+    name: str | None = None
+    run: str | None = None  # shell string, run by /bin/sh -c
+    argv: list[str] | None = pydantic.Field(None, min_length=1)  # exec form, no shell
+    tool: str | None = None  # a tool name, or "auto": the router chooses
+    depends_on: list[str] = pydantic.Field(default_factory=list)
+    timeout: float | None = pydantic.Field(None, gt=0)
+    retries: int | None = pydantic.Field(None, ge=0)
+    retry_delay: float | None = pydantic.Field(None, ge=0)
+    on_failure: OnFailure | None = None
+    cwd: str | None = None  # relative to the project root
+    env: dict[str, str] = pydantic.Field(default_factory=dict)
+    kind: str | None = None  # what routing matches on (tool tasks)
+    prompt: str | None = None
+    files_scope: list[str] = pydantic.Field(default_factory=list)
+    isolation: Literal["none", "clone"] | None = None
+    acceptance: list[str] = pydantic.Field(default_factory=list)
+
+
+class WorkstreamSpec(_Model):
+    id: str = pydantic.Field(pattern=ID_PATTERN)
+    name: str | None = None
+    concurrency: int | None = pydantic.Field(None, ge=1)
+    depends_on: list[str] = pydantic.Field(default_factory=list)
+    env: dict[str, str] = pydantic.Field(default_factory=dict)
+    defaults: Defaults = Defaults()
+    tasks: list[TaskSpec] = pydantic.Field(min_length=1)
+    metadata: dict[str, Any] = pydantic.Field(default_factory=dict)  # kept from legacy formats
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedTask:
+    """A task resolved for running: effective settings, dependencies as task keys."""
+
+    key: str  # "<workstream id>/<task id>": unique in a plan
+    workstream_id: str
+    id: str
+    spec: TaskSpec
+    depends_on: tuple[str, ...]  # keys, including those implied by workstream depends_on
+    timeout: float | None
+    retries: int
+    retry_delay: float
+    on_failure: OnFailure
+    env: Mapping[str, str]  # workstream env, then task env (variables substituted)
+    cwd: str | None
+
+    @property
+    def max_attempts(self) -> int:
+        return 1 + self.retries
+
+    @property
+    def isolation(self) -> Literal["none", "clone"]:
+        """Where it runs: as given, else ``clone`` for a tool task and ``none`` for a command."""
+        if self.spec.isolation is not None:
+            return self.spec.isolation
+        return "clone" if self.spec.tool is not None else "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Workstreams resolved into one DAG. ``tasks`` is in deterministic topological order
+    (ties broken by key); ``sources`` maps workstream id to the file it came from."""
+
+    workstreams: tuple[WorkstreamSpec, ...]
+    tasks: tuple[PlannedTask, ...]
+    sources: Mapping[str, Path] = field(default_factory=dict)
