@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Mapping, Sequence
 
+from uet import defaults
 from uet.clock import Clock, FixedClock, SystemClock
 from uet.config import Settings
 from uet.engine.model import RunOptions, RunResult, planned_from_document, task_document
@@ -20,7 +21,7 @@ from uet.execution.local import LocalExecutor
 from uet.ids import RandomIds, SequentialIds
 from uet.spec.models import Plan, PlannedTask
 from uet.state.records import RunRecord, TaskRecord, TaskUpdate, WorkstreamRecord
-from uet.state.store import Store
+from uet.state.store import NewEvent, Store
 from uet.states import LIVE_ATTEMPT_STATES, UNCOUNTED_ATTEMPT_STATES, RunStatus, TaskStatus
 
 
@@ -40,8 +41,13 @@ def start_run(
     progress: Progress | None = None,
     executor_factory: ExecutorFactory | None = None,
     interrupted: threading.Event | None = None,
+    bus: EventBus | None = None,
 ) -> RunResult:
-    """Record a new run of ``plan`` and drive it to its end."""
+    """Record a new run of ``plan`` and drive it to its end.
+
+    Pass ``bus`` to subscribe to the run's events (``bus.subscribe("task.*", fn)``); it is
+    flushed, not closed, when the run ends.
+    """
     clock: Clock = FixedClock() if options.deterministic else SystemClock()
     ids = SequentialIds() if options.deterministic else RandomIds()
     run_id = options.run_id or ids.new("run")
@@ -66,14 +72,10 @@ def start_run(
             ]
         )
         tx.add_tasks([_task_record(run_id, task) for task in plan.tasks])
-        tx.insert_events(
-            [("run.created", now, run_id, None, None, {"tasks": len(plan.tasks)})]
-            + [
-                ("task.ready", now, run_id, t.key, None, None)
-                for t in plan.tasks
-                if not t.depends_on
-            ]
-        )
+        created: list[NewEvent] = [
+            ("run.created", now, run_id, None, None, {"tasks": len(plan.tasks)})
+        ] + [("task.ready", now, run_id, t.key, None, None) for t in plan.tasks if not t.depends_on]
+        announce = (created, tx.insert_events(created))
     limits = {ws.id: ws.concurrency for ws in plan.workstreams if ws.concurrency}
     return _drive(
         store,
@@ -87,6 +89,8 @@ def start_run(
         executor_factory=executor_factory,
         interrupted=interrupted,
         used={},
+        bus=bus,
+        announce=announce,
     )
 
 
@@ -99,6 +103,7 @@ def resume_run(
     progress: Progress | None = None,
     executor_factory: ExecutorFactory | None = None,
     interrupted: threading.Event | None = None,
+    bus: EventBus | None = None,
 ) -> RunResult:
     """Go on with an interrupted run: reconcile what its dead orchestrator left, then run
     every task not yet done, within what is left of each task's retry budget."""
@@ -128,9 +133,10 @@ def resume_run(
         name=run.name,
     )
     limits = {w.id: w.concurrency for w in workstreams if w.concurrency}
+    resumed: list[NewEvent] = [("run.resumed", clock.now(), run_id, None, None, None)]
     with store.transaction() as tx:
         tx.set_run_status(run_id, RunStatus.RUNNING)
-        tx.insert_events([("run.resumed", clock.now(), run_id, None, None, None)])
+        announce = (resumed, tx.insert_events(resumed))
     return _drive(
         store,
         settings=settings,
@@ -144,6 +150,8 @@ def resume_run(
         interrupted=interrupted,
         used=used,
         finished={r.id: r.status for r in rows if r.status.finished},
+        bus=bus,
+        announce=announce,
     )
 
 
@@ -161,8 +169,12 @@ def _drive(
     interrupted: threading.Event | None,
     used: Mapping[str, int],
     finished: Mapping[str, TaskStatus] | None = None,
+    bus: EventBus | None = None,
+    announce: tuple[Sequence[NewEvent], Sequence[int | None]] = ((), ()),
 ) -> RunResult:
-    with EventBus(store, clock=clock) as bus:
+    own_bus = bus is None
+    bus = bus or EventBus(store, clock=clock)
+    try:
         loop = RunLoop(
             store=store,
             bus=bus,
@@ -181,13 +193,21 @@ def _drive(
         )
         _restore(loop, finished or {}, store, run_id, clock)
         now = clock.now()
+        started: list[NewEvent] = [("run.started", now, run_id, None, None, None)]
         with store.transaction() as tx:
             tx.claim_run(run_id, host=socket.gethostname(), pid=os.getpid(), at=now)
             tx.set_run_status(run_id, RunStatus.RUNNING, started_at=now)
-            tx.insert_events([("run.started", now, run_id, None, None, None)])
+            seqs = tx.insert_events(started)
+        bus.deliver_committed(*announce)
+        bus.deliver_committed(started, seqs)
         if progress is not None:
             progress.started(run_id, len(tasks))
         return loop.run()
+    finally:
+        if own_bus:
+            bus.close(timeout=defaults.EVENT_CLOSE_TIMEOUT_S)
+        else:
+            bus.flush()
 
 
 def _restore(

@@ -58,6 +58,7 @@ class _Tick:
         self.results: list[AttemptResult] = []
         self.decisions: list[DecisionRecord] = []
         self.started: list[Started] = []
+        self.seqs: list[int | None] = []  # of events, once written
 
 
 class RunLoop:
@@ -189,17 +190,15 @@ class RunLoop:
             if self._is_done():
                 done = self._finish(tx, tick, now)
             self._write(tx, tick, now)
+        self.bus.deliver_committed(tick.events, tick.seqs)
         self.progress.tick(self.scheduler.counts(), [t.key for t in jobs])
         return jobs, done
 
     def _write(self, tx: Transaction, tick: _Tick, now: float) -> None:
-        for started in tick.started:
-            tx.mark_running(
-                started.attempt_id, pid=started.pid, pgid=started.pgid, started_at=started.at
-            )
+        tx.mark_started([(s.attempt_id, s.pid, s.pgid, s.at) for s in tick.started])
         tx.update_tasks(self.run_id, tick.updates)
         tx.record_decisions(tick.decisions)
-        tx.insert_events(tick.events)
+        tick.seqs = tx.insert_events(tick.events)
         if now >= self._next_heartbeat and not self.options.deterministic:
             tx.heartbeat(self.run_id, now)
             self._next_heartbeat = now + defaults.HEARTBEAT_INTERVAL_S
@@ -494,6 +493,7 @@ class RunLoop:
             self._event(tick, "run.interrupted", {})
             tx.set_run_status(self.run_id, RunStatus.INTERRUPTED, ended_at=now)
             self._write(tx, tick, now)
+        self.bus.deliver_committed(tick.events, tick.seqs)
         return RunResult(self.run_id, RunStatus.INTERRUPTED, self.scheduler.counts())
 
 

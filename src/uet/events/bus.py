@@ -14,6 +14,8 @@
   flushes and stops the writer.
 * When ``queue_max`` events are waiting, ``emit()`` blocks until the writer catches up
   (backpressure). An event is never dropped: a failed write is retried with backoff.
+* Events another transaction committed (the engine's state changes) reach subscribers
+  through :meth:`EventBus.deliver_committed`, in order with the rest.
 * Subscribers match event types by glob (``task.*``, ``*.failed``) and are called on the
   writer thread after the batch holding their event committed, so they only ever see
   durable events, in emission order. A failing subscriber is logged, and emission goes on.
@@ -29,7 +31,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -55,6 +57,16 @@ class _Marker:
 
     def __init__(self) -> None:
         self.done = threading.Event()
+
+
+class _Committed:
+    """Events another transaction already committed, queued only to reach subscribers."""
+
+    __slots__ = ("batch", "seqs")
+
+    def __init__(self, batch: Sequence[NewEvent], seqs: Sequence[int | None]) -> None:
+        self.batch = batch
+        self.seqs = seqs
 
 
 class Subscription:
@@ -88,7 +100,7 @@ class EventBus:
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._queue_max = queue_max
-        self._pending: deque[NewEvent | _Marker] = deque()
+        self._pending: deque[NewEvent | _Marker | _Committed] = deque()
         self._wakeup = threading.Event()
         self._room = threading.Condition()
         self._subscriptions: tuple[Subscription, ...] = ()
@@ -185,6 +197,14 @@ class EventBus:
     ) -> None:
         self.close(timeout=defaults.EVENT_CLOSE_TIMEOUT_S)
 
+    def deliver_committed(self, batch: Sequence[NewEvent], seqs: Sequence[int | None]) -> None:
+        """Hand subscribers events that the caller wrote in its own transaction (the engine
+        writes state changes and their events together); they are delivered in order with
+        the bus's own events, on the writer thread, and are not written again."""
+        if self._subscriptions and batch:
+            self._pending.append(_Committed(batch, seqs))
+            self._wakeup.set()
+
     @property
     def pending(self) -> int:
         """Events (and flush markers) not yet written."""
@@ -242,19 +262,22 @@ class EventBus:
         limit = self._batch_size
         while pending:
             batch: list[NewEvent] = []
-            markers: list[_Marker] = []
+            after: _Marker | _Committed | None = None
             while pending and len(batch) < limit:
                 item = popleft()
-                if isinstance(item, _Marker):
-                    markers.append(item)
+                if isinstance(item, tuple):
+                    batch.append(item)
+                else:
+                    after = item  # a flush marker or committed events: after this batch
                     break
-                batch.append(item)
             try:
                 if batch:
                     self._write(batch)  # handles every write failure itself: committed after
             finally:
-                for marker in markers:
-                    marker.done.set()
+                if isinstance(after, _Marker):
+                    after.done.set()
+                elif isinstance(after, _Committed):
+                    self._deliver(after.batch, after.seqs)
                 with self._room:
                     self._room.notify_all()
 
@@ -296,7 +319,7 @@ class EventBus:
         self._write(batch[:middle])
         self._write(batch[middle:])
 
-    def _deliver(self, batch: list[NewEvent], seqs: list[int | None]) -> None:
+    def _deliver(self, batch: Sequence[NewEvent], seqs: Sequence[int | None]) -> None:
         for (type_, ts, run_id, task_id, attempt_id, payload), seq in zip(batch, seqs, strict=True):
             callbacks = self._callbacks(type_)
             if not callbacks:

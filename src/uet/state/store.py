@@ -66,6 +66,16 @@ _UPDATE_TASK = (
         ended_at=_keep(tasks.c.ended_at, "b_ended_at"),
     )
 )
+_MARK_STARTED = (
+    sa.update(attempts)
+    .where(attempts.c.id == sa.bindparam("b_id"), sa.or_(*(attempts.c.state == s for s in _LIVE)))
+    .values(
+        state=AttemptState.RUNNING.value,
+        pid=sa.bindparam("b_pid"),
+        pgid=sa.bindparam("b_pgid"),
+        started_at=sa.bindparam("b_at"),
+    )
+)
 _COMPLETE_ATTEMPT = (
     sa.update(attempts)
     .where(  # not IN (...): an expanding list cannot go into executemany
@@ -320,6 +330,19 @@ class Transaction:
             },
         )
         return result.rowcount == 1
+
+    def mark_started(self, started: Sequence[tuple[int, int, int, float]]) -> None:
+        """Many ``(attempt id, pid, pgid, started_at)`` at once; attempts no longer live
+        are left alone."""
+        conn = self._writable()
+        if started:
+            conn.execute(
+                _MARK_STARTED,
+                [
+                    {"b_id": a, "b_pid": pid, "b_pgid": pgid, "b_at": at}
+                    for a, pid, pgid, at in started
+                ],
+            )
 
     def complete_attempts(self, results: Sequence[AttemptResult]) -> list[int]:
         """Record how attempts ended; returns the ids accepted.
