@@ -48,3 +48,10 @@ CANCEL_CHECK_INTERVAL_S = 0.25
 
 OUTPUT_EVENT_LINES = 200
 """Output lines per ``task.output`` event, at most (the log file keeps every line)."""
+
+TICK_GATHER_S = 0.005
+"""Seconds the run loop waits for more outcomes once one arrived, to record them together."""
+
+DISPATCH_AHEAD = 1
+"""Jobs handed to the executor beyond ``-j``, in multiples of ``-j``: they wait in its queue,
+already recorded as dispatched, and start the moment a process slot frees."""

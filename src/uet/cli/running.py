@@ -49,7 +49,7 @@ def validate(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
             )
         else:
             for problem in error.problems:
-                ctx.err.print(f"{problem.file}: {problem.path}: {problem.message}", markup=False)
+                ctx.err.print(str(problem), markup=False)
         raise click.exceptions.Exit(int(ExitCode.USAGE)) from None
     if as_json:
         ctx.emit_json({"ok": True, "workstreams": len(plan.workstreams), "tasks": len(plan.tasks)})
@@ -90,11 +90,9 @@ def run(
         plan = load_files(files)
     except SpecError as error:
         for problem in error.problems:
-            ctx.err.print(f"{problem.file}: {problem.path}: {problem.message}", markup=False)
+            ctx.err.print(str(problem), markup=False)
         raise click.exceptions.Exit(int(ExitCode.USAGE)) from None
-    options = RunOptions(deterministic=deterministic, run_id=run_id)
-    if concurrency is not None:
-        options = dataclasses.replace(options, concurrency=concurrency)
+    options = RunOptions.make(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
     with _watching(ctx, as_json) as (progress, interrupted):
         result = start_run(
             plan,
@@ -232,8 +230,13 @@ def logs(ctx: Context, run_id: str, task_id: str) -> None:
 
 
 @click.command()
+@click.option(
+    "--non-interactive",
+    is_flag=True,
+    help="Never prompt (SPEC.md's form; init asks nothing, so this changes nothing).",
+)
 @pass_context
-def init(ctx: Context) -> None:
+def init(ctx: Context, non_interactive: bool) -> None:
     """Scaffold uet in this folder: uet.toml, .uet/ and workstreams/example.yaml.
 
     Existing files are left as they are.

@@ -123,7 +123,9 @@ def resume_run(
         workstreams = tx.get_workstreams(run_id)
     tasks = _in_plan_order(rows)
     used: dict[str, int] = {}
+    numbered: dict[str, int] = {}  # a canceled attempt's number is not given again
     for attempt in attempts:
+        numbered[attempt.task_id] = max(numbered.get(attempt.task_id, 0), attempt.number)
         if attempt.state not in UNCOUNTED_ATTEMPT_STATES | LIVE_ATTEMPT_STATES:
             used[attempt.task_id] = used.get(attempt.task_id, 0) + 1
     options = RunOptions(
@@ -149,6 +151,7 @@ def resume_run(
         executor_factory=executor_factory,
         interrupted=interrupted,
         used=used,
+        numbered=numbered,
         finished={r.id: r.status for r in rows if r.status.finished},
         bus=bus,
         announce=announce,
@@ -169,6 +172,7 @@ def _drive(
     interrupted: threading.Event | None,
     used: Mapping[str, int],
     finished: Mapping[str, TaskStatus] | None = None,
+    numbered: Mapping[str, int] | None = None,
     bus: EventBus | None = None,
     announce: tuple[Sequence[NewEvent], Sequence[int | None]] = ((), ()),
 ) -> RunResult:
@@ -189,6 +193,7 @@ def _drive(
             base_env=os.environ,
             executor_factory=executor_factory or local_executor(options.concurrency),
             used=used,
+            numbered=numbered,
             interrupted=interrupted,
         )
         _restore(loop, finished or {}, store, run_id, clock)
@@ -290,9 +295,7 @@ def run(
 
     plan = source if isinstance(source, Plan) else load_files(source)
     settings = settings or load_settings()
-    options = RunOptions(deterministic=deterministic, run_id=run_id)
-    if concurrency is not None:
-        options = RunOptions(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
+    options = RunOptions.make(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
     store = Store.open(settings)
     try:
         return start_run(plan, settings=settings, store=store, options=options, progress=progress)

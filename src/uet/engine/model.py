@@ -12,6 +12,10 @@ from uet.errors import ExitCode
 from uet.spec.models import OnFailure, PlannedTask, TaskSpec
 from uet.states import RunStatus, TaskStatus
 
+DETERMINISTIC_CONCURRENCY = 4
+"""Default concurrency of ``--deterministic`` runs: the same on every machine, since the
+waves a run is cut into (and so its event log) depend on it."""
+
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
@@ -19,6 +23,15 @@ class RunOptions:
     deterministic: bool = False
     run_id: str | None = None
     name: str | None = None
+
+    @classmethod
+    def make(
+        cls, *, concurrency: int | None, deterministic: bool, run_id: str | None = None
+    ) -> RunOptions:
+        """Options with the right default concurrency for the mode."""
+        if concurrency is None:
+            concurrency = DETERMINISTIC_CONCURRENCY if deterministic else os.cpu_count() or 2
+        return cls(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
 
 
 @dataclass(frozen=True, slots=True)

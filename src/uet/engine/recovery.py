@@ -6,8 +6,10 @@ machine's boot or than ``ORCHESTRATOR_STALE_S``; on another host, when its heart
 For a dead orchestrator, reconciling a run:
 
 1. kills the process groups its live attempts left behind (only groups whose processes carry
-   the run's ``UET_RUN_ID``: a recycled group number is never killed),
-2. marks those attempts ``lost`` (fenced: an attempt settled meanwhile is left alone),
+   the run's ``UET_RUN_ID``: a recycled group number is never killed), including those of
+   attempts whose group id it died before recording (found by their environment),
+2. marks those attempts ``lost`` (fenced: an attempt settled meanwhile is left alone), and
+   their tasks ``pending`` with outcome ``lost`` (a resume re-dispatches them within budget),
 3. marks the run ``interrupted`` (or ``canceled`` if a cancel was asked), resumable.
 
 ``cancel_run`` asks a live orchestrator to cancel (status ``canceling``, which it polls), and
@@ -19,17 +21,20 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from uet import defaults
 from uet.clock import Clock
 from uet.execution.process import kill_process_group
-from uet.state.records import AttemptResult, RunRecord, TaskUpdate
+from uet.state.records import AttemptRecord, AttemptResult, RunRecord, TaskUpdate
 from uet.state.store import NewEvent, Store
 from uet.states import LIVE_ATTEMPT_STATES, AttemptState, RunStatus, TaskStatus
 
-CANCEL_WAIT_S = 1.5
-"""Seconds ``cancel_run`` gives a live orchestrator before killing the groups itself."""
+CANCEL_WAIT_S = 0.75
+"""Seconds ``cancel_run`` gives a live orchestrator before killing the groups itself: three of
+its looks for a cancel (``CANCEL_CHECK_INTERVAL_S``), and short enough that, with the kill
+grace and the command's own start-up, the groups are gone within 2 s of ``uet cancel``."""
 
 CANCEL_KILL_GRACE_S = 0.3
 """Seconds between SIGTERM and SIGKILL when ``cancel_run`` kills groups itself."""
@@ -73,7 +78,7 @@ def reconcile(store: Store, run_id: str, clock: Clock) -> Reconciled | None:
         if orchestrator_alive(run, clock.now()):
             return None
         live = tx.get_attempts(run_id, states=LIVE_ATTEMPT_STATES)
-    killed = _kill_leftovers(run, [a.pgid for a in live if a.pgid is not None], grace=2.0)
+    killed = _kill_leftovers(run, live, grace=2.0)
     status = RunStatus.CANCELED if run.status is RunStatus.CANCELING else RunStatus.INTERRUPTED
     now = clock.now()
     with store.transaction() as tx:
@@ -82,6 +87,16 @@ def reconcile(store: Store, run_id: str, clock: Clock) -> Reconciled | None:
                 AttemptResult(a.id, AttemptState.LOST, now, error="its orchestrator died")
                 for a in live
             ]
+        )
+        # Its task is no longer running: it waits for a resume (which re-dispatches it within
+        # its budget), and shows why.
+        tx.update_tasks(
+            run_id,
+            [
+                TaskUpdate(a.task_id, TaskStatus.PENDING, AttemptState.LOST, attempts_used=a.number)
+                for a in live
+                if a.id in lost
+            ],
         )
         events: list[NewEvent] = [
             ("task.lost", now, run_id, a.task_id, a.id, {"attempt": a.number})
@@ -121,7 +136,7 @@ def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock) -> RunStatus:
     with store.reader() as tx:
         live = tx.get_attempts(run.id, states=LIVE_ATTEMPT_STATES)
         unfinished = [t for t in tx.get_tasks(run.id) if not t.status.finished]
-    _kill_leftovers(run, [a.pgid for a in live if a.pgid is not None], CANCEL_KILL_GRACE_S)
+    _kill_leftovers(run, live, CANCEL_KILL_GRACE_S)
     now = clock.now()
     with store.transaction() as tx:
         tx.complete_attempts(
@@ -135,13 +150,39 @@ def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock) -> RunStatus:
     return RunStatus.CANCELED
 
 
-def _kill_leftovers(run: RunRecord, pgids: list[int], grace: float) -> list[int]:
+def _kill_leftovers(run: RunRecord, live: Sequence[AttemptRecord], grace: float) -> list[int]:
     if run.host is not None and run.host != socket.gethostname():
         return []  # another machine's processes: not ours to reach
+    pgids = {a.pgid for a in live if a.pgid is not None}
+    pgids |= _unrecorded_groups(run.id, [a for a in live if a.pgid is None])
     guard = {"UET_RUN_ID": run.id}
-    return [
-        pgid for pgid in sorted(set(pgids)) if kill_process_group(pgid, grace, expect_env=guard)
-    ]
+    return [pgid for pgid in sorted(pgids) if kill_process_group(pgid, grace, expect_env=guard)]
+
+
+def _unrecorded_groups(run_id: str, attempts: Sequence[AttemptRecord]) -> set[int]:
+    """Process groups of attempts whose process started but whose group id never reached the
+    store (the orchestrator died between the spawn and the next commit): found in /proc by
+    the ``UET_RUN_ID``, ``UET_TASK_ID`` and ``UET_ATTEMPT`` every task process is given."""
+    wanted = {
+        (f"UET_TASK_ID={a.task_id}".encode(), f"UET_ATTEMPT={a.number}".encode()) for a in attempts
+    }
+    if not wanted:
+        return set()
+    marker = f"UET_RUN_ID={run_id}".encode()
+    groups: set[int] = set()
+    try:
+        entries = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
+    except OSError:  # no /proc: nothing more can be found
+        return groups
+    for name in entries:
+        try:
+            with open(f"/proc/{name}/environ", "rb") as file:
+                pairs = set(file.read().split(b"\0"))
+            if marker in pairs and any(t in pairs and n in pairs for t, n in wanted):
+                groups.add(os.getpgid(int(name)))
+        except OSError:  # exited meanwhile, or another user's
+            continue
+    return groups
 
 
 def _booted_at() -> float:

@@ -81,6 +81,7 @@ class RunLoop:
         base_env: Mapping[str, str] | None = None,
         used: Mapping[str, int] | None = None,
         interrupted: threading.Event | None = None,
+        numbered: Mapping[str, int] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -92,10 +93,17 @@ class RunLoop:
         self.progress = progress or NullProgress()
         self.base_env = dict(base_env or {})
         self.tasks = {task.key: task for task in tasks}
+        # Processes at once are capped by the executor (-j); the scheduler may hand it up to
+        # DISPATCH_AHEAD more, so that a slot never waits for the engine's next tick.
+        ahead = 0 if options.deterministic else defaults.DISPATCH_AHEAD
         self.scheduler = Scheduler(
-            tasks, concurrency=options.concurrency, workstream_limits=workstream_limits
+            tasks,
+            concurrency=options.concurrency + ahead * options.concurrency,
+            workstream_limits=workstream_limits,
         )
         self.used: dict[str, int] = defaultdict(int, used or {})  # counted against the budget
+        # Highest attempt number given, canceled attempts included (numbers are unique).
+        self._numbered: dict[str, int] = defaultdict(int, numbered or {})
         self.live: dict[int, tuple[str, int]] = {}  # attempt id -> (task key, number)
         self._retries: list[tuple[float, str]] = []  # (due, key) heap
         self._immediate: list[Finished] = []  # outcomes known without a process
@@ -156,6 +164,10 @@ class RunLoop:
         if self._retries:
             timeout = max(0.0, min(timeout, self._retries[0][0] - self.clock.now()))
         reports = self.executor.poll(timeout)
+        if reports and self.executor.running():
+            # Gather what else finishes in the next moment: one tick (one transaction) for
+            # several tasks costs far less than one each, and dependents wait only this long.
+            reports.extend(self.executor.poll(defaults.TICK_GATHER_S))
         reports.extend(self._immediate)
         self._immediate.clear()
         return reports
@@ -234,8 +246,10 @@ class RunLoop:
         for report in reports:
             if isinstance(report, Finished) and report.attempt_id in accepted:
                 self._settle(tick, report.attempt_id, report.outcome, now)
-            elif isinstance(report, Finished):
-                self.live.pop(report.attempt_id, None)  # fenced: someone else settled it
+            elif isinstance(report, Finished):  # fenced: `uet cancel` settled it already
+                fenced = self.live.pop(report.attempt_id, None)
+                if fenced is not None:
+                    self.scheduler.cancel(fenced[0])
 
     def _result(self, report: Finished, started: Started | None, now: float) -> AttemptResult:
         outcome = report.outcome
@@ -277,9 +291,9 @@ class RunLoop:
         elif outcome.state is AttemptState.CANCELED:
             self._event(tick, "task.canceled", verdict, task=key, attempt=attempt_id)
             self._update(tick, key, TaskStatus.CANCELED, outcome, now)
-            self.scheduler.fail(key)  # its dependents cannot run; the run is ending anyway
+            self.scheduler.cancel(key)  # its dependents cannot run; the run is ending anyway
         elif self.used[key] < task.max_attempts and not self._stopping:
-            self._schedule_retry(tick, task, number, outcome, now)
+            self._schedule_retry(tick, task, self.used[key], outcome, now)
         else:
             self._fail(tick, key, outcome, now, verdict=verdict, attempt_id=attempt_id)
 
@@ -374,7 +388,7 @@ class RunLoop:
         ready = self.scheduler.take()
         if not ready:
             return []
-        numbers = [self.used[task.key] + 1 for task in ready]
+        numbers = [max(self.used[t.key], self._numbered[t.key]) + 1 for t in ready]
         ids = tx.dispatch_attempts(
             [
                 AttemptRecord(
@@ -392,6 +406,7 @@ class RunLoop:
         jobs = []
         for task, number, attempt_id in zip(ready, numbers, ids, strict=True):
             self.live[attempt_id] = (task.key, number)
+            self._numbered[task.key] = number
             self._event(
                 tick, "task.started", {"attempt": number}, task=task.key, attempt=attempt_id
             )
@@ -399,7 +414,7 @@ class RunLoop:
                 TaskUpdate(
                     task.key,
                     TaskStatus.RUNNING,
-                    attempts_used=number,
+                    attempts_used=self.used[task.key] + 1,
                     started_at=now if number == 1 else None,
                 )
             )
@@ -488,7 +503,10 @@ class RunLoop:
             tx.complete_attempts(results)
             for attempt_id, (key, _) in sorted(self.live.items()):
                 self._event(tick, "task.interrupted", {}, task=key, attempt=attempt_id)
-                tick.updates.append(TaskUpdate(key, TaskStatus.PENDING))
+                # a canceled attempt is not counted: the budget used is what it was before
+                tick.updates.append(
+                    TaskUpdate(key, TaskStatus.PENDING, attempts_used=self.used[key])
+                )
             self.live.clear()
             self._event(tick, "run.interrupted", {})
             tx.set_run_status(self.run_id, RunStatus.INTERRUPTED, ended_at=now)

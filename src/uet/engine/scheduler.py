@@ -54,7 +54,7 @@ class Scheduler:
         heapq.heapify(self._ready)
         for key in self._ready:
             self.status[key] = TaskStatus.READY
-        self._held: dict[str, list[str]] = defaultdict(list)  # ready, workstream full
+        self._held: dict[str, list[str]] = defaultdict(list)  # heaps: ready, workstream full
         self._running: set[str] = set()
         self._running_per_ws: dict[str, int] = defaultdict(int)
         self.aborted = False
@@ -93,7 +93,7 @@ class Scheduler:
             task = self.tasks[key]
             cap = self._limits.get(task.workstream_id)
             if cap is not None and self._running_per_ws[task.workstream_id] >= cap:
-                self._held[task.workstream_id].append(key)
+                heapq.heappush(self._held[task.workstream_id], key)
                 continue
             self._start(task)
             taken.append(task)
@@ -109,8 +109,9 @@ class Scheduler:
         self._running.discard(key)
         workstream = self.tasks[key].workstream_id
         self._running_per_ws[workstream] -= 1
-        for held in self._held.pop(workstream, []):
-            heapq.heappush(self._ready, held)
+        held = self._held.get(workstream)
+        if held:  # one slot freed: one held task (the smallest key) competes again, not all
+            heapq.heappush(self._ready, heapq.heappop(held))
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -141,6 +142,12 @@ class Scheduler:
             self.aborted = True
             return [], []
         return [], self._skip_dependents_of(key)
+
+    def cancel(self, key: str) -> None:
+        """The task's attempt was canceled: it is done, and neither satisfies nor skips its
+        dependents (the run is ending: :meth:`cancel_pending` settles them)."""
+        self._release(key)
+        self.status[key] = TaskStatus.CANCELED
 
     def cancel_pending(self) -> list[str]:
         """Abort: every task not started and not done becomes canceled; returns them."""
