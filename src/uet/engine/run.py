@@ -39,7 +39,7 @@ from uet.engine.progress import NullProgress, Progress
 from uet.engine.scheduler import Scheduler
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, Finished, Job, Outcome, OutputSink, Report, Started
-from uet.spec.models import PlannedTask
+from uet.spec.models import OnFailure, PlannedTask
 from uet.state.records import AttemptRecord, AttemptResult, DecisionRecord, TaskUpdate
 from uet.state.store import NewEvent, Store, Transaction
 from uet.states import AttemptState, RunStatus, TaskStatus
@@ -94,8 +94,11 @@ class RunLoop:
         self.base_env = dict(base_env or {})
         self.tasks = {task.key: task for task in tasks}
         # Processes at once are capped by the executor (-j); the scheduler may hand it up to
-        # DISPATCH_AHEAD more, so that a slot never waits for the engine's next tick.
-        ahead = 0 if options.deterministic else defaults.DISPATCH_AHEAD
+        # DISPATCH_AHEAD more, so that a slot never waits for the engine's next tick. Not
+        # with an `abort` task (a queued task would start before the engine sees the
+        # failure) nor in deterministic waves.
+        aborting = any(task.on_failure is OnFailure.ABORT for task in tasks)
+        ahead = 0 if options.deterministic or aborting else defaults.DISPATCH_AHEAD
         self.scheduler = Scheduler(
             tasks,
             concurrency=options.concurrency + ahead * options.concurrency,
