@@ -9,7 +9,9 @@ For a dead orchestrator, reconciling a run:
    the run's ``UET_RUN_ID``: a recycled group number is never killed), including those of
    attempts whose group id it died before recording (found by their environment),
 2. marks those attempts ``lost`` (fenced: an attempt settled meanwhile is left alone), and
-   their tasks ``pending`` with outcome ``lost`` (a resume re-dispatches them within budget),
+   their tasks ``pending`` with outcome ``lost`` (a resume re-dispatches them within budget);
+   an attempt that never started (``dispatched``, no process found: it waited in the
+   executor's queue) is marked ``canceled`` instead, and so uses up no retry,
 3. marks the run ``interrupted`` (or ``canceled`` if a cancel was asked), resumable.
 
 ``cancel_run`` asks a live orchestrator to cancel (status ``canceling``, which it polls), and
@@ -21,7 +23,8 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from uet import defaults
@@ -29,7 +32,13 @@ from uet.clock import Clock
 from uet.execution.process import kill_process_group
 from uet.state.records import AttemptRecord, AttemptResult, RunRecord, TaskUpdate
 from uet.state.store import NewEvent, Store
-from uet.states import LIVE_ATTEMPT_STATES, AttemptState, RunStatus, TaskStatus
+from uet.states import (
+    LIVE_ATTEMPT_STATES,
+    UNCOUNTED_ATTEMPT_STATES,
+    AttemptState,
+    RunStatus,
+    TaskStatus,
+)
 
 CANCEL_WAIT_S = 0.75
 """Seconds ``cancel_run`` gives a live orchestrator before killing the groups itself: three of
@@ -38,6 +47,9 @@ grace and the command's own start-up, the groups are gone within 2 s of ``uet ca
 
 CANCEL_KILL_GRACE_S = 0.3
 """Seconds between SIGTERM and SIGKILL when ``cancel_run`` kills groups itself."""
+
+NOT_STARTED = "not started: its orchestrator died first"
+"""``error`` of an attempt reconciled as never started (``canceled``: no retry used up)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,33 +89,60 @@ def reconcile(store: Store, run_id: str, clock: Clock) -> Reconciled | None:
             return None
         if orchestrator_alive(run, clock.now()):
             return None
-        live = tx.get_attempts(run_id, states=LIVE_ATTEMPT_STATES)
-    killed = _kill_leftovers(run, live, grace=2.0)
+        attempts = tx.get_attempts(run_id)
+    live = [a for a in attempts if a.state in LIVE_ATTEMPT_STATES]
+    groups = _process_groups(run, live)
+    killed = _kill_groups(run, groups.values(), grace=2.0)
+    # A dispatched attempt with no process, recorded or found, never started (it waited in
+    # the executor's queue): canceled, so it uses up no retry. Elsewhere we cannot look: lost.
+    reachable = _reachable(run)
+    unstarted = {
+        a.id
+        for a in live
+        if reachable and a.state is AttemptState.DISPATCHED and a.id not in groups
+    }
     status = RunStatus.CANCELED if run.status is RunStatus.CANCELING else RunStatus.INTERRUPTED
     now = clock.now()
     with store.transaction() as tx:
-        lost = tx.complete_attempts(
-            [
-                AttemptResult(a.id, AttemptState.LOST, now, error="its orchestrator died")
-                for a in live
-            ]
+        settled = set(
+            tx.complete_attempts(
+                [
+                    AttemptResult(a.id, AttemptState.CANCELED, now, error=NOT_STARTED)
+                    if a.id in unstarted
+                    else AttemptResult(a.id, AttemptState.LOST, now, error="its orchestrator died")
+                    for a in live
+                ]
+            )
         )
+        reconciled = [a for a in live if a.id in settled]
+        lost = [a.id for a in reconciled if a.id not in unstarted]
         # Its task is no longer running: it waits for a resume (which re-dispatches it within
         # its budget), and shows why.
+        used = Counter(a.task_id for a in attempts if _counted(a) or a.id in settled - unstarted)
         tx.update_tasks(
             run_id,
             [
-                TaskUpdate(a.task_id, TaskStatus.PENDING, AttemptState.LOST, attempts_used=a.number)
-                for a in live
-                if a.id in lost
+                TaskUpdate(
+                    a.task_id,
+                    TaskStatus.PENDING,
+                    outcome=None if a.id in unstarted else AttemptState.LOST,
+                    attempts_used=used[a.task_id],
+                )
+                for a in reconciled
             ],
         )
         events: list[NewEvent] = [
-            ("task.lost", now, run_id, a.task_id, a.id, {"attempt": a.number})
-            for a in live
-            if a.id in lost
+            (
+                "task.interrupted" if a.id in unstarted else "task.lost",
+                now,
+                run_id,
+                a.task_id,
+                a.id,
+                {"attempt": a.number},
+            )
+            for a in reconciled
         ]
-        if run.status is not RunStatus.INTERRUPTED or lost:
+        if run.status is not RunStatus.INTERRUPTED or reconciled:
             tx.set_run_status(run_id, status, ended_at=now)
             events.append((f"run.{status.value}", now, run_id, None, None, {"reconciled": True}))
         tx.insert_events(events)
@@ -136,7 +175,7 @@ def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock) -> RunStatus:
     with store.reader() as tx:
         live = tx.get_attempts(run.id, states=LIVE_ATTEMPT_STATES)
         unfinished = [t for t in tx.get_tasks(run.id) if not t.status.finished]
-    _kill_leftovers(run, live, CANCEL_KILL_GRACE_S)
+    _kill_groups(run, _process_groups(run, live).values(), CANCEL_KILL_GRACE_S)
     now = clock.now()
     with store.transaction() as tx:
         tx.complete_attempts(
@@ -150,26 +189,45 @@ def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock) -> RunStatus:
     return RunStatus.CANCELED
 
 
-def _kill_leftovers(run: RunRecord, live: Sequence[AttemptRecord], grace: float) -> list[int]:
-    if run.host is not None and run.host != socket.gethostname():
-        return []  # another machine's processes: not ours to reach
-    pgids = {a.pgid for a in live if a.pgid is not None}
-    pgids |= _unrecorded_groups(run.id, [a for a in live if a.pgid is None])
+def _counted(attempt: AttemptRecord) -> bool:
+    return attempt.state not in UNCOUNTED_ATTEMPT_STATES | LIVE_ATTEMPT_STATES
+
+
+def _reachable(run: RunRecord) -> bool:
+    """Whether the run's processes would be on this machine (else not ours to reach)."""
+    return run.host is None or run.host == socket.gethostname()
+
+
+def _process_groups(run: RunRecord, live: Sequence[AttemptRecord]) -> dict[int, int]:
+    """Attempt id -> process group, for live attempts whose group is recorded, or (on this
+    machine) whose processes are found though their group never reached the store: the
+    orchestrator died between the spawn and the next commit."""
+    groups = {a.id: a.pgid for a in live if a.pgid is not None}
+    if _reachable(run):
+        groups.update(_unrecorded_groups(run.id, [a for a in live if a.pgid is None]))
+    return groups
+
+
+def _kill_groups(run: RunRecord, pgids: Iterable[int], grace: float) -> list[int]:
+    if not _reachable(run):
+        return []
     guard = {"UET_RUN_ID": run.id}
-    return [pgid for pgid in sorted(pgids) if kill_process_group(pgid, grace, expect_env=guard)]
+    return [
+        pgid for pgid in sorted(set(pgids)) if kill_process_group(pgid, grace, expect_env=guard)
+    ]
 
 
-def _unrecorded_groups(run_id: str, attempts: Sequence[AttemptRecord]) -> set[int]:
-    """Process groups of attempts whose process started but whose group id never reached the
-    store (the orchestrator died between the spawn and the next commit): found in /proc by
-    the ``UET_RUN_ID``, ``UET_TASK_ID`` and ``UET_ATTEMPT`` every task process is given."""
+def _unrecorded_groups(run_id: str, attempts: Sequence[AttemptRecord]) -> dict[int, int]:
+    """Attempt id -> process group of ``attempts``, found in /proc by the ``UET_RUN_ID``,
+    ``UET_TASK_ID`` and ``UET_ATTEMPT`` every task process is given."""
     wanted = {
-        (f"UET_TASK_ID={a.task_id}".encode(), f"UET_ATTEMPT={a.number}".encode()) for a in attempts
+        (f"UET_TASK_ID={a.task_id}".encode(), f"UET_ATTEMPT={a.number}".encode()): a.id
+        for a in attempts
     }
+    groups: dict[int, int] = {}
     if not wanted:
-        return set()
+        return groups
     marker = f"UET_RUN_ID={run_id}".encode()
-    groups: set[int] = set()
     try:
         entries = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
     except OSError:  # no /proc: nothing more can be found
@@ -178,8 +236,11 @@ def _unrecorded_groups(run_id: str, attempts: Sequence[AttemptRecord]) -> set[in
         try:
             with open(f"/proc/{name}/environ", "rb") as file:
                 pairs = set(file.read().split(b"\0"))
-            if marker in pairs and any(t in pairs and n in pairs for t, n in wanted):
-                groups.add(os.getpgid(int(name)))
+            if marker not in pairs:
+                continue
+            for (task, number), attempt_id in wanted.items():
+                if task in pairs and number in pairs:
+                    groups[attempt_id] = os.getpgid(int(name))
         except OSError:  # exited meanwhile, or another user's
             continue
     return groups
