@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Mapping, Sequence
 
 from uet import defaults
@@ -137,6 +138,7 @@ def resume_run(
     limits = {w.id: w.concurrency for w in workstreams if w.concurrency}
     resumed: list[NewEvent] = [("run.resumed", clock.now(), run_id, None, None, None)]
     with store.transaction() as tx:
+        tx.claim_run(run_id, host=socket.gethostname(), pid=os.getpid(), at=time.time())
         tx.set_run_status(run_id, RunStatus.RUNNING)
         announce = (resumed, tx.insert_events(resumed))
     return _drive(
@@ -200,7 +202,7 @@ def _drive(
         now = clock.now()
         started: list[NewEvent] = [("run.started", now, run_id, None, None, None)]
         with store.transaction() as tx:
-            tx.claim_run(run_id, host=socket.gethostname(), pid=os.getpid(), at=now)
+            tx.claim_run(run_id, host=socket.gethostname(), pid=os.getpid(), at=time.time())
             tx.set_run_status(run_id, RunStatus.RUNNING, started_at=now)
             seqs = tx.insert_events(started)
         bus.deliver_committed(*announce)
@@ -248,10 +250,15 @@ def _in_plan_order(rows: Sequence[TaskRecord]) -> list[PlannedTask]:
 
 
 def _run_record(run_id: str, plan: Plan, options: RunOptions, now: float) -> RunRecord:
+    # Claimed by this process from its first moment (wall-clock heartbeat, whatever the
+    # run's clock): a `uet status` that looks in between must not take it for orphaned.
     return RunRecord(
         id=run_id,
         status=RunStatus.PENDING,
         created_at=now,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        heartbeat_at=time.time(),
         name=options.name,
         deterministic=options.deterministic,
         params={

@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import random
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -214,9 +215,10 @@ class RunLoop:
         tx.update_tasks(self.run_id, tick.updates)
         tx.record_decisions(tick.decisions)
         tick.seqs = tx.insert_events(tick.events)
-        if now >= self._next_heartbeat and not self.options.deterministic:
-            tx.heartbeat(self.run_id, now)
-            self._next_heartbeat = now + defaults.HEARTBEAT_INTERVAL_S
+        wall = time.time()  # heartbeats are wall time even on a fixed (deterministic) clock
+        if wall >= self._next_heartbeat:
+            tx.heartbeat(self.run_id, wall)
+            self._next_heartbeat = wall + defaults.HEARTBEAT_INTERVAL_S
 
     def _event(
         self,
