@@ -32,6 +32,15 @@ from uet.states import AttemptState
 OUTPUT_TAIL_BYTES = 4096
 """Bytes of a job's last output kept in its Outcome (the log file has everything)."""
 
+OUTPUT_LINE_MAX_BYTES = 65_536
+"""Bytes of one output line at most; a longer line reaches the sink cut into pieces."""
+
+OUTPUT_FLUSH_INTERVAL_S = 0.1
+"""Seconds a complete output line may wait before it is handed to the sink."""
+
+OUTPUT_BATCH_MAX_BYTES = 65_536
+"""Bytes of lines of one job gathered before they are handed over without waiting."""
+
 
 @dataclass(frozen=True, slots=True)
 class Job:

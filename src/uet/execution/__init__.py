@@ -1,0 +1,45 @@
+"""Running jobs: the ``Executor`` protocol, the local executor, process-group helpers.
+
+The engine builds a :class:`Job` per attempt, hands it to an :class:`Executor` and reads back
+:class:`Started` and :class:`Finished` reports; output lines go to an :class:`OutputSink`.
+"""
+
+from __future__ import annotations
+
+from uet.execution.api import (
+    OUTPUT_BATCH_MAX_BYTES,
+    OUTPUT_FLUSH_INTERVAL_S,
+    OUTPUT_LINE_MAX_BYTES,
+    OUTPUT_TAIL_BYTES,
+    Executor,
+    Finished,
+    Job,
+    Outcome,
+    OutputSink,
+    Report,
+    Started,
+)
+from uet.execution.local import LocalExecutor
+from uet.execution.process import group_alive, kill_process_group, live_members
+
+__all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
+    # the contract
+    "Executor",
+    "Finished",
+    "Job",
+    "Outcome",
+    "OutputSink",
+    "Report",
+    "Started",
+    # implementations
+    "LocalExecutor",
+    # process groups (reconciliation after a crash)
+    "group_alive",
+    "kill_process_group",
+    "live_members",
+    # limits
+    "OUTPUT_BATCH_MAX_BYTES",
+    "OUTPUT_FLUSH_INTERVAL_S",
+    "OUTPUT_LINE_MAX_BYTES",
+    "OUTPUT_TAIL_BYTES",
+]

@@ -1,0 +1,132 @@
+"""``LocalExecutor``: runs jobs as processes on this machine, driven by one reactor thread.
+
+The caller's thread only enqueues (``submit``, ``cancel``) and collects (``poll``); the reactor
+thread (``reactor.Reactor``) spawns, reads output, enforces deadlines and kills. Reports cross
+over in one ``SimpleQueue``, a list per reactor turn, so a poller is woken once for everything
+that happened together, and ``poll`` sleeps in the queue's lock, never spinning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from types import TracebackType
+
+from uet.clock import Clock, SystemClock
+from uet.execution.api import Finished, Job, Outcome, OutputSink, Report
+from uet.execution.reactor import Reactor
+from uet.states import AttemptState
+
+log = logging.getLogger("uet.execution")
+
+
+def _discard(attempt_id: int, lines: object) -> None:
+    """The default sink: output goes to log files only."""
+
+
+class LocalExecutor:
+    """Runs each job in its own process group on this machine (the ``Executor`` protocol).
+
+    ``max_workers`` caps the processes alive at once (``None``: as many as are submitted;
+    the engine applies its own limits). ``output`` receives complete lines, in batches, from
+    the executor's thread: it must be quick and thread-safe (the event bus's ``emit`` is).
+    ``clock`` stamps ``Started.at`` and the outcome's times: one reading at the start of a
+    job and one at its end.
+
+    Use it as a context manager, or call ``close()``: it stops every running process group
+    (SIGTERM, SIGKILL after each job's ``kill_grace``) and joins the thread. Their
+    ``Finished(canceled)`` reports can still be collected by ``poll`` afterwards.
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        output: OutputSink = _discard,
+        clock: Clock | None = None,
+    ) -> None:
+        if max_workers is not None and max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        self._clock = clock or SystemClock()
+        self._reports: queue.SimpleQueue[list[Report]] = queue.SimpleQueue()
+        self._reactor = Reactor(max_workers, output, self._clock, self._reports.put)
+        self._lock = threading.Lock()  # orders commands against the reactor's end
+        self._stopped = False  # the reactor accepts no more commands
+        self._closed = False
+        self._submitted = 0
+        self._finished = 0
+        self._thread = threading.Thread(target=self._serve, name="uet-executor", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        reason = "executor is closed"
+        try:
+            self._reactor.run()
+        except Exception as exc:  # a bug in the loop: every job must still end
+            log.exception("the executor's reactor failed; its jobs are reported as errors")
+            reason = f"executor failed: {exc!r}"
+        finally:
+            with self._lock:
+                self._stopped = True
+            self._reactor.abandon(reason)
+            self._reactor.close_fds()
+
+    def _command(self, verb: str, arg: Job | int | None) -> bool:
+        """Hand a command to the reactor; False when it no longer runs."""
+        with self._lock:
+            if self._stopped or (self._closed and verb != "close"):
+                return False
+            self._reactor.commands.append((verb, arg))
+        os.eventfd_write(self._reactor.wake_fd, 1)
+        return True
+
+    def submit(self, job: Job) -> None:
+        """Queue ``job``; it starts as soon as a worker is free. Never raises for a bad job:
+        what cannot run ends as a ``Finished`` with state ``error``."""
+        self._submitted += 1
+        if not self._command("submit", job):
+            note = "executor is closed" if self._closed else "executor failed (see the log)"
+            outcome = Outcome(AttemptState.ERROR, None, self._clock.now(), error=note)
+            self._reports.put([Finished(job.attempt_id, outcome)])
+
+    def poll(self, timeout: float) -> list[Report]:
+        """Reports since the last call; waits up to ``timeout`` seconds for the first one."""
+        try:
+            reports = self._reports.get(True, timeout) if timeout > 0 else self._reports.get(False)
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                reports += self._reports.get(False)
+            except queue.Empty:
+                break
+        self._finished += sum(isinstance(report, Finished) for report in reports)
+        return reports
+
+    def cancel(self, attempt_id: int) -> None:
+        """Stop a job (a ``Finished`` with state ``canceled`` follows); unknown ids are ignored."""
+        self._command("cancel", attempt_id)
+
+    def running(self) -> int:
+        """Jobs submitted whose ``Finished`` has not been returned by ``poll`` yet."""
+        return self._submitted - self._finished
+
+    def close(self) -> None:
+        """Stop every running job's process group and join the reactor thread (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._command("close", None)
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

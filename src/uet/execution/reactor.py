@@ -1,0 +1,402 @@
+"""The reactor: one thread that starts jobs and watches their pipes, exits and deadlines.
+
+Why one thread with epoll over pipes and pidfds (``bench/spawn.py`` has the figures): it spawns
+as fast as a bare ``posix_spawn`` loop, needs no thread per job, never polls, and owns every
+piece of per-job state alone, so nothing but the command queue needs a lock.
+
+A job, once started, moves through::
+
+    running ──(exit)──────────────────────────────────────────► finished
+       │
+       └─(timeout, cancel, close)─► stopping: SIGTERM sent to the group
+                                       │ leader exited and no live member ─► finished
+                                       └─(kill_grace)─► SIGKILL to the group ─► finished
+
+A stopping job's leader is reaped only after its group is empty (see ``process``), so the
+group id cannot be recycled while we still signal it. A job finishes when its leader exits:
+the pipe is drained then, and a background process that still holds it loses its output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import os
+import select
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from uet.clock import Clock
+from uet.execution import process
+from uet.execution.api import (
+    OUTPUT_BATCH_MAX_BYTES,
+    OUTPUT_FLUSH_INTERVAL_S,
+    Finished,
+    Job,
+    Outcome,
+    OutputSink,
+    Report,
+    Started,
+)
+from uet.execution.output import OutputStream, open_log
+from uet.states import AttemptState
+
+log = logging.getLogger("uet.execution")
+
+READ_BYTES = 65_536  # one read from a pipe
+STOP_TICK_S = 0.02  # seconds between looks at the groups of stopping jobs
+KILL_WAIT_S = 5.0  # seconds after SIGKILL before a group that will not die is given up on
+_DRAIN_READS = 32  # reads at most when a leader exits (a pipe holds 64 KiB)
+
+
+@dataclass(eq=False, slots=True)
+class Run:
+    """A started job and everything the reactor knows about it."""
+
+    job: Job
+    child: process.Child
+    pidfd: int
+    pipe_fd: int  # the read end of stdout+stderr; closed once drained
+    stream: OutputStream
+    started_at: float
+    pipe_open: bool = True
+    exited: bool = False
+    stop: AttemptState | None = None  # TIMED_OUT or CANCELED once we decided to stop it
+    note: str | None = None  # how it was stopped, for Outcome.error
+    kill_at: float = 0.0  # monotonic time of SIGKILL
+    give_up_at: float = 0.0  # monotonic time to stop waiting for a group that will not die
+    killed: bool = False
+    done: bool = False
+
+    @property
+    def pgid(self) -> int:
+        return self.child.pid
+
+
+class Reactor:
+    """The state and loop of the executor thread; ``LocalExecutor`` is its only user.
+
+    ``emit`` receives the reports of one loop turn at once (fewer wake-ups of the poller).
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None,
+        sink: OutputSink,
+        clock: Clock,
+        emit: Callable[[list[Report]], None],
+    ) -> None:
+        self._max = max_workers
+        self._sink = sink
+        self._clock = clock
+        self._emit = emit
+        self._epoll = select.epoll()
+        self.wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._epoll.register(self.wake_fd, select.EPOLLIN)
+        self.commands: deque[tuple[str, Job | int | None]] = deque()
+        self._fds: dict[int, Run] = {}  # pipe fds and pidfds of running jobs
+        self._runs: dict[int, Run] = {}  # by attempt id
+        self._queued: deque[Job] = deque()
+        self._timeouts: list[tuple[float, int, Run]] = []
+        self._seq = itertools.count()
+        self._stopping: set[Run] = set()
+        self._dirty: set[Run] = set()  # runs with lines waiting for the sink
+        self._flush_at: float | None = None
+        self._out: list[Report] = []
+        self._closing = False
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve until closed and every job has finished."""
+        while not self.finished:
+            self.turn(self.wait_seconds())
+
+    @property
+    def finished(self) -> bool:
+        return self._closing and not self._runs and not self._queued
+
+    def turn(self, wait: float) -> None:
+        """Wait up to ``wait`` seconds (-1: until something happens), handle what happened."""
+        for fd, _ in self._epoll.poll(wait):
+            run = self._fds.get(fd)
+            if run is None:
+                self._take_commands()
+            elif fd == run.pipe_fd:
+                self._read(run)
+            else:
+                self._exited(run)
+        now = time.monotonic()
+        self._fire_timeouts(now)
+        if self._stopping:
+            self._advance_stopping(now)
+        if self._flush_at is not None and now >= self._flush_at:
+            self._flush_all()
+        self._start_queued()
+        if self._out:
+            batch, self._out = self._out, []
+            self._emit(batch)
+
+    def wait_seconds(self) -> float:
+        """Seconds until the next deadline (-1: none)."""
+        deadlines = []
+        if self._timeouts:
+            deadlines.append(self._timeouts[0][0])
+        if self._flush_at is not None:
+            deadlines.append(self._flush_at)
+        if not deadlines:
+            return STOP_TICK_S if self._stopping else -1
+        wait = max(0.0, min(deadlines) - time.monotonic())
+        return min(wait, STOP_TICK_S) if self._stopping else wait
+
+    def close_fds(self) -> None:
+        """Release the epoll and the wake-up descriptors (after ``run`` returned)."""
+        self._epoll.close()
+        os.close(self.wake_fd)
+
+    # -- commands from the caller's thread -------------------------------------------------
+
+    def _take_commands(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # another turn took the wake-up already
+            os.eventfd_read(self.wake_fd)
+        while self.commands:
+            verb, arg = self.commands.popleft()
+            if verb == "submit" and isinstance(arg, Job):
+                self._queued.append(arg)
+            elif verb == "cancel" and isinstance(arg, int):
+                self._cancel(arg, AttemptState.CANCELED, "canceled")
+            elif verb == "close":
+                self._close()
+
+    def _cancel(self, attempt_id: int, state: AttemptState, note: str) -> None:
+        run = self._runs.get(attempt_id)
+        if run is not None:
+            self._begin_stop(run, state, note)
+            return
+        for job in self._queued:
+            if job.attempt_id == attempt_id:
+                self._queued.remove(job)
+                self._out.append(Finished(attempt_id, self._unstarted(state, note)))
+                return
+
+    def _close(self) -> None:
+        self._closing = True
+        while self._queued:
+            job = self._queued.popleft()
+            outcome = self._unstarted(AttemptState.CANCELED, "executor closed")
+            self._out.append(Finished(job.attempt_id, outcome))
+        for run in list(self._runs.values()):
+            self._begin_stop(run, AttemptState.CANCELED, "executor closed")
+
+    def _unstarted(self, state: AttemptState, note: str) -> Outcome:
+        return Outcome(state, started_at=None, ended_at=self._clock.now(), error=note)
+
+    # -- starting -------------------------------------------------------------------------
+
+    def _start_queued(self) -> None:
+        while self._queued and (self._max is None or len(self._runs) < self._max):
+            self._start(self._queued.popleft())
+
+    def _start(self, job: Job) -> None:
+        try:
+            log_fd = open_log(job.log_path) if job.log_path is not None else None
+        except OSError as exc:
+            note = f"cannot open log file {os.fsdecode(job.log_path or '')!r}: {exc.strerror}"
+            self._out.append(Finished(job.attempt_id, self._unstarted(AttemptState.ERROR, note)))
+            return
+        stream = OutputStream(log_fd)
+        try:
+            child = process.spawn(job)
+        except process.SpawnError as exc:
+            stream.close()
+            self._out.append(
+                Finished(job.attempt_id, self._unstarted(AttemptState.ERROR, str(exc)))
+            )
+            return
+        try:
+            pidfd = os.pidfd_open(child.pid)
+        except OSError as exc:  # out of descriptors: we could not watch it, so it must not run
+            process.signal_group(child.pid, signal.SIGKILL)
+            child.reap()
+            child.close_pipe()
+            stream.close()
+            note = f"cannot watch the process: {exc.strerror}"
+            self._out.append(Finished(job.attempt_id, self._unstarted(AttemptState.ERROR, note)))
+            return
+        run = Run(job, child, pidfd, child.pipe_fd, stream, self._clock.now())
+        self._runs[job.attempt_id] = run
+        self._fds[run.pipe_fd] = self._fds[pidfd] = run
+        self._epoll.register(run.pipe_fd, select.EPOLLIN)
+        self._epoll.register(pidfd, select.EPOLLIN)
+        if job.timeout is not None:
+            deadline = time.monotonic() + job.timeout
+            heapq.heappush(self._timeouts, (deadline, next(self._seq), run))
+        self._out.append(Started(job.attempt_id, child.pid, child.pid, run.started_at))
+
+    # -- output ---------------------------------------------------------------------------
+
+    def _read(self, run: Run) -> None:
+        try:
+            chunk = os.read(run.pipe_fd, READ_BYTES)
+        except BlockingIOError:
+            return
+        if not chunk:  # every writer closed it
+            self._close_pipe(run)
+            return
+        self._take_output(run, chunk)
+
+    def _take_output(self, run: Run, chunk: bytes) -> None:
+        stream = run.stream
+        stream.feed(chunk)
+        if stream.pending_bytes >= OUTPUT_BATCH_MAX_BYTES:
+            self._flush(run)  # a fast writer: hand over now, memory stays bounded
+        elif stream.pending:
+            self._dirty.add(run)
+            if self._flush_at is None:
+                self._flush_at = time.monotonic() + OUTPUT_FLUSH_INTERVAL_S
+
+    def _close_pipe(self, run: Run) -> None:
+        if run.pipe_open:
+            run.pipe_open = False
+            self._epoll.unregister(run.pipe_fd)
+            del self._fds[run.pipe_fd]
+            run.child.close_pipe()
+
+    def _drain(self, run: Run) -> None:
+        """Read what the exited leader left in the pipe, then close it."""
+        for _ in range(_DRAIN_READS):
+            if not run.pipe_open:
+                break
+            try:
+                chunk = os.read(run.pipe_fd, READ_BYTES)
+            except BlockingIOError:  # a background process still holds the pipe
+                break
+            if not chunk:
+                break
+            self._take_output(run, chunk)
+        self._close_pipe(run)
+        run.stream.finish()
+
+    def _flush(self, run: Run) -> None:
+        lines = run.stream.take()
+        self._dirty.discard(run)
+        if not lines:
+            return
+        try:
+            self._sink(run.job.attempt_id, lines)
+        except Exception:  # a failing sink must not stop every other job's output
+            log.exception("output sink failed for attempt %s (%s)", run.job.attempt_id, run.job.key)
+
+    def _flush_all(self) -> None:
+        for run in list(self._dirty):
+            self._flush(run)
+        self._flush_at = None
+
+    # -- exits, timeouts, stopping ----------------------------------------------------------
+
+    def _exited(self, run: Run) -> None:
+        run.exited = True
+        self._epoll.unregister(run.pidfd)  # level-triggered: it would fire on every turn
+        del self._fds[run.pidfd]
+        if run.stop is None:
+            self._finish(run)
+        # a stopping run is finished by _advance_stopping once its group is empty
+
+    def _fire_timeouts(self, now: float) -> None:
+        heap = self._timeouts
+        while heap and heap[0][0] <= now:
+            _, _, run = heapq.heappop(heap)
+            if not run.done and run.stop is None:
+                note = f"timed out after {run.job.timeout:g} s"
+                self._begin_stop(run, AttemptState.TIMED_OUT, note)
+        if len(heap) > 2 * len(self._runs) + 64:  # finished runs' entries: drop them
+            self._timeouts = [entry for entry in heap if not entry[2].done]
+            heapq.heapify(self._timeouts)
+
+    def _begin_stop(self, run: Run, state: AttemptState, note: str) -> None:
+        if run.stop is not None:
+            return
+        run.stop, run.note = state, note
+        run.kill_at = time.monotonic() + max(0.0, run.job.kill_grace)
+        process.signal_group(run.pgid, signal.SIGTERM)
+        self._stopping.add(run)
+
+    def _advance_stopping(self, now: float) -> None:
+        """SIGKILL groups past their grace; finish runs whose leader exited and group is empty."""
+        groups = process.live_groups() if any(run.exited for run in self._stopping) else set()
+        for run in list(self._stopping):
+            if not run.killed and now >= run.kill_at:
+                process.signal_group(run.pgid, signal.SIGKILL)
+                run.killed, run.give_up_at = True, now + KILL_WAIT_S
+                run.note = f"{run.note}; SIGKILL after {run.job.kill_grace:g} s"
+            if not run.exited:
+                continue
+            if run.pgid not in groups:
+                self._finish(run)
+            elif run.killed and now >= run.give_up_at:
+                run.note = f"{run.note}; some processes of group {run.pgid} would not die"
+                self._finish(run)
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def _finish(self, run: Run) -> None:
+        self._drain(run)
+        returncode = run.child.reap()  # the leader has exited: this does not block
+        os.close(run.pidfd)
+        run.stream.close()
+        self._flush(run)
+        run.done = True
+        self._stopping.discard(run)
+        del self._runs[run.job.attempt_id]
+        outcome = Outcome(
+            state=self._final_state(run, returncode),
+            started_at=run.started_at,
+            ended_at=self._clock.now(),
+            exit_code=returncode,
+            output_tail=run.stream.tail(),
+            error=run.note or _signal_note(returncode) or run.stream.log_error,
+        )
+        self._out.append(Finished(run.job.attempt_id, outcome))
+
+    @staticmethod
+    def _final_state(run: Run, returncode: int) -> AttemptState:
+        if run.stop is not None:
+            return run.stop
+        return AttemptState.SUCCEEDED if returncode == 0 else AttemptState.FAILED
+
+    def abandon(self, reason: str) -> None:
+        """The loop has ended (closed, or broken by a bug): end every job left as ``error``.
+
+        After a normal close only submissions that raced with it are left; after a bug, running
+        groups are killed so that no process outlives its executor.
+        """
+        while self.commands:
+            verb, arg = self.commands.popleft()
+            if verb == "submit" and isinstance(arg, Job):
+                self._queued.append(arg)
+        for run in list(self._runs.values()):
+            process.signal_group(run.pgid, signal.SIGKILL)
+            run.stop, run.note = AttemptState.ERROR, reason
+            if not run.exited:
+                self._exited(run)
+            self._finish(run)
+        while self._queued:
+            job = self._queued.popleft()
+            self._out.append(Finished(job.attempt_id, self._unstarted(AttemptState.ERROR, reason)))
+        if self._out:
+            batch, self._out = self._out, []
+            self._emit(batch)
+
+
+def _signal_note(returncode: int) -> str | None:
+    if returncode >= 0:
+        return None
+    try:
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"
