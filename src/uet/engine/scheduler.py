@@ -24,6 +24,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from uet.memory import collector_paused
 from uet.spec.models import OnFailure, PlannedTask
 from uet.states import TaskStatus
 
@@ -40,6 +41,15 @@ class Scheduler:
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        with collector_paused():
+            self._build(tasks, concurrency, workstream_limits)
+
+    def _build(
+        self,
+        tasks: Sequence[PlannedTask],
+        concurrency: int,
+        workstream_limits: Mapping[str, int] | None,
+    ) -> None:
         self.tasks = {task.key: task for task in tasks}
         self._concurrency = concurrency
         self._limits = dict(workstream_limits or {})

@@ -14,10 +14,8 @@ naming the file, the key path and what is wrong. An invalid file never yields a 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import pydantic
 
 from uet.errors import Problem, SpecError
+from uet.memory import collector_paused
 from uet.spec._checks import Loaded, check_tasks, check_workstreams, views_of_raw, views_of_spec
 from uet.spec._formats import BUNDLE, NATIVE, Origin, detect
 from uet.spec._problems import Loc, format_path, got, translate
@@ -52,7 +51,7 @@ def load_file(path: PathLike, env: Mapping[str, str] | None = None) -> list[Work
     workstream of a run (unique workstream ids, known workstream dependencies, no cycle
     among workstreams) are :func:`load_files`' job. Raises :class:`SpecError`.
     """
-    with _collector_paused():
+    with collector_paused():
         result = _load(Path(path), os.environ if env is None else env)
     if result.problems:
         raise SpecError(result.problems)
@@ -68,7 +67,7 @@ def load_files(paths: PathLike | Iterable[PathLike], env: Mapping[str, str] | No
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     env = os.environ if env is None else env
-    with _collector_paused():
+    with collector_paused():
         results = [_load(Path(path), env) for path in paths]
         loaded = [item for result in results for item in result.loaded]
         problems = [problem for result in results for problem in result.problems]
@@ -77,24 +76,6 @@ def load_files(paths: PathLike | Iterable[PathLike], env: Mapping[str, str] | No
         if problems:
             raise SpecError(problems)
         return build_plan(loaded)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a file's objects are built.
-
-    Loading makes hundreds of thousands of long-lived objects and hardly any cycles; the
-    collector's repeated scans of them would double the time of a large plan. Restored on
-    exit, and left alone when the caller had already disabled it.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _load(path: Path, env: Mapping[str, str]) -> _FileResult:
