@@ -115,14 +115,15 @@ def planning(folder: Path, count: int) -> tuple[float, float]:
 
 def peak_memory_of_run(count: int, concurrency: int) -> float:
     """Peak RSS in MB of a fresh process that runs ``count`` tasks through uet."""
+    here = str(Path(__file__).parent)
     code = (
         "import sys, tempfile, pathlib, resource\n"
-        "sys.path.insert(0, %r)\n"
+        f"sys.path.insert(0, {here!r})\n"
         "from throughput import through_uet, independent\n"
         "folder = pathlib.Path(tempfile.mkdtemp())\n"
-        "through_uet(folder, 'm', independent(%d), %d)\n"
+        f"through_uet(folder, 'm', independent({count}), {concurrency})\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
-    ) % (str(Path(__file__).parent), count, concurrency)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -164,9 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(
-        f"{'variant':32} {'tasks/s':>9} {'of floor':>9}   ({n} tasks, diamond {args.diamond}, -j {j})"
-    )
+    setup = f"({n} tasks, diamond {args.diamond}, -j {j})"
+    print(f"{'variant':32} {'tasks/s':>9} {'of floor':>9}   {setup}")
     for name, rate in rates.items():
         print(f"{name:32} {rate:>9,.0f} {rate / floor:>8.0%}")
     if args.plan:
@@ -176,9 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     for count, mb in memory.items():
         print(f"peak memory of a {count:,}-task run: {mb:.0f} MB")
-    print(
-        f"peak memory of this benchmark: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
-    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this benchmark: {peak:.0f} MB")
     return 0
 
 
