@@ -16,7 +16,7 @@ from types import TracebackType
 
 from uet.clock import Clock, SystemClock
 from uet.execution.api import Finished, Job, Outcome, OutputSink, Report
-from uet.execution.reactor import Reactor
+from uet.execution.reactor import Command, Reactor
 from uet.states import AttemptState
 
 log = logging.getLogger("uet.execution")
@@ -48,7 +48,7 @@ class LocalExecutor:
     ) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
-        self._clock = clock or SystemClock()
+        self._clock = clock if clock is not None else SystemClock()
         self._reports: queue.SimpleQueue[list[Report]] = queue.SimpleQueue()
         self._reactor = Reactor(max_workers, output, self._clock, self._reports.put)
         self._lock = threading.Lock()  # orders commands against the reactor's end
@@ -60,40 +60,47 @@ class LocalExecutor:
         self._thread.start()
 
     def _serve(self) -> None:
-        reason = "executor is closed"
+        reason = "executor failed (see the log)"
         try:
             self._reactor.run()
-        except Exception as exc:  # a bug in the loop: every job must still end
+            reason = "executor is closed"
+        except Exception:  # a bug in the loop: every job must still end, as an error
             log.exception("the executor's reactor failed; its jobs are reported as errors")
-            reason = f"executor failed: {exc!r}"
         finally:
-            with self._lock:
+            with self._lock:  # from now on no command is queued, and no wake-up written
                 self._stopped = True
-            self._reactor.abandon(reason)
-            self._reactor.close_fds()
+            try:
+                self._reactor.abandon(reason)
+            finally:
+                self._reactor.close_fds()
 
-    def _command(self, verb: str, arg: Job | int | None) -> bool:
-        """Hand a command to the reactor; False when it no longer runs."""
+    def _command(self, verb: Command, arg: Job | int | None) -> bool:
+        """Hand a command to the reactor; False when it no longer takes any.
+
+        The wake-up is written under the lock: once the reactor has stopped, its descriptor
+        is closed and its number may belong to someone else.
+        """
         with self._lock:
-            if self._stopped or (self._closed and verb != "close"):
+            if self._stopped or (self._closed and verb is not Command.CLOSE):
                 return False
             self._reactor.commands.append((verb, arg))
-        os.eventfd_write(self._reactor.wake_fd, 1)
+            os.eventfd_write(self._reactor.wake_fd, 1)
         return True
 
     def submit(self, job: Job) -> None:
         """Queue ``job``; it starts as soon as a worker is free. Never raises for a bad job:
         what cannot run ends as a ``Finished`` with state ``error``."""
         self._submitted += 1
-        if not self._command("submit", job):
+        if not self._command(Command.SUBMIT, job):
             note = "executor is closed" if self._closed else "executor failed (see the log)"
             outcome = Outcome(AttemptState.ERROR, None, self._clock.now(), error=note)
             self._reports.put([Finished(job.attempt_id, outcome)])
 
     def poll(self, timeout: float) -> list[Report]:
         """Reports since the last call; waits up to ``timeout`` seconds for the first one."""
+        wait = min(timeout, threading.TIMEOUT_MAX)
         try:
-            reports = self._reports.get(True, timeout) if timeout > 0 else self._reports.get(False)
+            reports = self._reports.get(True, wait) if wait > 0 else self._reports.get(False)
         except queue.Empty:
             return []
         while True:
@@ -106,7 +113,7 @@ class LocalExecutor:
 
     def cancel(self, attempt_id: int) -> None:
         """Stop a job (a ``Finished`` with state ``canceled`` follows); unknown ids are ignored."""
-        self._command("cancel", attempt_id)
+        self._command(Command.CANCEL, attempt_id)
 
     def running(self) -> int:
         """Jobs submitted whose ``Finished`` has not been returned by ``poll`` yet."""
@@ -116,7 +123,7 @@ class LocalExecutor:
         """Stop every running job's process group and join the reactor thread (idempotent)."""
         if not self._closed:
             self._closed = True
-            self._command("close", None)
+            self._command(Command.CLOSE, None)
         if self._thread is not threading.current_thread():
             self._thread.join()
 

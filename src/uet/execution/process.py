@@ -53,15 +53,16 @@ def command_of(job: Job) -> list[str]:
 
 
 class Child:
-    """A started job process: its pid (= its process group id) and its output pipe."""
+    """A started job process: its pid (= its process group id), output pipe and pidfd."""
 
-    __slots__ = ("_pipe", "_popen", "pid", "pipe_fd")
+    __slots__ = ("_pipe", "_popen", "pid", "pidfd", "pipe_fd")
 
-    def __init__(self, popen: subprocess.Popen[bytes], pipe: IO[bytes]) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], pipe: IO[bytes], pidfd: int) -> None:
         self._popen = popen
         self._pipe = pipe
         self.pid = popen.pid
         self.pipe_fd = pipe.fileno()  # read end of stdout+stderr, non-blocking
+        self.pidfd = pidfd  # readable once the process has exited
 
     def reap(self) -> int:
         """Wait for the (exited) process; its exit code, or -N when signal N killed it."""
@@ -70,14 +71,18 @@ class Child:
     def close_pipe(self) -> None:
         self._pipe.close()
 
+    def close_pidfd(self) -> None:
+        os.close(self.pidfd)
+
 
 def spawn(job: Job) -> Child:
     """Start ``job`` leading a new process group, stdin /dev/null, stdout+stderr on one pipe.
 
     The environment is exactly ``job.env``; a program name without a slash is looked up on
     the job's ``PATH``; descriptors other than 0-2 are closed; SIGPIPE is reset to default.
-    Raises :class:`SpawnError` with a message that names what could not be used (the
-    program, the working directory).
+    A pidfd (Linux 5.3+) tells the reactor when the process exits, without SIGCHLD. Raises
+    :class:`SpawnError` with a message that names what could not be used (the program, the
+    working directory).
     """
     argv = command_of(job)
     try:
@@ -98,7 +103,14 @@ def spawn(job: Job) -> Child:
     if pipe is None:  # pragma: no cover - stdout=PIPE always gives one
         raise SpawnError("no output pipe")
     os.set_blocking(pipe.fileno(), False)
-    return Child(proc, pipe)
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except OSError as exc:  # out of descriptors: a process we cannot watch must not run
+        signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pipe.close()
+        raise SpawnError(f"cannot watch {argv[0]!r}: {exc.strerror or exc}") from exc
+    return Child(proc, pipe, pidfd)
 
 
 def _describe(exc: OSError, program: str, job: Job) -> str:

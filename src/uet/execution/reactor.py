@@ -20,6 +20,7 @@ the pipe is drained then, and a background process that still holds it loses its
 from __future__ import annotations
 
 import contextlib
+import enum
 import heapq
 import itertools
 import logging
@@ -52,6 +53,14 @@ READ_BYTES = 65_536  # one read from a pipe
 STOP_TICK_S = 0.02  # seconds between looks at the groups of stopping jobs
 KILL_WAIT_S = 5.0  # seconds after SIGKILL before a group that will not die is given up on
 _DRAIN_READS = 32  # reads at most when a leader exits (a pipe holds 64 KiB)
+
+
+class Command(enum.Enum):
+    """What the caller's thread asks of the reactor (through ``Reactor.commands``)."""
+
+    SUBMIT = "submit"  # argument: the Job
+    CANCEL = "cancel"  # argument: the attempt id
+    CLOSE = "close"  # argument: None
 
 
 @dataclass(eq=False, slots=True)
@@ -98,7 +107,7 @@ class Reactor:
         self._epoll = select.epoll()
         self.wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._epoll.register(self.wake_fd, select.EPOLLIN)
-        self.commands: deque[tuple[str, Job | int | None]] = deque()
+        self.commands: deque[tuple[Command, Job | int | None]] = deque()
         self._fds: dict[int, Run] = {}  # pipe fds and pidfds of running jobs
         self._runs: dict[int, Run] = {}  # by attempt id
         self._queued: deque[Job] = deque()
@@ -126,7 +135,9 @@ class Reactor:
         for fd, _ in self._epoll.poll(wait):
             run = self._fds.get(fd)
             if run is None:
-                self._take_commands()
+                if fd == self.wake_fd:
+                    self._take_commands()
+                # else: a descriptor that a job finished earlier in this turn closed
             elif fd == run.pipe_fd:
                 self._read(run)
             else:
@@ -166,11 +177,11 @@ class Reactor:
             os.eventfd_read(self.wake_fd)
         while self.commands:
             verb, arg = self.commands.popleft()
-            if verb == "submit" and isinstance(arg, Job):
+            if verb is Command.SUBMIT and isinstance(arg, Job):
                 self._queued.append(arg)
-            elif verb == "cancel" and isinstance(arg, int):
+            elif verb is Command.CANCEL and isinstance(arg, int):
                 self._cancel(arg, AttemptState.CANCELED, "canceled")
-            elif verb == "close":
+            elif verb is Command.CLOSE:
                 self._close()
 
     def _cancel(self, attempt_id: int, state: AttemptState, note: str) -> None:
@@ -206,37 +217,29 @@ class Reactor:
         try:
             log_fd = open_log(job.log_path) if job.log_path is not None else None
         except OSError as exc:
-            note = f"cannot open log file {os.fsdecode(job.log_path or '')!r}: {exc.strerror}"
-            self._out.append(Finished(job.attempt_id, self._unstarted(AttemptState.ERROR, note)))
+            path = os.fsdecode(job.log_path or "")
+            self._refuse(job, f"cannot open log file {path!r}: {exc.strerror or exc}")
             return
         stream = OutputStream(log_fd)
         try:
             child = process.spawn(job)
         except process.SpawnError as exc:
             stream.close()
-            self._out.append(
-                Finished(job.attempt_id, self._unstarted(AttemptState.ERROR, str(exc)))
-            )
+            self._refuse(job, str(exc))
             return
-        try:
-            pidfd = os.pidfd_open(child.pid)
-        except OSError as exc:  # out of descriptors: we could not watch it, so it must not run
-            process.signal_group(child.pid, signal.SIGKILL)
-            child.reap()
-            child.close_pipe()
-            stream.close()
-            note = f"cannot watch the process: {exc.strerror}"
-            self._out.append(Finished(job.attempt_id, self._unstarted(AttemptState.ERROR, note)))
-            return
-        run = Run(job, child, pidfd, child.pipe_fd, stream, self._clock.now())
+        run = Run(job, child, child.pidfd, child.pipe_fd, stream, self._clock.now())
         self._runs[job.attempt_id] = run
-        self._fds[run.pipe_fd] = self._fds[pidfd] = run
+        self._fds[run.pipe_fd] = self._fds[run.pidfd] = run
         self._epoll.register(run.pipe_fd, select.EPOLLIN)
-        self._epoll.register(pidfd, select.EPOLLIN)
+        self._epoll.register(run.pidfd, select.EPOLLIN)
         if job.timeout is not None:
             deadline = time.monotonic() + job.timeout
             heapq.heappush(self._timeouts, (deadline, next(self._seq), run))
         self._out.append(Started(job.attempt_id, child.pid, child.pid, run.started_at))
+
+    def _refuse(self, job: Job, note: str) -> None:
+        """``job`` could not start: its one report is Finished(error)."""
+        self._out.append(Finished(job.attempt_id, self._unstarted(AttemptState.ERROR, note)))
 
     # -- output ---------------------------------------------------------------------------
 
@@ -347,14 +350,14 @@ class Reactor:
     def _finish(self, run: Run) -> None:
         self._drain(run)
         returncode = run.child.reap()  # the leader has exited: this does not block
-        os.close(run.pidfd)
+        run.child.close_pidfd()
         run.stream.close()
         self._flush(run)
         run.done = True
         self._stopping.discard(run)
         del self._runs[run.job.attempt_id]
         outcome = Outcome(
-            state=self._final_state(run, returncode),
+            state=run.stop or (AttemptState.SUCCEEDED if returncode == 0 else AttemptState.FAILED),
             started_at=run.started_at,
             ended_at=self._clock.now(),
             exit_code=returncode,
@@ -362,12 +365,6 @@ class Reactor:
             error=run.note or _signal_note(returncode) or run.stream.log_error,
         )
         self._out.append(Finished(run.job.attempt_id, outcome))
-
-    @staticmethod
-    def _final_state(run: Run, returncode: int) -> AttemptState:
-        if run.stop is not None:
-            return run.stop
-        return AttemptState.SUCCEEDED if returncode == 0 else AttemptState.FAILED
 
     def abandon(self, reason: str) -> None:
         """The loop has ended (closed, or broken by a bug): end every job left as ``error``.
@@ -377,7 +374,7 @@ class Reactor:
         """
         while self.commands:
             verb, arg = self.commands.popleft()
-            if verb == "submit" and isinstance(arg, Job):
+            if verb is Command.SUBMIT and isinstance(arg, Job):
                 self._queued.append(arg)
         for run in list(self._runs.values()):
             process.signal_group(run.pgid, signal.SIGKILL)
@@ -386,8 +383,7 @@ class Reactor:
                 self._exited(run)
             self._finish(run)
         while self._queued:
-            job = self._queued.popleft()
-            self._out.append(Finished(job.attempt_id, self._unstarted(AttemptState.ERROR, reason)))
+            self._refuse(self._queued.popleft(), reason)
         if self._out:
             batch, self._out = self._out, []
             self._emit(batch)

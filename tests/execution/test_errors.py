@@ -1,0 +1,86 @@
+"""What cannot run ends as an ``error`` outcome with a clear message, never as an exception."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.execution.conftest import collect, job, run_one
+from uet.execution import Finished, Job, LocalExecutor, Started
+from uet.states import AttemptState
+
+
+def _not_executable(tmp_path: Path) -> Path:
+    script = tmp_path / "script.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    return script
+
+
+@pytest.mark.parametrize(
+    ("make_job", "message"),
+    [
+        pytest.param(
+            lambda tmp: job(1, argv=["uet-no-such-program"]),
+            "cannot run 'uet-no-such-program': not found on PATH",
+            id="missing-on-path",
+        ),
+        pytest.param(
+            lambda tmp: job(1, argv=[str(tmp / "missing")]),
+            "No such file or directory",
+            id="missing-path",
+        ),
+        pytest.param(
+            lambda tmp: job(1, argv=[str(_not_executable(tmp))]),
+            "Permission denied",
+            id="not-executable",
+        ),
+        pytest.param(
+            lambda tmp: job(1, "exit 0", cwd=tmp / "nowhere"),
+            "cannot use working directory",
+            id="missing-cwd",
+        ),
+        pytest.param(
+            lambda tmp: job(1, "exit 0", cwd=_not_executable(tmp)),
+            "cannot use working directory",
+            id="cwd-is-a-file",
+        ),
+        pytest.param(
+            lambda tmp: job(1, "exit 0", log_path=tmp),
+            "cannot open log file",
+            id="log-path-is-a-folder",
+        ),
+        pytest.param(
+            lambda tmp: Job(1, "both", argv=["true"], shell="true"),  # noqa: S604 - a bad job
+            "exactly one of argv and shell",
+            id="argv-and-shell",
+        ),
+        pytest.param(
+            lambda tmp: Job(1, "neither"), "exactly one of argv and shell", id="no-command"
+        ),
+        pytest.param(lambda tmp: job(1, argv=[]), "argv is empty", id="empty-argv"),
+        pytest.param(
+            lambda tmp: job(1, argv=["echo", "nul\0byte"]), "cannot run 'echo'", id="nul-byte"
+        ),
+    ],
+)
+def test_what_cannot_start_is_an_error_outcome(
+    executor: LocalExecutor, tmp_path: Path, make_job: object, message: str
+) -> None:
+    assert callable(make_job)
+    executor.submit(make_job(tmp_path))
+    reports = collect(executor, 1)
+    assert not any(isinstance(r, Started) for r in reports)
+    (finished,) = reports
+    assert isinstance(finished, Finished)
+    outcome = finished.outcome
+    assert outcome.state is AttemptState.ERROR
+    assert outcome.exit_code is None
+    assert outcome.started_at is None
+    assert message in (outcome.error or "")
+
+
+def test_an_error_does_not_disturb_the_next_job(executor: LocalExecutor) -> None:
+    run_one(executor, job(1, argv=["uet-no-such-program"]))
+    assert run_one(executor, job(2, "exit 0")).state is AttemptState.SUCCEEDED
