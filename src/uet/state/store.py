@@ -57,7 +57,7 @@ class _Prepared:
     Only for statements whose parameters need no type processing (text, numbers, NULL).
     """
 
-    def __init__(self, statement: sa.Update, dialect: sa.Dialect) -> None:
+    def __init__(self, statement: sa.Update | sa.Insert, dialect: sa.Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.names = compiled.positiontup if compiled.positional else None
@@ -75,6 +75,12 @@ class _Prepared:
             values.update(row)
             params.append(tuple(values[name] for name in self.names))
         conn.exec_driver_sql(self.sql, params)
+
+    def returning_id(self, conn: sa.Connection, row: Mapping[str, Any]) -> int:
+        """Execute for one row and return the id its RETURNING clause gives."""
+        values = {**self.constants, **row}
+        params: Any = values if self.names is None else tuple(values[n] for n in self.names)
+        return int(conn.exec_driver_sql(self.sql, params).scalar_one())
 
 
 def _keep(column: sa.Column[Any], name: str) -> sa.ColumnElement[Any]:
@@ -103,6 +109,11 @@ _MARK_STARTED = (
         pgid=sa.bindparam("b_pgid"),
         started_at=sa.bindparam("b_at"),
     )
+)
+_DISPATCH_ATTEMPT = (
+    sa.insert(attempts)
+    .values({c.name: sa.bindparam(c.name, type_=c.type) for c in attempts.c if c.name != "id"})
+    .returning(attempts.c.id)
 )
 _COMPLETE_ATTEMPT = (
     sa.update(attempts)
@@ -151,6 +162,7 @@ class Store:
         self.update_task_sql = _Prepared(_UPDATE_TASK, dialect)
         self.mark_started_sql = _Prepared(_MARK_STARTED, dialect)
         self.complete_attempt_sql = _Prepared(_COMPLETE_ATTEMPT, dialect)
+        self.dispatch_attempt_sql = _Prepared(_DISPATCH_ATTEMPT, dialect)
 
     def live_attempts_sql(self, count: int) -> str:
         """``SELECT id … WHERE id IN (…count…) AND live … FOR UPDATE``, made once per size."""
@@ -354,11 +366,9 @@ class Transaction:
         """Insert attempts (their ``id`` is ignored) and return the ids given, in order."""
         if not items:
             return []
-        rows = [_attempt_row(a) for a in items]
-        for row in rows:
-            del row["id"]
-        statement = sa.insert(attempts).returning(attempts.c.id, sort_by_parameter_order=True)
-        return list(self._writable().execute(statement, rows).scalars())
+        conn = self._writable()
+        insert = self.store.dispatch_attempt_sql
+        return [insert.returning_id(conn, _attempt_row(item)) for item in items]
 
     def mark_running(self, attempt_id: int, *, pid: int, pgid: int, started_at: float) -> bool:
         """The attempt's process started. False when the attempt is no longer live."""
