@@ -32,6 +32,7 @@ from spawn import floor, thread_pool  # bench/spawn.py: the same baselines
 from uet.config import load_settings
 from uet.engine.api import start_run
 from uet.engine.model import RunOptions
+from uet.engine.progress import Progress
 from uet.engine.scheduler import Scheduler
 from uet.spec import load_files
 from uet.state.store import Store
@@ -63,7 +64,13 @@ def diamond(count: int) -> list[dict[str, object]]:
     ]
 
 
-def through_uet(folder: Path, name: str, tasks: list[dict[str, object]], concurrency: int) -> float:
+def through_uet(
+    folder: Path,
+    name: str,
+    tasks: list[dict[str, object]],
+    concurrency: int,
+    progress: Progress | None = None,
+) -> float:
     project = folder / name
     project.mkdir()
     settings = load_settings(cwd=project, env={})
@@ -71,7 +78,11 @@ def through_uet(folder: Path, name: str, tasks: list[dict[str, object]], concurr
     plan = load_files([workstream(project / "bench.json", tasks)])
     start = time.perf_counter()
     result = start_run(
-        plan, settings=settings, store=store, options=RunOptions(concurrency=concurrency)
+        plan,
+        settings=settings,
+        store=store,
+        options=RunOptions(concurrency=concurrency),
+        progress=progress,
     )
     elapsed = time.perf_counter() - start
     store.close()
@@ -95,19 +106,45 @@ def planning(folder: Path, count: int) -> tuple[float, float]:
     return loaded, time.perf_counter() - start
 
 
-def peak_memory_of_run(count: int, concurrency: int) -> float:
-    """Peak RSS in MB of a fresh process that runs ``count`` tasks through uet."""
+class MemorySampler:
+    """A ``uet.engine.progress.Progress`` that reads this process's resident memory when
+    10 %, 50 % and 100 % of the tasks are done: flat means the three stay close."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+        self.samples: dict[int, float] = {}
+
+    def started(self, run_id: str, total: int) -> None:
+        self.total = total
+
+    def tick(self, counts: object, dispatched: object) -> None:
+        pass
+
+    def task_done(self, key: str, status: object) -> None:
+        self.done += 1
+        for percent in (10, 50, 100):
+            if percent not in self.samples and self.done * 100 >= percent * self.total:
+                with open("/proc/self/status", encoding="ascii") as status_file:
+                    rss = next(line for line in status_file if line.startswith("VmRSS"))
+                self.samples[percent] = int(rss.split()[1]) / 1024
+
+
+def memory_of_run(count: int, concurrency: int) -> dict[int, float]:
+    """Resident MB of a fresh process when 10/50/100 % of ``count`` tasks are done."""
     here = str(Path(__file__).parent)
     code = (
-        "import sys, tempfile, pathlib, resource\n"
+        "import sys, json, tempfile, pathlib\n"
         f"sys.path.insert(0, {here!r})\n"
-        "from throughput import through_uet, independent\n"
+        "import throughput\n"
+        "sampler = throughput.MemorySampler()\n"
         "folder = pathlib.Path(tempfile.mkdtemp())\n"
-        f"through_uet(folder, 'm', independent({count}), {concurrency})\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        f"throughput.through_uet(folder, 'm', throughput.independent({count}), {concurrency},\n"
+        "                        progress=sampler)\n"
+        "print(json.dumps(sampler.samples))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    return {int(k): v for k, v in json.loads(out.stdout.splitlines()[-1]).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         loaded, scheduled = planning(folder, args.plan) if args.plan else (0.0, 0.0)
     memory = {}
     if args.memory:
-        memory = {count: peak_memory_of_run(count, j) for count in (args.memory // 10, args.memory)}
+        memory = {args.memory: memory_of_run(args.memory, j)}
     base = rates["posix_spawn loop (floor)"]
     report = {
         "rates": rates,
@@ -162,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
             f"planning {args.plan:,} tasks: load+validate+order {loaded:.2f} s, "
             f"scheduler {scheduled:.2f} s (target: < 2 s)"
         )
-    for count, mb in memory.items():
-        print(f"peak memory of a {count:,}-task run: {mb:.0f} MB")
+    for count, samples in memory.items():
+        shown = ", ".join(f"{mb:.0f} MB at {pct} %" for pct, mb in sorted(samples.items()))
+        print(f"resident memory over a {count:,}-task run: {shown}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of this benchmark: {peak:.0f} MB")
     return 0
