@@ -148,18 +148,22 @@ class RunLoop:
     def run(self) -> RunResult:
         """Loop until every task is done, the run is canceled, or it is interrupted."""
         try:
-            reports: list[Report] = []
-            while True:
-                if self._interrupted.is_set():
-                    return self._stop_interrupted()
-                jobs, done = self._commit_tick(reports)
-                for job in jobs:
-                    self.executor.submit(job)
-                if done is not None:
-                    return done
-                reports = self._wait()
+            with self.store.pinned():
+                return self._loop()
         finally:
             self.executor.close()
+
+    def _loop(self) -> RunResult:
+        reports: list[Report] = []
+        while True:
+            if self._interrupted.is_set():
+                return self._stop_interrupted()
+            jobs, done = self._commit_tick(reports)
+            for job in jobs:
+                self.executor.submit(job)
+            if done is not None:
+                return done
+            reports = self._wait()
 
     def _wait(self) -> list[Report]:
         if self.options.deterministic:

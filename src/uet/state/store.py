@@ -14,6 +14,7 @@ Database failures surface as :class:`uet.errors.StoreError`, never as a driver e
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -156,6 +157,7 @@ class Store:
             reader_options["postgresql_readonly"] = True  # the server refuses writes too
         self._reader = engine.execution_options(**reader_options)
         self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._pinned = threading.local()
         self._insert_sql: dict[int, str] = {}
         self._live_sql: dict[int, str] = {}
         dialect = engine.dialect
@@ -225,8 +227,30 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
+        pinned: sa.Connection | None = getattr(self._pinned, "conn", None)
+        if pinned is not None:
+            with translate_errors(self.engine), pinned.begin():
+                yield Transaction(self, pinned, readonly=False)
+            return
         with translate_errors(self.engine), self.engine.begin() as conn:
             yield Transaction(self, conn, readonly=False)
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Within this block, this thread's write transactions share one connection.
+
+        For loops that commit many small transactions (the run loop, one per tick): taking
+        a pooled connection and wrapping it costs more than SQLite's own work on them.
+        """
+        if getattr(self._pinned, "conn", None) is not None:
+            yield  # already pinned further up
+            return
+        with translate_errors(self.engine), self.engine.connect() as conn:
+            self._pinned.conn = conn
+            try:
+                yield
+            finally:
+                self._pinned.conn = None
 
     @contextmanager
     def reader(self) -> Iterator[Transaction]:
