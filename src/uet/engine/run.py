@@ -56,7 +56,6 @@ class _Tick:
     def __init__(self) -> None:
         self.events: list[NewEvent] = []
         self.updates: list[TaskUpdate] = []
-        self.results: list[AttemptResult] = []
         self.decisions: list[DecisionRecord] = []
         self.started: list[Started] = []
         self.seqs: list[int | None] = []  # of events, once written
@@ -250,7 +249,6 @@ class RunLoop:
             if isinstance(report, Finished):
                 self._write_buffered_output(tick, report.attempt_id)
                 results.append(self._result(report, started.get(report.attempt_id), now))
-        tick.results = results
         accepted = set(tx.complete_attempts(results))
         for report in reports:
             if isinstance(report, Finished) and report.attempt_id in accepted:
