@@ -83,8 +83,10 @@ def cli(ctx: click.Context, db: str | None, non_interactive: bool) -> None:
 
     \b
     Examples:
-      uet db upgrade                 # create or migrate the state database
-      uet --db postgresql+psycopg://localhost/uet db status
+      uet init                       # uet.toml, .uet/, workstreams/example.yaml
+      uet run examples/hello.yaml    # one DAG, live progress; Ctrl-C leaves it resumable
+      uet status && uet events RUN_ID --type 'task.*'
+      uet --db postgresql+psycopg://localhost/uet db upgrade
     """
     ctx.obj = Context(db, non_interactive)
 
