@@ -77,11 +77,11 @@ class _Prepared:
             params.append(tuple(values[name] for name in self.names))
         conn.exec_driver_sql(self.sql, params)
 
-    def returning_id(self, conn: sa.Connection, row: Mapping[str, Any]) -> int:
-        """Execute for one row and return the id its RETURNING clause gives."""
+    def one(self, conn: sa.Connection, row: Mapping[str, Any]) -> sa.CursorResult[Any]:
+        """Execute for one row (its rowcount and RETURNING rows are reliable)."""
         values = {**self.constants, **row}
         params: Any = values if self.names is None else tuple(values[n] for n in self.names)
-        return int(conn.exec_driver_sql(self.sql, params).scalar_one())
+        return conn.exec_driver_sql(self.sql, params)
 
 
 def _keep(column: sa.Column[Any], name: str) -> sa.ColumnElement[Any]:
@@ -392,23 +392,12 @@ class Transaction:
             return []
         conn = self._writable()
         insert = self.store.dispatch_attempt_sql
-        return [insert.returning_id(conn, _attempt_row(item)) for item in items]
+        return [int(insert.one(conn, _attempt_row(item)).scalar_one()) for item in items]
 
     def mark_running(self, attempt_id: int, *, pid: int, pgid: int, started_at: float) -> bool:
         """The attempt's process started. False when the attempt is no longer live."""
-        result = self._writable().execute(
-            sa.update(attempts).where(
-                attempts.c.id == attempt_id,
-                attempts.c.state.in_([s.value for s in LIVE_ATTEMPT_STATES]),
-            ),
-            {
-                "state": AttemptState.RUNNING.value,
-                "pid": pid,
-                "pgid": pgid,
-                "started_at": started_at,
-            },
-        )
-        return result.rowcount == 1
+        row = {"b_id": attempt_id, "b_pid": pid, "b_pgid": pgid, "b_at": started_at}
+        return self.store.mark_started_sql.one(self._writable(), row).rowcount == 1
 
     def mark_started(self, started: Sequence[tuple[int, int, int, float]]) -> None:
         """Many ``(attempt id, pid, pgid, started_at)`` at once; attempts no longer live
