@@ -28,6 +28,9 @@ EVENT_QUEUE_MAX = 100_000
 EVENT_CLOSE_TIMEOUT_S = 60.0
 """Seconds ``with EventBus(...)`` waits at exit for queued events before raising."""
 
+LOGS_DIR_NAME = "logs"
+"""Folder of task output inside the home directory: ``logs/<run>/<workstream>/<task>.log``."""
+
 BACKUP_DIR_NAME = "backups"
 """Backups folder inside the home directory."""
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from uet import defaults
 from uet.clock import Clock, FixedClock, SystemClock
-from uet.config import Settings
+from uet.config import Settings, load_settings
 from uet.engine.model import RunOptions, RunResult, planned_from_document, task_document
 from uet.engine.progress import Progress
 from uet.engine.recovery import orchestrator_alive, reconcile
@@ -20,6 +20,7 @@ from uet.events.bus import EventBus
 from uet.execution.api import Executor, OutputSink
 from uet.execution.local import LocalExecutor
 from uet.ids import RandomIds, SequentialIds
+from uet.spec import load_files, topological_order
 from uet.spec.models import Plan, PlannedTask
 from uet.state.records import RunRecord, TaskRecord, TaskUpdate, WorkstreamRecord
 from uet.state.store import NewEvent, Store
@@ -190,7 +191,7 @@ def _drive(
             workstream_limits=limits,
             options=options,
             root=settings.root,
-            logs_dir=settings.home / "logs",
+            home=settings.home,
             progress=progress,
             base_env=os.environ,
             executor_factory=executor_factory or local_executor(options.concurrency),
@@ -239,8 +240,6 @@ def _restore(
 
 
 def _in_plan_order(rows: Sequence[TaskRecord]) -> list[PlannedTask]:
-    from uet.spec.graph import topological_order  # noqa: PLC0415
-
     by_key = {
         row.id: planned_from_document(row.id, row.workstream_id, row.depends_on, row.spec)
         for row in rows
@@ -297,9 +296,6 @@ def run(
         result = uet.run(["workstreams/build.yaml"], concurrency=8)
         assert result.status is uet.RunStatus.SUCCEEDED, result.counts
     """
-    from uet.config import load_settings  # noqa: PLC0415 - keeps the engine's imports lean
-    from uet.spec import load_files  # noqa: PLC0415
-
     plan = source if isinstance(source, Plan) else load_files(source)
     settings = settings or load_settings()
     options = RunOptions.make(concurrency=concurrency, deterministic=deterministic, run_id=run_id)

@@ -4,11 +4,13 @@ stored in the task rows (so that ``uet resume`` needs nothing but the database).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from uet.errors import ExitCode
+from uet import defaults
+from uet.errors import ExitCode, UsageError
 from uet.spec.models import OnFailure, PlannedTask, TaskSpec
 from uet.states import RunStatus, TaskStatus
 
@@ -48,6 +50,22 @@ class RunResult:
         if self.status is RunStatus.INTERRUPTED:
             return int(ExitCode.INTERRUPTED)
         return int(ExitCode.FAILED)
+
+
+def log_path(home: Path, run_id: str, task_key: str) -> Path:
+    """Where a task's output is kept (every attempt, appended)."""
+    return home / defaults.LOGS_DIR_NAME / run_id / f"{task_key}.log"
+
+
+def resolve_task(keys: Iterable[str], given: str) -> str:
+    """The task key ``given`` names: a full ``<workstream>/<task>`` key, or a bare task id
+    that only one workstream of the run has. Raises UsageError otherwise."""
+    matches = [key for key in keys if key == given or key.split("/", 1)[-1] == given]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UsageError(f"several tasks are called {given!r}: give one of {', '.join(matches)}")
+    raise UsageError(f"no task {given!r} in this run")
 
 
 def task_document(task: PlannedTask) -> dict[str, Any]:

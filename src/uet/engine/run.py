@@ -36,6 +36,7 @@ from uet import defaults
 from uet.backoff import compute_backoff
 from uet.clock import Clock
 from uet.engine.model import RunOptions, RunResult
+from uet.engine.model import log_path as task_log_path
 from uet.engine.progress import NullProgress, Progress
 from uet.engine.scheduler import Scheduler
 from uet.events.bus import EventBus
@@ -76,7 +77,7 @@ class RunLoop:
         workstream_limits: Mapping[str, int],
         options: RunOptions,
         root: Path,
-        logs_dir: Path,
+        home: Path,
         progress: Progress | None = None,
         base_env: Mapping[str, str] | None = None,
         used: Mapping[str, int] | None = None,
@@ -89,7 +90,7 @@ class RunLoop:
         self.run_id = run_id
         self.options = options
         self.root = root
-        self.logs_dir = logs_dir
+        self.home = home
         self.progress = progress or NullProgress()
         self.base_env = dict(base_env or {})
         self.tasks = {task.key: task for task in tasks}
@@ -446,7 +447,7 @@ class RunLoop:
             "UET_NON_INTERACTIVE": "1",
             "NON_INTERACTIVE": "1",
         }
-        log_path = self.logs_dir / self.run_id / f"{task.key}.log"
+        log_path = task_log_path(self.home, self.run_id, task.key)
         if number > 1:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             with log_path.open("a", encoding="utf-8") as log:
