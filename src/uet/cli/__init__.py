@@ -13,7 +13,7 @@ import traceback
 import click
 
 from uet.cli.app import cli
-from uet.errors import ExitCode, UetError
+from uet.errors import ExitCode, SpecError, UetError
 
 __all__ = ["cli", "main"]
 
@@ -23,16 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Without standalone mode, click returns the code of an Exit instead of raising it.
         result = cli.main(args=argv, prog_name="uet", standalone_mode=False)
+    except SpecError as exc:  # one `file: key: problem` line each, as compilers print them
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        return int(exc.exit_code)
     except UetError as exc:
         click.echo(f"uet: error: {exc}", err=True)
         return int(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
-        return int(ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code)
-    except click.Abort:
-        click.echo("uet: interrupted", err=True)
-        return int(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
+        return int(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
         click.echo("uet: interrupted", err=True)
         return int(ExitCode.INTERRUPTED)
     except Exception:  # noqa: BLE001 - a bug: show it whole; exit 1 means "the work failed"

@@ -18,7 +18,7 @@ from uet.cli.app import Context, json_option, pass_context
 from uet.cli.progress import ConsoleProgress
 from uet.clock import SystemClock
 from uet.engine.api import resume_run, start_run
-from uet.engine.model import RunOptions, RunResult
+from uet.engine.model import RunOptions, RunResult, log_path, resolve_task
 from uet.engine.recovery import cancel_run, reconcile
 from uet.errors import ExitCode, SpecError, UsageError
 from uet.spec import load_files
@@ -43,13 +43,9 @@ def validate(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
     try:
         plan = load_files(files)
     except SpecError as error:
-        if as_json:
-            ctx.emit_json(
-                {"ok": False, "problems": [dataclasses.asdict(p) for p in error.problems]}
-            )
-        else:
-            for problem in error.problems:
-                ctx.err.print(str(problem), markup=False)
+        if not as_json:
+            raise  # main() prints one problem a line and exits 2
+        ctx.emit_json({"ok": False, "problems": [dataclasses.asdict(p) for p in error.problems]})
         raise click.exceptions.Exit(int(ExitCode.USAGE)) from None
     if as_json:
         ctx.emit_json({"ok": True, "workstreams": len(plan.workstreams), "tasks": len(plan.tasks)})
@@ -86,12 +82,7 @@ def run(
     """
     if executor == "ray":
         raise UsageError("the ray executor is not available yet; use --executor local")
-    try:
-        plan = load_files(files)
-    except SpecError as error:
-        for problem in error.problems:
-            ctx.err.print(str(problem), markup=False)
-        raise click.exceptions.Exit(int(ExitCode.USAGE)) from None
+    plan = load_files(files)  # on a SpecError main() prints every problem, exits 2
     options = RunOptions.make(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
     with _watching(ctx, as_json) as (progress, interrupted):
         result = start_run(
@@ -209,21 +200,16 @@ def logs(ctx: Context, run_id: str, task_id: str) -> None:
       uet logs run-20261124T094110-c4f2e4 test
     """
     store = ctx.existing_store()
-    tasks = []
+    keys: list[str] = []
     if store is not None:
         with store.reader() as tx:
-            tasks = [t.id for t in tx.get_tasks(run_id)]
-    matches = [t for t in tasks if t == task_id or t.split("/", 1)[-1] == task_id]
-    if len(matches) != 1:
-        hint = (
-            "several tasks have that id: give <workstream>/<task>"
-            if matches
-            else (f"no task {task_id!r} in run {run_id!r}")
-        )
-        raise UsageError(hint)
-    path = ctx.settings.home / "logs" / run_id / f"{matches[0]}.log"
+            keys = [t.id for t in tx.get_tasks(run_id)]
+    if not keys:
+        raise UsageError(f"no run {run_id!r} (see `uet runs`)")
+    key = resolve_task(keys, task_id)
+    path = log_path(ctx.settings.home, run_id, key)
     if not path.exists():
-        ctx.err.print(f"{matches[0]} printed nothing (no {path})")
+        ctx.err.print(f"{key} printed nothing (no {path})")
         return
     with path.open("rb") as log:
         shutil.copyfileobj(log, sys.stdout.buffer)
