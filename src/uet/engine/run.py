@@ -28,7 +28,7 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,15 +127,9 @@ class RunLoop:
         if self.options.deterministic:
             self._buffered[attempt_id].extend(lines)
             return
-        key = self.live.get(attempt_id, ("", 0))[0]
-        for start in range(0, len(lines), defaults.OUTPUT_EVENT_LINES):
-            chunk = list(lines[start : start + defaults.OUTPUT_EVENT_LINES])
+        for key, payload in self._output_events(attempt_id, lines):
             self.bus.emit(
-                "task.output",
-                {"lines": chunk},
-                run_id=self.run_id,
-                task_id=key,
-                attempt_id=attempt_id,
+                "task.output", payload, run_id=self.run_id, task_id=key, attempt_id=attempt_id
             )
         self._output_pending = True
 
@@ -277,10 +271,17 @@ class RunLoop:
     def _write_buffered_output(self, tick: _Tick, attempt_id: int) -> None:
         """Deterministic mode: a task's output goes in the tick that records its outcome."""
         lines = self._buffered.pop(attempt_id, [])
-        key = self.live.get(attempt_id, ("", 0))[0]
+        for key, payload in self._output_events(attempt_id, lines):
+            self._event(tick, "task.output", payload, task=key, attempt=attempt_id)
+
+    def _output_events(
+        self, attempt_id: int, lines: Sequence[str]
+    ) -> Iterator[tuple[str | None, dict[str, Any]]]:
+        """The ``task.output`` payloads of ``lines``, at most OUTPUT_EVENT_LINES each."""
+        entry = self.live.get(attempt_id)  # one lookup: the loop thread may pop it meanwhile
+        key = None if entry is None else entry[0]
         for start in range(0, len(lines), defaults.OUTPUT_EVENT_LINES):
-            chunk = lines[start : start + defaults.OUTPUT_EVENT_LINES]
-            self._event(tick, "task.output", {"lines": chunk}, task=key, attempt=attempt_id)
+            yield key, {"lines": list(lines[start : start + defaults.OUTPUT_EVENT_LINES])}
 
     def _settle(self, tick: _Tick, attempt_id: int, outcome: Outcome, now: float) -> None:
         key, number = self.live.pop(attempt_id)
