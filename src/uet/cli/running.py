@@ -21,6 +21,7 @@ from uet.engine.api import resume_run, start_run
 from uet.engine.model import RunOptions, RunResult, log_path, resolve_task
 from uet.engine.recovery import cancel_run, reconcile
 from uet.errors import ExitCode, SpecError, UsageError
+from uet.project import scaffold
 from uet.spec import load_files
 from uet.state.records import TaskRecord
 
@@ -231,39 +232,11 @@ def init(ctx: Context, non_interactive: bool) -> None:
     Example:
       uet init && uet run workstreams/example.yaml
     """
-    root = Path.cwd()
-    written = []
-    for path, text in _SCAFFOLD.items():
-        target = root / path
-        if target.exists():
-            ctx.console.print(f"kept     {path} (exists)")
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        written.append(path)
-        ctx.console.print(f"created  {path}")
-    if written:
+    created = scaffold(Path.cwd())
+    for path, made in created:
+        ctx.console.print(f"created  {path}" if made else f"kept     {path} (exists)")
+    if any(made for _, made in created):
         ctx.console.print("next: uet run workstreams/example.yaml")
-
-
-_SCAFFOLD = {
-    "uet.toml": '# uet settings: see docs/configuration.md\n# db = "sqlite:///.uet/state.db"\n',
-    ".uet/.gitignore": "*\n",
-    "workstreams/example.yaml": """\
-id: example
-name: An example workstream
-concurrency: 2
-defaults: {timeout: 60, retries: 1}
-tasks:
-  - id: hello
-    run: echo "hello from $UET_TASK_ID"
-  - id: list
-    argv: [ls, -la]
-  - id: done
-    run: echo "both finished"
-    depends_on: [hello, list]
-""",
-}
 
 
 def _task_dict(task: TaskRecord) -> dict[str, object]:
