@@ -1,0 +1,465 @@
+"""Agent clones: one full, independent git clone per agent, on its own branch.
+
+A clone is made by ``git clone`` of a local path, which hard-links the object files (git's
+objects are immutable, so sharing their inodes is safe; the base's gc removing a pack only
+drops one link). It is *not* ``clone --shared`` (an alternates file: the base's gc can
+corrupt the clone) and not ``git worktree add`` (one shared HEAD namespace, config and hooks).
+Each clone has its own HEAD, index, config and hooks, so agents cannot move each other's
+branch, stage each other's files or trip over each other's ``index.lock``.
+
+Layout and guarantees::
+
+    .uet/agents/<id>/                the clone; HEAD on agent/<id>, created at the base commit
+    .uet/agents/<id>/.git/uet-agent.json   the agent's context (id, base, scope…)
+    .uet/agents/<id>/.git/hooks/     the base repository's hooks, plus a guard pre-commit
+                                     that refuses a commit on any branch but agent/<id>
+
+Commits name their paths (:meth:`AgentClone.commit`): nothing is swept in implicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from uet.errors import UsageError
+from uet.isolation.git import Git, GitError
+
+AGENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+"""What an agent id may be: it names a directory and a branch (``agent/<id>``)."""
+
+CONTEXT_FILE = "uet-agent.json"
+"""The agent's context, inside the clone's git directory (never committed)."""
+
+GUARD_MARK = "uet agent guard"
+"""A line in every hook uet writes; how a detector tells uet's hooks from others."""
+
+ARCHIVE_PREFIX = "refs/uet/archive/"
+"""Where the work of a removed agent is kept in the base repository."""
+
+_GUARD = """\
+#!/bin/sh
+# {mark}: commits in this clone belong on {branch}, and nowhere else.
+branch=$(git symbolic-ref --quiet --short HEAD)
+if [ "$branch" != "{branch}" ]; then
+    echo "uet: this clone belongs to agent {agent}: commit on {branch}," \\
+         "not on ${{branch:-a detached HEAD}}" >&2
+    exit 1
+fi
+here=$(dirname "$0")
+if [ -x "$here/{hook}.base" ]; then
+    exec "$here/{hook}.base" "$@"
+fi
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentContext:
+    """Who an agent clone belongs to and where its work started."""
+
+    id: str
+    repo: str  # the base repository, absolute
+    path: str  # the clone, absolute
+    branch: str  # agent/<id>
+    base_ref: str  # what the user asked for (a branch name, a tag, a commit)
+    base_commit: str  # the commit the branch started from, resolved once
+    target: str  # the branch merges go into (the base branch, unless told otherwise)
+    files_scope: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    created_at: float = 0.0
+    author: str = ""  # "Name <email>" of the clone's commits
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["files_scope"] = list(self.files_scope)
+        data["depends_on"] = list(self.depends_on)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AgentContext:
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        values["files_scope"] = tuple(values.get("files_scope") or ())
+        values["depends_on"] = tuple(values.get("depends_on") or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class CloneState:
+    """What ``git status`` says of a clone, in parts."""
+
+    branch: str | None  # None: detached HEAD
+    head: str | None  # None: no commit yet
+    staged: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)  # tracked, changed, not staged
+    untracked: list[str] = field(default_factory=list)
+    conflicted: list[str] = field(default_factory=list)
+
+    @property
+    def dirty(self) -> bool:
+        """Uncommitted changes to tracked files (untracked files do not block a rebase)."""
+        return bool(self.staged or self.modified or self.conflicted)
+
+    @property
+    def changed(self) -> list[str]:
+        """Every path with uncommitted work, untracked included, sorted."""
+        return sorted({*self.staged, *self.modified, *self.untracked, *self.conflicted})
+
+
+def check_agent_id(agent_id: str) -> str:
+    if not AGENT_ID.match(agent_id) or agent_id.endswith((".", ".lock")) or ".." in agent_id:
+        raise UsageError(
+            f"agent id {agent_id!r}: use 1-64 characters of a-z, 0-9, '.', '_', '-', starting "
+            f"with a letter or digit (it names a directory and the branch agent/<id>)"
+        )
+    return agent_id
+
+
+def branch_of(agent_id: str) -> str:
+    return f"agent/{agent_id}"
+
+
+def create_clone(
+    repo: Path,
+    dest: Path,
+    agent_id: str,
+    *,
+    base: str | None = None,
+    target: str | None = None,
+    files_scope: Sequence[str] = (),
+    depends_on: Sequence[str] = (),
+    author: str | None = None,
+    now: float | None = None,
+) -> AgentClone:
+    """Make the clone of ``repo`` for ``agent_id`` at ``dest`` and return it.
+
+    ``base`` (default: the repository's current branch) is resolved to a commit once and
+    recorded; ``target`` is the branch merges go into (default: ``base`` when it is a branch,
+    else the current branch). On any failure the half-made clone is removed (it held nothing
+    yet) and the error says why.
+    """
+    check_agent_id(agent_id)
+    repo = Path(repo).resolve()
+    dest = Path(dest).absolute()
+    source = Git(repo)
+    top = _toplevel(source)
+    base_ref, base_commit, base_branch = _resolve_base(source, base)
+    target = target or base_branch
+    if target is None:
+        raise UsageError(
+            f"{repo}: HEAD is detached and the base {base_ref!r} is not a branch: "
+            f"say which branch merges go into (--into BRANCH)"
+        )
+    if dest.exists() and any(dest.iterdir()):
+        raise UsageError(f"{dest} already exists and is not empty: agent {agent_id!r} exists?")
+    branch = branch_of(agent_id)
+    name, email = _author(agent_id, author)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Git(dest.parent).run("clone", "--quiet", "--no-checkout", "--", str(top), str(dest))
+        git = Git(dest)
+        git.run("checkout", "--quiet", "-b", branch, base_commit)
+        for key, value in (
+            ("user.name", name),
+            ("user.email", email),
+            ("core.hooksPath", str(dest / ".git" / "hooks")),
+            ("uet.agent", agent_id),
+            ("gc.autoDetach", "false"),
+        ):
+            git.run("config", key, value)
+        _install_hooks(source, dest / ".git" / "hooks", agent_id, branch)
+        context = AgentContext(
+            id=agent_id,
+            repo=str(top),
+            path=str(dest),
+            branch=branch,
+            base_ref=base_ref,
+            base_commit=base_commit,
+            target=target,
+            files_scope=tuple(files_scope),
+            depends_on=tuple(depends_on),
+            created_at=time.time() if now is None else now,
+            author=f"{name} <{email}>",
+        )
+        clone = AgentClone(context)
+        clone.save_context()
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return clone
+
+
+def _toplevel(git: Git) -> Path:
+    found = git.run("rev-parse", "--is-bare-repository", "--show-toplevel", check=False)
+    if not found.ok:
+        raise UsageError(f"{git.cwd} is not a git repository ({found.stderr.strip()})")
+    lines = found.stdout.split("\n")
+    return git.cwd if lines[0] == "true" else Path(lines[1])
+
+
+def _resolve_base(git: Git, base: str | None) -> tuple[str, str, str | None]:
+    """(the ref as named, its commit, the branch name when it is a local branch)."""
+    if base is None:
+        current = git.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        base = current.stdout.strip() if current.ok else "HEAD"
+    found = git.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}")
+    if not found.ok or not found.stdout.strip():
+        raise UsageError(f"{git.cwd}: base {base!r} is not a commit, branch or tag here")
+    commit = found.stdout.strip()
+    is_branch = git.ok("show-ref", "--verify", "--quiet", f"refs/heads/{base}")
+    return base, commit, base if is_branch else None
+
+
+def _author(agent_id: str, author: str | None) -> tuple[str, str]:
+    if author is None:
+        return f"uet agent {agent_id}", f"agent-{agent_id}@uet.invalid"
+    matched = re.fullmatch(r"\s*(.+?)\s*<([^<>\s]+)>\s*", author)
+    if matched is None:
+        raise UsageError(f"author {author!r}: use 'Name <email>'")
+    return matched.group(1), matched.group(2)
+
+
+def _install_hooks(source: Git, hooks: Path, agent_id: str, branch: str) -> None:
+    """Copy the base repository's hooks into the clone and put the guard in front."""
+    hooks.mkdir(parents=True, exist_ok=True)
+    for sample in hooks.glob("*.sample"):
+        sample.unlink()
+    base_hooks = Path(source.out("rev-parse", "--path-format=absolute", "--git-path", "hooks"))
+    if base_hooks.is_dir():
+        for hook in sorted(base_hooks.iterdir()):
+            if hook.is_file() and not hook.name.endswith(".sample") and os.access(hook, os.X_OK):
+                shutil.copy2(hook, hooks / hook.name)
+    for name in ("pre-commit", "pre-merge-commit"):
+        existing = hooks / name
+        if existing.exists():
+            existing.rename(hooks / f"{name}.base")
+        existing.write_text(
+            _GUARD.format(mark=GUARD_MARK, branch=branch, agent=agent_id, hook=name),
+            encoding="utf-8",
+        )
+        existing.chmod(existing.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+class AgentClone:
+    """Operations on one agent's clone. Open an existing one with :meth:`open`."""
+
+    def __init__(self, context: AgentContext, *, git: Git | None = None) -> None:
+        self.context = context
+        self.path = Path(context.path)
+        self.git = git or Git(self.path)
+
+    @classmethod
+    def open(cls, path: Path) -> AgentClone:
+        """The clone at ``path``, from the context it records; UsageError if it has none."""
+        file = Path(path) / ".git" / CONTEXT_FILE
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise UsageError(f"{path} is not an agent clone (no .git/{CONTEXT_FILE})") from exc
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{file}: unreadable agent context ({exc})") from exc
+        context = AgentContext.from_json(data)
+        return cls(replace(context, path=str(Path(path).absolute())))
+
+    @property
+    def id(self) -> str:
+        return self.context.id
+
+    def save_context(self) -> None:
+        file = self.path / ".git" / CONTEXT_FILE
+        temporary = file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.context.to_json(), indent=2) + "\n", "utf-8")
+        os.replace(temporary, file)
+
+    def rebased(self, base_commit: str) -> None:
+        """Record that the agent's branch now starts from ``base_commit``."""
+        self.context = replace(self.context, base_commit=base_commit)
+        self.save_context()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def head(self) -> str | None:
+        found = self.git.run("rev-parse", "--verify", "--quiet", "HEAD", check=False)
+        return found.stdout.strip() or None
+
+    def branch_tip(self) -> str | None:
+        found = self.git.run(
+            "rev-parse", "--verify", "--quiet", f"refs/heads/{self.context.branch}", check=False
+        )
+        return found.stdout.strip() or None
+
+    def state(self) -> CloneState:
+        return clone_state(self.git)
+
+    def commits_since_base(self) -> int:
+        tip = self.branch_tip()
+        if tip is None:
+            return 0
+        return int(self.git.out("rev-list", "--count", tip, f"^{self.context.base_commit}"))
+
+    def changed_files(self, since: str, until: str | None = None) -> list[str]:
+        """Paths changed between ``since`` and the branch (both sides of a rename)."""
+        return changed_files(self.git, since, until or self.context.branch)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def commit(self, paths: Sequence[str], message: str) -> str | None:
+        """Commit exactly ``paths`` (added, changed or deleted) on the agent's branch.
+
+        Returns the new commit, or None when those paths hold no change. Other staged or
+        changed files are left as they are: nothing is committed implicitly.
+        """
+        if not paths:
+            raise UsageError("commit: name the paths to commit (nothing is added implicitly)")
+        self.git.run("add", "--", *paths)
+        if self.git.ok("diff", "--cached", "--quiet", "HEAD", "--", *paths):
+            return None
+        self.git.run("commit", "--quiet", "-m", message, "--", *paths)
+        return self.head()
+
+
+def clone_state(git: Git) -> CloneState:
+    """Branch, head and uncommitted paths of the repository ``git`` runs in."""
+    found = git.out("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all")
+    branch: str | None = None
+    head: str | None = None
+    staged: list[str] = []
+    modified: list[str] = []
+    untracked: list[str] = []
+    conflicted: list[str] = []
+    entries = found.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if entry.startswith("# branch.oid "):
+            oid = entry.removeprefix("# branch.oid ")
+            head = None if oid == "(initial)" else oid
+        elif entry.startswith("# branch.head "):
+            name = entry.removeprefix("# branch.head ")
+            branch = None if name == "(detached)" else name
+        elif entry.startswith(("1 ", "2 ")):
+            fields = entry.split(" ", 8)
+            xy, path = fields[1], fields[8]
+            if entry.startswith("2 "):
+                i += 1  # the rename's original path follows
+            if xy[0] != ".":
+                staged.append(path)
+            if xy[1] != ".":
+                modified.append(path)
+        elif entry.startswith("u "):
+            conflicted.append(entry.split(" ", 10)[10])
+        elif entry.startswith("? "):
+            untracked.append(entry[2:])
+    return CloneState(branch, head, staged, modified, untracked, conflicted)
+
+
+def changed_files(git: Git, since: str, until: str) -> list[str]:
+    """Paths that differ between two commits, renames as a deletion and an addition."""
+    out = git.out("diff", "--name-only", "--no-renames", "-z", since, until, "--")
+    return [path for path in out.split("\0") if path]
+
+
+def is_ancestor(git: Git, older: str, newer: str) -> bool:
+    return git.ok("merge-base", "--is-ancestor", older, newer)
+
+
+def ensure_commit(git: Git, ref: str) -> str:
+    """The commit ``ref`` names here; GitError naming the ref when there is none."""
+    found = git.run(
+        "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False
+    )
+    if not found.ok or not found.stdout.strip():
+        raise GitError(found.argv, git.cwd, found.returncode or 1, f"{ref!r} is not a commit")
+    return found.stdout.strip()
+
+
+def unmerged_commits(clone: AgentClone, base: Git) -> int:
+    """Commits on the agent's branch that no branch of the base repository contains."""
+    tip = clone.branch_tip()
+    if tip is None or tip == clone.context.base_commit:
+        return 0
+    has_tip = base.ok("cat-file", "-e", f"{tip}^{{commit}}")
+    if has_tip and base.out("for-each-ref", "--count=1", "--contains", tip, "refs/heads/"):
+        return 0
+    return int(clone.git.out("rev-list", "--count", tip, f"^{clone.context.base_commit}"))
+
+
+def archive_work(clone: AgentClone, base: Git, *, reason: str) -> str | None:
+    """Keep everything of the clone that the base repository lacks under
+    ``refs/uet/archive/<id>`` in the base repository; returns that commit, or None when
+    there was nothing to keep.
+
+    Uncommitted work (untracked files included, ignored files not) becomes a snapshot commit
+    on top of HEAD, made with a private index so the clone's own index is not touched; a
+    branch tip that HEAD does not contain is kept as a second parent; an earlier archive of
+    the same agent id stays reachable from the new one. Nothing is deleted here.
+    """
+    state = clone.state()
+    head = state.head
+    tip = clone.branch_tip()
+    unmerged = unmerged_commits(clone, base)
+    if not state.changed and not unmerged:
+        return None
+    git = clone.git
+    parents = [p for p in dict.fromkeys((head, tip)) if p is not None]
+    keep = tip
+    if state.changed:
+        index = clone.path / ".git" / "uet-archive-index"
+        env = {"GIT_INDEX_FILE": str(index)}
+        try:
+            git.run("read-tree", *(["HEAD"] if head else ["--empty"]), env=env)
+            # A private index and every path: this snapshot exists to lose nothing.
+            git.run("add", "--all", "--", ".", env=env)
+            tree = git.out("write-tree", env=env)
+        finally:
+            index.unlink(missing_ok=True)
+        keep = git.out(
+            "commit-tree",
+            tree,
+            *(arg for parent in parents for arg in ("-p", parent)),
+            "-m",
+            f"uet archive of agent {clone.id}: uncommitted work ({reason})",
+        )
+    elif head and tip and head != tip:
+        keep = git.out(
+            "commit-tree",
+            f"{tip}^{{tree}}",
+            "-p",
+            tip,
+            "-p",
+            head,
+            "-m",
+            f"uet archive of agent {clone.id}: branch and detached HEAD ({reason})",
+        )
+    if keep is None:  # pragma: no cover - unmerged commits imply a branch tip
+        return None
+    outgoing = "refs/uet/archive-out"
+    git.run("update-ref", outgoing, keep)
+    incoming = f"refs/uet/incoming/archive-{clone.id}"
+    base.run("fetch", "--quiet", "--no-tags", str(clone.path), f"+{outgoing}:{incoming}")
+    ref = ARCHIVE_PREFIX + clone.id
+    final = keep
+    earlier = base.run("rev-parse", "--verify", "--quiet", ref, check=False).stdout.strip()
+    if earlier and not is_ancestor(base, earlier, keep):
+        final = base.out(
+            "commit-tree",
+            f"{keep}^{{tree}}",
+            "-p",
+            keep,
+            "-p",
+            earlier,
+            "-m",
+            f"uet archive of agent {clone.id} (keeps the earlier archive as second parent)",
+        )
+    base.run("update-ref", "-m", f"uet: archive agent {clone.id}", ref, final)
+    base.run("update-ref", "-d", incoming)
+    git.run("update-ref", "-d", outgoing)
+    return final
