@@ -22,6 +22,25 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     dispose_engines()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """git in tests runs with a known identity and defaults, never the developer's config."""
+    config = tmp_path_factory.mktemp("git") / "gitconfig"
+    config.write_text(
+        "[user]\n\tname = uet tests\n\temail = tests@uet.invalid\n"
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n",
+        encoding="utf-8",
+    )
+    saved = {name: os.environ.get(name) for name in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")}
+    os.environ.update(GIT_CONFIG_GLOBAL=str(config), GIT_CONFIG_NOSYSTEM="1")
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[Cluster]:
     """A PostgreSQL cluster for the whole session; skipped locally without the binaries,

@@ -94,8 +94,9 @@ def cli(ctx: click.Context, db: str | None, non_interactive: bool) -> None:
 def _register() -> None:
     # Imported here: the command modules import this one (for Context), not the reverse.
     from uet.cli import running  # noqa: PLC0415
+    from uet.cli.agents import agents  # noqa: PLC0415
     from uet.cli.db import db  # noqa: PLC0415
-    from uet.cli.runs import events, runs  # noqa: PLC0415
+    from uet.cli.runs import decisions, events, runs  # noqa: PLC0415
 
     commands = (
         running.init,
@@ -107,6 +108,8 @@ def _register() -> None:
         runs,
         events,
         running.logs,
+        agents,
+        decisions,
         db,
     )
     for command in commands:

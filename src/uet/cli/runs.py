@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime
 
@@ -9,7 +10,7 @@ import click
 
 from uet.cli.app import Context, json_option, pass_context
 from uet.errors import ExitCode
-from uet.state.records import EventRecord, RunRecord, dump_json
+from uet.state.records import DecisionRecord, EventRecord, RunRecord, dump_json
 from uet.states import RunStatus
 
 FOLLOW_POLL_S = 0.2  # how often --follow looks for new events
@@ -124,3 +125,38 @@ def _print_events(ctx: Context, found: list[EventRecord], as_json: bool, last: i
             )
         last = event.seq or last
     return last
+
+
+@click.command()
+@click.option("--run", "run_id", metavar="ID", help="Only decisions of this run.")
+@click.option("--category", metavar="C", help="Only this category (merge, merge_order, …).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many, newest last.")
+@json_option
+@pass_context
+def decisions(
+    ctx: Context, run_id: str | None, category: str | None, limit: int | None, as_json: bool
+) -> None:
+    """The decision registry: what was chosen, among what, and why.
+
+    \b
+    Examples:
+      uet decisions --category merge
+      uet decisions --run run-20261124T090000-3f9a1c --json
+    """
+    store = ctx.existing_store()
+    found: list[DecisionRecord] = []
+    if store is not None:
+        with store.reader() as tx:
+            found = tx.get_decisions(run_id=run_id, category=category, limit=limit)
+    if as_json:
+        ctx.emit_json([dataclasses.asdict(d) for d in found])
+        return
+    if not found:
+        ctx.console.print("no decisions recorded")
+    for item in found:
+        where = " ".join(x for x in (item.run_id, item.task_id) if x)
+        among = f" (among {', '.join(map(str, item.alternatives))})" if item.alternatives else ""
+        ctx.console.print(
+            f"{_when(item.ts)} {item.category:12} {where} {item.chosen}{among}: {item.reason}",
+            markup=False,
+        )

@@ -376,27 +376,27 @@ def lock_in_use(lock: Path, repo: Path) -> bool:
     ``repo``. When a process cannot be inspected (another user's), it counts as holding it."""
     target = os.path.realpath(lock)
     roots = {os.path.realpath(repo), os.path.realpath(_repo_top(lock))}
+    with os.scandir("/proc") as processes:
+        pids = [int(e.name) for e in processes if e.name.isdigit()]
     me = os.getpid()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        proc = f"/proc/{entry.name}"
-        try:
-            with open(f"{proc}/comm", encoding="utf-8", errors="replace") as file:
-                comm = file.read().strip()
-            if comm.startswith("git") and _inside(os.readlink(f"{proc}/cwd"), roots):
-                return True
-            for fd in os.scandir(f"{proc}/fd"):
-                if os.readlink(fd.path) == target:
-                    return True
-        except FileNotFoundError:  # it exited while we looked
-            continue
-        except PermissionError:
-            if _owned_by_someone_else(proc):
-                return True
-        except OSError:
-            continue
-    return False
+    return any(_holds(f"/proc/{pid}", target, roots) for pid in pids if pid != me)
+
+
+def _holds(proc: str, target: str, roots: set[str]) -> bool:
+    """Whether process ``proc`` has ``target`` open or is a git working in ``roots``."""
+    try:
+        with open(f"{proc}/comm", encoding="utf-8", errors="replace") as file:
+            comm = file.read().strip()
+        if comm.startswith("git") and _inside(os.readlink(f"{proc}/cwd"), roots):
+            return True
+        with os.scandir(f"{proc}/fd") as fds:
+            return any(os.readlink(fd.path) == target for fd in fds)
+    except FileNotFoundError:  # it exited while we looked
+        return False
+    except PermissionError:
+        return _owned_by_someone_else(proc)
+    except OSError:
+        return False
 
 
 def _repo_top(lock: Path) -> Path:

@@ -200,3 +200,26 @@ class DecisionRecord:
     alternatives: list[Any] = field(default_factory=list)
     data: JsonObject = field(default_factory=dict)
     id: int | None = None  # None until stored
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """An agent clone as the store knows it (``uet agents list``)."""
+
+    id: str
+    status: str  # active | merged | removed
+    repo: str
+    path: str
+    branch: str
+    base_ref: str
+    base_commit: str
+    target: str
+    created_at: float
+    updated_at: float
+    files_scope: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    merged_commit: str | None = None
+    archive_ref: str | None = None
+
+    def to_dict(self) -> JsonObject:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}

@@ -134,3 +134,23 @@ decisions = sa.Table(
     sa.Index(None, "run_id", "category"),
     sa.Index(None, "category", "ts"),
 )
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # active | merged | removed
+    sa.Column("repo", sa.Text, nullable=False),  # the base repository
+    sa.Column("path", sa.Text, nullable=False),  # the clone
+    sa.Column("branch", sa.String(128), nullable=False),
+    sa.Column("base_ref", sa.String(256), nullable=False),
+    sa.Column("base_commit", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(256), nullable=False),
+    sa.Column("files_scope", sa.Text),  # JSON list of patterns
+    sa.Column("depends_on", sa.Text),  # JSON list of agent ids
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("merged_commit", sa.String(64)),  # the target's tip after its last merge
+    sa.Column("archive_ref", sa.String(256)),  # where its work was kept when removed
+    sa.Index(None, "status"),
+)
