@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from tests.isolation.gitrepo import git, make_repo, write
 
+from tests.isolation.gitrepo import git, make_repo, write
 from uet.errors import ExitCode
 from uet.isolation.git import (
     Git,

@@ -209,7 +209,9 @@ def _resolve_base(git: Git, base: str | None) -> tuple[str, str, str | None]:
     if base is None:
         current = git.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
         base = current.stdout.strip() if current.ok else "HEAD"
-    found = git.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}")
+    found = git.run(
+        "rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}", check=False
+    )
     if not found.ok or not found.stdout.strip():
         raise UsageError(f"{git.cwd}: base {base!r} is not a commit, branch or tag here")
     commit = found.stdout.strip()
