@@ -19,6 +19,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the runtime imports are lazy (see __getattr__): `import uet` stays cheap
+    from uet.agents import AgentManager
     from uet.clock import Clock, FixedClock, SystemClock
     from uet.config import Settings, load_settings
     from uet.engine.api import run
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # the runtime imports are lazy (see __getattr__): `import uet
     from uet.spec import WorkstreamSpec as Workstream
     from uet.spec import load_files as load
     from uet.state.records import (
+        AgentRecord,
         AttemptRecord,
         AttemptResult,
         DecisionRecord,
@@ -82,7 +84,9 @@ _LAZY = {
     "IdFactory": "uet.ids",
     "RandomIds": "uet.ids",
     "SequentialIds": "uet.ids",
+    "AgentRecord": "uet.state.records",
     "AttemptRecord": "uet.state.records",
+    "AgentManager": "uet.agents",
     "AttemptResult": "uet.state.records",
     "DecisionRecord": "uet.state.records",
     "EventRecord": "uet.state.records",
@@ -126,9 +130,12 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     "AttemptResult",
     "EventRecord",
     "DecisionRecord",
+    "AgentRecord",
     "RunStatus",
     "TaskStatus",
     "AttemptState",
+    # agents in isolated git clones
+    "AgentManager",
     # events
     "EventBus",
     "Subscription",

@@ -383,7 +383,13 @@ def lock_in_use(lock: Path, repo: Path) -> bool:
 
 
 def _holds(proc: str, target: str, roots: set[str]) -> bool:
-    """Whether process ``proc`` has ``target`` open or is a git working in ``roots``."""
+    """Whether process ``proc`` has ``target`` open or is a git working in ``roots``.
+
+    A process that cannot be inspected (another user's) counts as holding the lock when it
+    is a git: counting every such process would make every lock look held to a non-root
+    user (init and system daemons are never readable).
+    """
+    comm = ""
     try:
         with open(f"{proc}/comm", encoding="utf-8", errors="replace") as file:
             comm = file.read().strip()
@@ -394,7 +400,7 @@ def _holds(proc: str, target: str, roots: set[str]) -> bool:
     except FileNotFoundError:  # it exited while we looked
         return False
     except PermissionError:
-        return _owned_by_someone_else(proc)
+        return comm.startswith("git")
     except OSError:
         return False
 
@@ -409,13 +415,6 @@ def _repo_top(lock: Path) -> Path:
 
 def _inside(path: str, roots: set[str]) -> bool:
     return any(path == root or path.startswith(root + os.sep) for root in roots)
-
-
-def _owned_by_someone_else(proc: str) -> bool:
-    try:
-        return os.stat(proc).st_uid != os.getuid()
-    except OSError:
-        return False
 
 
 def lock_files(git_dir: Path) -> list[Path]:
