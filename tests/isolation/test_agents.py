@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from tests.isolation.gitrepo import commit, git, make_repo, write
 from uet.agents import AgentManager
 from uet.errors import UsageError
-from uet.isolation.clones import CONTEXT_FILE, AgentClone
+from uet.isolation.clones import CONTEXT_FILE, AgentBusyError, AgentClone
 from uet.isolation.git import Git, StaleLockError
 from uet.isolation.merge import MergeStatus
 from uet.state.store import Store
@@ -341,3 +342,34 @@ def test_a_stale_lock_in_a_clone_is_solved_by_recycling_not_by_deleting_it(
     assert git(repo, "show", "refs/uet/archive/a1:src/app/core.py") == "CORE = 3"
     write(clone.path, {"src/app/core.py": "CORE = 4\n"})
     assert manager.commit("a1", ["src/app/core.py"], "works again") is not None
+
+
+def test_a_clone_in_use_by_a_command_is_not_rebased_or_removed_under_it(
+    manager: AgentManager, repo: Path, tmp_path: Path
+) -> None:
+    manager.create("a1", repo=repo)
+    _agent_commit(manager, "a1", {"src/app/io.py": "IO = 2\n"}, "io")
+    commit(repo, {"docs/moved.md": "moved\n"}, "main moved")  # a merge would rebase
+    started = tmp_path / "started"
+    release = tmp_path / "release"
+    script = f"touch {started}; while [ ! -e {release} ]; do sleep 0.05; done"
+    runner = threading.Thread(target=manager.exec, args=("a1", ["sh", "-c", script]))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        before = manager.clone("a1").branch_tip()
+        [busy] = manager.merge(["a1"])
+        assert busy.code == "busy"
+        assert manager.clone("a1").branch_tip() == before
+        with pytest.raises(AgentBusyError):
+            manager.cleanup(["a1"], force=True)
+        with pytest.raises(AgentBusyError):
+            manager.exec("a1", ["true"])
+        assert Path(manager.get("a1").path).is_dir()
+    finally:
+        release.touch()
+        runner.join(timeout=10)
+    [merged] = manager.merge(["a1"])
+    assert merged.status is MergeStatus.MERGED

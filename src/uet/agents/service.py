@@ -27,6 +27,7 @@ from uet.events.bus import EventBus
 from uet.execution import Finished, Job, LocalExecutor, Outcome
 from uet.isolation.clones import (
     ARCHIVE_PREFIX,
+    AgentBusyError,
     AgentClone,
     AgentContext,
     archive_work,
@@ -37,6 +38,7 @@ from uet.isolation.clones import (
 from uet.isolation.detect import Finding, detect
 from uet.isolation.git import Git
 from uet.isolation.merge import (
+    Gate,
     GateResult,
     MergeResult,
     MergeStatus,
@@ -182,7 +184,8 @@ class AgentManager:
             timeout=timeout,
             log_path=self._log_path(agent_id, "exec"),
         )
-        return run_job(job, on_output)
+        with clone.occupied("run the command"):
+            return run_job(job, on_output)
 
     def commit(self, agent_id: str, paths: Sequence[str], message: str) -> str | None:
         """Commit exactly ``paths`` in the agent's clone; the new commit, or None if no change."""
@@ -209,6 +212,7 @@ class AgentManager:
             alternatives=list(clones),
             data={"given": list(clones)},
         )
+        runner = None if gate is None else self._gate(gate, gate_timeout, on_output)
         results: list[MergeResult] = []
         settled: dict[str, bool] = {}
         for context in order:
@@ -219,12 +223,7 @@ class AgentManager:
                     context.id, MergeStatus.REFUSED, "blocked", blocker, into or context.target
                 )
             else:
-                base = Git(Path(context.repo))
-                runner = None if gate is None else self._gate(gate, gate_timeout, on_output)
-                with merge_lock(base, on_wait=on_wait):
-                    result = merge_agent(
-                        clone, base, target=into, gate=runner, workdir=self.agents_dir / ".gates"
-                    )
+                result = self._merge_one(clone, into, runner, on_wait)
             settled[context.id] = result.ok
             self._record_merge(clone, result)
             results.append(result)
@@ -256,11 +255,12 @@ class AgentManager:
         agent = self.get(agent_id)
         old = AgentClone.open(Path(agent.path))
         base = Git(Path(agent.repo))
-        archive = archive_work(old, base, reason="recycled")
-        tip = old.branch_tip() or agent.base_commit
         kept = self.agents_dir / ".recycled" / f"{agent_id}-{int(self._now())}"
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(old.path, kept)
+        with old.occupied("recycle it"):
+            archive = archive_work(old, base, reason="recycled")
+            tip = old.branch_tip() or agent.base_commit
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(old.path, kept)
         try:
             fresh = create_clone(
                 Path(agent.repo),
@@ -284,7 +284,8 @@ class AgentManager:
         fresh.context = replace(fresh.context, base_ref=agent.base_ref)
         fresh.save_context()
         with self.store.transaction() as tx:
-            tx.update_agent(agent_id, updated_at=self._now(), archive_ref=agent.archive_ref)
+            archive_ref = ARCHIVE_PREFIX + agent_id if archive else agent.archive_ref
+            tx.update_agent(agent_id, updated_at=self._now(), archive_ref=archive_ref)
             self._event(tx, "agent.recycled", agent, {"kept": str(kept), "archive": archive})
         return self.get(agent_id)
 
@@ -312,9 +313,24 @@ class AgentManager:
                 return f"depends on agent {needed!r}, which is not merged yet (merge it first)"
         return None
 
-    def _gate(
-        self, command: str, timeout: float | None, on_output: OutputCallback | None
-    ) -> Callable[[Path, AgentContext], GateResult]:
+    def _merge_one(
+        self,
+        clone: AgentClone,
+        into: str | None,
+        runner: Gate | None,
+        on_wait: Callable[[], None] | None,
+    ) -> MergeResult:
+        base = Git(Path(clone.context.repo))
+        try:
+            with clone.occupied("merge again"), merge_lock(base, on_wait=on_wait):
+                return merge_agent(
+                    clone, base, target=into, gate=runner, workdir=self.agents_dir / ".gates"
+                )
+        except AgentBusyError as busy:
+            target = into or clone.context.target
+            return MergeResult(clone.id, MergeStatus.REFUSED, "busy", str(busy), target)
+
+    def _gate(self, command: str, timeout: float | None, on_output: OutputCallback | None) -> Gate:
         def run(checkout: Path, context: AgentContext) -> GateResult:
             env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
             env.update(UET_AGENT_ID=context.id, UET_NON_INTERACTIVE="1", NON_INTERACTIVE="1")
@@ -398,22 +414,24 @@ class AgentManager:
         if Path(path, ".git").is_dir():
             clone = AgentClone.open(path)
             base = Git(Path(agent.repo))
-            state = clone.state()
-            unmerged = unmerged_commits(clone, base)
-            at_risk = []
-            if unmerged:
-                at_risk.append(f"{unmerged} unmerged commit(s) on {agent.branch}")
-            if state.changed:
-                at_risk.append(f"uncommitted changes in {len(state.changed)} path(s)")
-            if at_risk and not force:
-                return CleanupResult(
-                    agent.id,
-                    removed=False,
-                    reason=f"kept: {' and '.join(at_risk)}; merge them, or --force to archive "
-                    f"them under {ARCHIVE_PREFIX}{agent.id} and remove the clone",
-                )
-            archive = archive_work(clone, base, reason="cleanup --force") if at_risk else None
-            shutil.rmtree(path)
+            with clone.occupied("clean up"):
+                state = clone.state()
+                unmerged = unmerged_commits(clone, base)
+                at_risk = []
+                if unmerged:
+                    at_risk.append(f"{unmerged} unmerged commit(s) on {agent.branch}")
+                if state.changed:
+                    at_risk.append(f"uncommitted changes in {len(state.changed)} path(s)")
+                if at_risk and not force:
+                    return CleanupResult(
+                        agent.id,
+                        removed=False,
+                        reason=f"kept: {' and '.join(at_risk)}; merge them, or --force to "
+                        f"archive them under {ARCHIVE_PREFIX}{agent.id} and remove the clone",
+                    )
+                if at_risk:
+                    archive = archive_work(clone, base, reason="cleanup --force")
+                shutil.rmtree(path)
         reason = "removed" if archive is None else f"removed; its work is kept in {archive}"
         archive_ref = ARCHIVE_PREFIX + agent.id if archive else agent.archive_ref
         with self.store.transaction() as tx:

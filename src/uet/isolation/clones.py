@@ -19,13 +19,15 @@ Commits name their paths (:meth:`AgentClone.commit`): nothing is swept in implic
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,9 @@ CONTEXT_FILE = "uet-agent.json"
 
 GUARD_MARK = "uet agent guard"
 """A line in every hook uet writes; how a detector tells uet's hooks from others."""
+
+BUSY_FILE = "uet-busy.flock"
+"""Held (``flock``) while a command, a merge or a cleanup works in a clone."""
 
 ARCHIVE_PREFIX = "refs/uet/archive/"
 """Where the work of a removed agent is kept in the base repository."""
@@ -111,6 +116,17 @@ class CloneState:
     def changed(self) -> list[str]:
         """Every path with uncommitted work, untracked included, sorted."""
         return sorted({*self.staged, *self.modified, *self.untracked, *self.conflicted})
+
+
+class AgentBusyError(UsageError):
+    """Another command, merge or cleanup is working in the agent's clone right now."""
+
+    def __init__(self, agent_id: str, doing: str) -> None:
+        self.agent_id = agent_id
+        super().__init__(
+            f"agent {agent_id!r} is busy: another uet command works in its clone; "
+            f"{doing} when it has finished"
+        )
 
 
 def check_agent_id(agent_id: str) -> str:
@@ -309,6 +325,21 @@ class AgentClone:
     def changed_files(self, since: str, until: str | None = None) -> list[str]:
         """Paths changed between ``since`` and the branch (both sides of a rename)."""
         return changed_files(self.git, since, until or self.context.branch)
+
+    @contextmanager
+    def occupied(self, doing: str) -> Iterator[None]:
+        """Hold the clone for one user at a time: a command (``exec``), a merge (which may
+        rebase the branch) or a cleanup. Raises :class:`AgentBusyError` at once when another
+        holds it. An ``flock``: released by the kernel if its holder dies."""
+        fd = os.open(self.path / ".git" / BUSY_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise AgentBusyError(self.id, doing) from None
+            yield
+        finally:
+            os.close(fd)
 
     # -- writing ----------------------------------------------------------------------------
 

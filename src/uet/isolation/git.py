@@ -77,6 +77,9 @@ READ_ONLY = frozenset(
 """Subcommands that take no repository lock (``status`` with optional locks off): never
 serialised. ``symbolic-ref`` writes when given two arguments; uet only reads with it."""
 
+NEW_REPOSITORY = frozenset({"clone", "init"})
+"""Subcommands that make a new repository: not serialised on the one they run in."""
+
 _SCRUBBED = (
     "GIT_DIR",
     "GIT_WORK_TREE",
@@ -222,8 +225,11 @@ class Git:
     ) -> GitResult:
         """Run ``git ARGS`` here; raises :class:`GitError` on failure when ``check``."""
         argv = ["git", *args]
-        if _subcommand(args) in READ_ONLY:
+        subcommand = _subcommand(args)
+        if subcommand in READ_ONLY:
             result = self._once(argv, input, env, timeout)
+        elif subcommand in NEW_REPOSITORY:  # makes a repository: holds none of this one's locks
+            result = self._patiently(argv, input, env, timeout)
         else:
             with self._serialised():
                 result = self._patiently(argv, input, env, timeout)
@@ -302,6 +308,10 @@ class Git:
     def git_dir(self) -> Path:
         """The repository's common git directory (shared by its worktrees), absolute."""
         if self._git_dir is None:
+            plain = self.cwd / ".git"
+            if plain.is_dir() and (plain / "HEAD").is_file():  # the usual case: no spawn
+                self._git_dir = plain
+                return plain
             found = self._once(
                 ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
                 None,
