@@ -373,3 +373,22 @@ def test_a_clone_in_use_by_a_command_is_not_rebased_or_removed_under_it(
         runner.join(timeout=10)
     [merged] = manager.merge(["a1"])
     assert merged.status is MergeStatus.MERGED
+
+
+def test_a_sparse_clone_checks_out_only_its_directories_and_still_merges(
+    manager: AgentManager, repo: Path
+) -> None:
+    agent = manager.create("docs", repo=repo, files_scope=["src/app/"], sparse=["src/app"])
+    path = Path(agent.path)
+    assert (path / "src/app/io.py").exists()
+    assert (path / "README.md").exists()  # top-level files are always there in cone mode
+    assert not (path / "tests").exists()
+    assert AgentClone.open(path).context.sparse == ("src/app",)
+    _agent_commit(manager, "docs", {"src/app/io.py": "IO = 3\n"}, "io")
+    commit(repo, {"tests/test_more.py": "def test_more():\n    pass\n"}, "main moved")
+    [merged] = manager.merge(["docs"], gate="test -f tests/test_more.py")  # a full checkout
+    assert merged.status is MergeStatus.MERGED
+    assert merged.rebased
+    assert git(repo, "show", "main:src/app/io.py") == "IO = 3"
+    with pytest.raises(UsageError, match="sparse directory"):
+        manager.create("bad", repo=repo, sparse=["src/*"])

@@ -119,6 +119,7 @@ class AgentManager:
         files_scope: Sequence[str] = (),
         depends_on: Sequence[str] = (),
         author: str | None = None,
+        sparse: Sequence[str] = (),
     ) -> AgentRecord:
         """Clone ``repo`` for a new agent; nothing is left behind when any step fails."""
         check_agent_id(agent_id)
@@ -143,6 +144,7 @@ class AgentManager:
             files_scope=files_scope,
             depends_on=depends_on,
             author=author,
+            sparse=sparse,
             now=self._now(),
         )
         record = _record(clone.context, ACTIVE)
@@ -271,6 +273,7 @@ class AgentManager:
                 files_scope=agent.files_scope,
                 depends_on=agent.depends_on,
                 author=old.context.author or None,
+                sparse=old.context.sparse,
                 now=agent.created_at,
             )
         except BaseException:

@@ -58,6 +58,12 @@ def agents() -> None:
 @click.option("--scope", "scope", multiple=True, metavar="GLOB", help="Paths it may change.")
 @click.option("--depends-on", multiple=True, metavar="ID", help="Agent merged before this one.")
 @click.option("--author", metavar="'NAME <EMAIL>'", help="Author of its commits [the agent].")
+@click.option(
+    "--sparse",
+    multiple=True,
+    metavar="DIR",
+    help="Check out only DIR (repeatable) and top-level files: a cone-mode sparse clone.",
+)
 @json_option
 @pass_context
 def create(
@@ -69,6 +75,7 @@ def create(
     scope: tuple[str, ...],
     depends_on: tuple[str, ...],
     author: str | None,
+    sparse: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Make an agent's clone at .uet/agents/AGENT_ID on branch agent/AGENT_ID.
@@ -76,6 +83,7 @@ def create(
     \b
     Example:
       uet agents create fix-io --base main --scope src/app/io.py --scope 'tests/**'
+      uet agents create docs --scope 'docs/**' --sparse docs   # only docs/ checked out
     """
     agent = _manager(ctx).create(
         agent_id,
@@ -85,6 +93,7 @@ def create(
         files_scope=scope,
         depends_on=depends_on,
         author=author,
+        sparse=sparse,
     )
     if as_json:
         ctx.emit_json(agent.to_dict())

@@ -79,6 +79,7 @@ class AgentContext:
     target: str  # the branch merges go into (the base branch, unless told otherwise)
     files_scope: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
+    sparse: tuple[str, ...] = ()  # cone-mode directories; empty: a full checkout
     created_at: float = 0.0
     author: str = ""  # "Name <email>" of the clone's commits
 
@@ -86,6 +87,7 @@ class AgentContext:
         data = asdict(self)
         data["files_scope"] = list(self.files_scope)
         data["depends_on"] = list(self.depends_on)
+        data["sparse"] = list(self.sparse)
         return data
 
     @classmethod
@@ -93,6 +95,7 @@ class AgentContext:
         values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         values["files_scope"] = tuple(values.get("files_scope") or ())
         values["depends_on"] = tuple(values.get("depends_on") or ())
+        values["sparse"] = tuple(values.get("sparse") or ())
         return cls(**values)
 
 
@@ -152,16 +155,20 @@ def create_clone(
     files_scope: Sequence[str] = (),
     depends_on: Sequence[str] = (),
     author: str | None = None,
+    sparse: Sequence[str] = (),
     now: float | None = None,
 ) -> AgentClone:
     """Make the clone of ``repo`` for ``agent_id`` at ``dest`` and return it.
 
     ``base`` (default: the repository's current branch) is resolved to a commit once and
     recorded; ``target`` is the branch merges go into (default: ``base`` when it is a branch,
-    else the current branch). On any failure the half-made clone is removed (it held nothing
-    yet) and the error says why.
+    else the current branch). ``sparse`` directories make a sparse (cone mode) checkout of
+    only those directories and the top-level files: for an agent whose work and tests live
+    there, it costs a fraction of a full checkout. On any failure the half-made clone is
+    removed (it held nothing yet) and the error says why.
     """
     check_agent_id(agent_id)
+    sparse = [_sparse_dir(d) for d in sparse]
     repo = Path(repo).resolve()
     dest = Path(dest).absolute()
     source = Git(repo)
@@ -179,17 +186,26 @@ def create_clone(
     name, email = _author(agent_id, author)
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        Git(dest.parent).run("clone", "--quiet", "--no-checkout", "--", str(top), str(dest))
+        config = {
+            "user.name": name,
+            "user.email": email,
+            "core.hooksPath": str(dest / ".git" / "hooks"),
+            "uet.agent": agent_id,
+            "gc.autoDetach": "false",
+        }
+        Git(dest.parent).run(
+            "clone",
+            "--quiet",
+            "--no-checkout",
+            *(f"--config={key}={value}" for key, value in config.items()),
+            "--",
+            str(top),
+            str(dest),
+        )
         git = Git(dest)
+        if sparse:
+            git.run("sparse-checkout", "set", "--cone", "--sparse-index", "--", *sparse)
         git.run("checkout", "--quiet", "-b", branch, base_commit)
-        for key, value in (
-            ("user.name", name),
-            ("user.email", email),
-            ("core.hooksPath", str(dest / ".git" / "hooks")),
-            ("uet.agent", agent_id),
-            ("gc.autoDetach", "false"),
-        ):
-            git.run("config", key, value)
         _install_hooks(source, dest / ".git" / "hooks", agent_id, branch)
         context = AgentContext(
             id=agent_id,
@@ -201,6 +217,7 @@ def create_clone(
             target=target,
             files_scope=tuple(files_scope),
             depends_on=tuple(depends_on),
+            sparse=tuple(sparse),
             created_at=time.time() if now is None else now,
             author=f"{name} <{email}>",
         )
@@ -210,6 +227,16 @@ def create_clone(
         shutil.rmtree(dest, ignore_errors=True)
         raise
     return clone
+
+
+def _sparse_dir(path: str) -> str:
+    clean = path.strip().strip("/")
+    if not clean or clean.startswith("..") or any(c in clean for c in "*?[") or "/../" in clean:
+        raise UsageError(
+            f"sparse directory {path!r}: give a directory relative to the repository root, "
+            f"without wildcards"
+        )
+    return clean
 
 
 def _toplevel(git: Git) -> Path:
