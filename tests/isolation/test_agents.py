@@ -328,20 +328,23 @@ def test_a_stale_lock_in_a_clone_is_solved_by_recycling_not_by_deleting_it(
     lock.write_text("")
     old = time.time() - 3600
     os.utime(lock, (old, old))
-    write(path, {"src/app/core.py": "CORE = 3\n"})
+    write(path, {"src/app/core.py": "CORE = 3\n", "notes.txt": "untracked\n"})
     with pytest.raises(StaleLockError):
-        manager.commit("a1", ["src/app/core.py"], "blocked")
-    manager.recycle("a1")
+        manager.clone("a1").commit(["src/app/core.py"], "blocked")  # the clone alone: stuck
+    made = manager.commit("a1", ["src/app/core.py"], "recycled, then committed")
     clone = manager.clone("a1")
-    assert clone.branch_tip() == tip
+    assert made is not None
+    assert git(clone.path, "rev-parse", "HEAD~1") == tip
     assert clone.state().branch == "agent/a1"
-    kept = list((repo / ".uet" / "agents" / ".recycled").iterdir())
-    assert len(kept) == 1
-    assert (kept[0] / ".git" / "index.lock").exists()  # never deleted
-    assert (kept[0] / "src/app/core.py").read_text() == "CORE = 3\n"
-    assert git(repo, "show", "refs/uet/archive/a1:src/app/core.py") == "CORE = 3"
-    write(clone.path, {"src/app/core.py": "CORE = 4\n"})
-    assert manager.commit("a1", ["src/app/core.py"], "works again") is not None
+    assert (clone.path / "notes.txt").read_text() == "untracked\n"  # carried over
+    assert not (clone.path / ".git" / "index.lock").exists()
+    [kept] = list((repo / ".uet" / "agents" / ".recycled").iterdir())
+    assert (kept / ".git" / "index.lock").exists()  # never deleted
+    assert (kept / "src/app/core.py").read_text() == "CORE = 3\n"
+    assert git(repo, "show", "refs/uet/archive/a1:notes.txt") == "untracked"
+    manager.recycle("a1")  # again, within the same second: kept beside the first
+    assert len(list((repo / ".uet" / "agents" / ".recycled").iterdir())) == 2
+    assert manager.clone("a1").branch_tip() == made
 
 
 def test_a_clone_in_use_by_a_command_is_not_rebased_or_removed_under_it(

@@ -36,7 +36,7 @@ from uet.isolation.clones import (
     unmerged_commits,
 )
 from uet.isolation.detect import Finding, detect
-from uet.isolation.git import Git
+from uet.isolation.git import Git, StaleLockError
 from uet.isolation.merge import (
     Gate,
     GateResult,
@@ -190,8 +190,19 @@ class AgentManager:
             return run_job(job, on_output)
 
     def commit(self, agent_id: str, paths: Sequence[str], message: str) -> str | None:
-        """Commit exactly ``paths`` in the agent's clone; the new commit, or None if no change."""
-        return self.clone(agent_id).commit(paths, message)
+        """Commit exactly ``paths`` in the agent's clone; the new commit, or None if no change.
+
+        A stale lock in the clone (a git that crashed there) is not deleted: the clone is
+        recycled (:meth:`recycle`, the work carried over) and the commit made in the new one.
+        """
+        clone = self.clone(agent_id)
+        try:
+            return clone.commit(paths, message)
+        except StaleLockError as stale:
+            if not stale.lock.is_relative_to(clone.path):
+                raise
+            self.recycle(agent_id)
+            return self.clone(agent_id).commit(paths, message)
 
     def merge(
         self,
@@ -252,12 +263,13 @@ class AgentManager:
 
     def recycle(self, agent_id: str) -> AgentRecord:
         """Replace a broken clone (a stale lock, a corrupt index) by a fresh one on the same
-        branch tip. The old clone's work is archived first and the old directory is kept
-        under ``<home>/agents/.recycled/``; nothing is deleted."""
+        branch tip, with the same uncommitted work in its working tree. The old clone's work
+        is archived first (``refs/uet/archive/<id>``) and the old directory is kept under
+        ``<home>/agents/.recycled/``: nothing is deleted, not even the stale lock."""
         agent = self.get(agent_id)
         old = AgentClone.open(Path(agent.path))
         base = Git(Path(agent.repo))
-        kept = self.agents_dir / ".recycled" / f"{agent_id}-{int(self._now())}"
+        kept = _unused(self.agents_dir / ".recycled" / f"{agent_id}-{int(self._now())}")
         with old.occupied("recycle it"):
             archive = archive_work(old, base, reason="recycled")
             tip = old.branch_tip() or agent.base_commit
@@ -283,6 +295,11 @@ class AgentManager:
             "fetch", "--quiet", "--no-tags", str(kept), f"+{agent.branch}:refs/uet/recycled"
         )
         fresh.git.run("reset", "--quiet", "--hard", tip)
+        if archive is not None and archive != tip:  # carry the uncommitted work over
+            fresh.git.run(
+                "fetch", "--quiet", "--no-tags", agent.repo, f"+{archive}:refs/uet/recycled"
+            )
+            fresh.git.run("restore", "--source=refs/uet/recycled", "--worktree", "--", ".")
         fresh.git.run("update-ref", "-d", "refs/uet/recycled")
         fresh.context = replace(fresh.context, base_ref=agent.base_ref)
         fresh.save_context()
@@ -484,6 +501,15 @@ class AgentManager:
         if not ignore.exists():
             self.home.mkdir(parents=True, exist_ok=True)
             ignore.write_text("*\n", encoding="utf-8")
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``… whichever does not exist yet."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
 
 
 def _record(context: AgentContext, status: str) -> AgentRecord:
