@@ -54,7 +54,12 @@ class RunResult:
 
 def log_path(home: Path, run_id: str, task_key: str) -> Path:
     """Where a task's output is kept (every attempt, appended)."""
-    return home / defaults.LOGS_DIR_NAME / run_id / f"{task_key}.log"
+    return logs_dir(home, run_id) / f"{task_key}.log"
+
+
+def logs_dir(home: Path, run_id: str) -> Path:
+    """The folder of a run's task logs (``log_path`` of a task is inside it)."""
+    return home / defaults.LOGS_DIR_NAME / run_id
 
 
 def resolve_task(keys: Iterable[str], given: str) -> str:

@@ -35,8 +35,7 @@ from typing import Any
 from uet import defaults
 from uet.backoff import compute_backoff
 from uet.clock import Clock
-from uet.engine.model import RunOptions, RunResult
-from uet.engine.model import log_path as task_log_path
+from uet.engine.model import RunOptions, RunResult, logs_dir
 from uet.engine.progress import NullProgress, Progress
 from uet.engine.scheduler import Scheduler
 from uet.events.bus import EventBus
@@ -49,6 +48,10 @@ from uet.states import AttemptState, RunStatus, TaskStatus
 ExecutorFactory = Callable[[OutputSink, Clock], Executor]
 
 TOOL_TASKS_UNAVAILABLE = "tool tasks need the agent router, which this version does not have yet"
+
+START_RECORD_S = 0.05
+"""Seconds at most that process starts wait for an outcome to share a tick with: a start
+alone is not worth a transaction (its attempt is on disk already, as dispatched)."""
 
 
 class _Tick:
@@ -91,6 +94,7 @@ class RunLoop:
         self.options = options
         self.root = root
         self.home = home
+        self._logs = logs_dir(home, run_id)
         self.progress = progress or NullProgress()
         self.base_env = dict(base_env or {})
         self.tasks = {task.key: task for task in tasks}
@@ -165,14 +169,31 @@ class RunLoop:
         timeout = defaults.CANCEL_CHECK_INTERVAL_S
         if self._retries:
             timeout = max(0.0, min(timeout, self._retries[0][0] - self.clock.now()))
-        reports = self.executor.poll(timeout)
-        if reports and self.executor.running():
+        executor = self.executor
+        reports = executor.poll(timeout)
+        if reports and executor.running():
             # Gather what else finishes in the next moment: one tick (one transaction) for
             # several tasks costs far less than one each, and dependents wait only this long.
-            reports.extend(self.executor.poll(defaults.TICK_GATHER_S))
+            reports.extend(executor.poll(defaults.TICK_GATHER_S))
+            if not self._immediate and not _any_finished(reports):
+                self._gather_outcome(reports, min(timeout, START_RECORD_S))
         reports.extend(self._immediate)
         self._immediate.clear()
         return reports
+
+    def _gather_outcome(self, reports: list[Report], seconds: float) -> None:
+        """Only starts so far: wait up to ``seconds`` for an outcome to record them with."""
+        executor = self.executor
+        until = time.monotonic() + seconds
+        while executor.running() and not self._interrupted.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            more = executor.poll(left)
+            reports.extend(more)
+            if _any_finished(more):
+                reports.extend(executor.poll(defaults.TICK_GATHER_S))
+                return
 
     def _wait_for_wave(self) -> list[Report]:
         reports: list[Report] = list(self._immediate)
@@ -240,9 +261,11 @@ class RunLoop:
             if attempt_id not in finished and not self.options.deterministic:
                 tick.started.append(start)
         results: list[AttemptResult] = []
+        deterministic = self.options.deterministic
         for report in reports:
             if isinstance(report, Finished):
-                self._write_buffered_output(tick, report.attempt_id)
+                if deterministic:
+                    self._write_buffered_output(tick, report.attempt_id)
                 results.append(self._result(report, started.get(report.attempt_id), now))
         accepted = set(tx.complete_attempts(results))
         for report in reports:
@@ -448,7 +471,7 @@ class RunLoop:
             "UET_NON_INTERACTIVE": "1",
             "NON_INTERACTIVE": "1",
         }
-        log_path = task_log_path(self.home, self.run_id, task.key)
+        log_path = self._logs / f"{task.key}.log"  # = model.log_path(...), folder path made once
         if number > 1:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             with log_path.open("a", encoding="utf-8") as log:
@@ -522,6 +545,10 @@ class RunLoop:
             self._write(tx, tick, now)
         self.bus.deliver_committed(tick.events, tick.seqs)
         return RunResult(self.run_id, RunStatus.INTERRUPTED, self.scheduler.counts())
+
+
+def _any_finished(reports: list[Report]) -> bool:
+    return any(type(report) is Finished for report in reports)
 
 
 _RUN_EVENT = {

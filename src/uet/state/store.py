@@ -13,7 +13,10 @@ Database failures surface as :class:`uet.errors.StoreError`, never as a driver e
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,6 +29,7 @@ from uet.errors import StoreError
 from uet.state import schema
 from uet.state.database import READONLY, get_engine, sqlite_path, translate_errors
 from uet.state.records import (
+    AgentRecord,
     AttemptRecord,
     AttemptResult,
     DecisionRecord,
@@ -37,7 +41,7 @@ from uet.state.records import (
     dump_json,
     load_json,
 )
-from uet.state.tables import attempts, decisions, events, runs, tasks, workstreams
+from uet.state.tables import agents, attempts, decisions, events, runs, tasks, workstreams
 from uet.states import LIVE_ATTEMPT_STATES, AttemptState, RunStatus, TaskStatus
 
 NewEvent = tuple[str, float, str | None, str | None, int | None, Mapping[str, Any] | None]
@@ -63,25 +67,47 @@ class _Prepared:
         self.sql = str(compiled)
         self.names = compiled.positiontup if compiled.positional else None
         self.constants = {k: v for k, v in compiled.params.items() if not k.startswith("b_")}
+        names = self.names
+        # itemgetter of several names gives the tuple of values in one C call
+        self._values = None if names is None or len(names) < 2 else operator.itemgetter(*names)
 
     def execute(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        if self.names is None:
-            conn.exec_driver_sql(self.sql, [{**self.constants, **row} for row in rows])
-            return
-        values = {**self.constants}
-        params = []
-        for row in rows:
-            values.update(row)
-            params.append(tuple(values[name] for name in self.names))
-        conn.exec_driver_sql(self.sql, params)
+        constants = self.constants
+        params: list[Any]
+        if self._values is not None:
+            values = self._values
+            params = [values({**constants, **row}) for row in rows]
+        elif self.names is not None:
+            params = [tuple({**constants, **row}[n] for n in self.names) for row in rows]
+        else:
+            params = [{**constants, **row} for row in rows]
+        _execute(conn, self.sql, params, many=True)
 
     def one(self, conn: sa.Connection, row: Mapping[str, Any]) -> sa.CursorResult[Any]:
         """Execute for one row (its rowcount and RETURNING rows are reliable)."""
         values = {**self.constants, **row}
         params: Any = values if self.names is None else tuple(values[n] for n in self.names)
         return conn.exec_driver_sql(self.sql, params)
+
+
+def _execute(conn: sa.Connection, sql: str, params: Any, *, many: bool = False) -> Any:
+    """Run ``sql`` in ``conn``'s transaction; the result iterates over row tuples.
+
+    On SQLite straight on the driver's connection: for the run loop's small statements
+    ``exec_driver_sql`` costs several times what SQLite does. Driver errors are wrapped as
+    SQLAlchemy would wrap them, so :func:`translate_errors` sees the same exceptions.
+    """
+    if conn.dialect.name != "sqlite":
+        return conn.exec_driver_sql(sql, params)
+    driver: Any = conn.connection.driver_connection  # a sqlite3.Connection
+    try:
+        return driver.executemany(sql, params) if many else driver.execute(sql, params)
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(
+            sql, params, exc, sqlite3.Error, dialect=conn.dialect, ismulti=many
+        ) from exc
 
 
 def _keep(column: sa.Column[Any], name: str) -> sa.ColumnElement[Any]:
@@ -111,11 +137,6 @@ _MARK_STARTED = (
         started_at=sa.bindparam("b_at"),
     )
 )
-_DISPATCH_ATTEMPT = (
-    sa.insert(attempts)
-    .values({c.name: sa.bindparam(c.name, type_=c.type) for c in attempts.c if c.name != "id"})
-    .returning(attempts.c.id)
-)
 _COMPLETE_ATTEMPT = (
     sa.update(attempts)
     .where(  # not IN (...): an expanding list cannot go into executemany
@@ -138,6 +159,19 @@ _LAST_SEQ = (
     .order_by(events.c.seq.desc())
     .limit(1)
 )
+_LAST_SEQ_SQLITE = "SELECT seq FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1"
+_ATTEMPT_COLUMNS = tuple(c.name for c in attempts.c if c.name != "id")
+_ATTEMPTS_PER_INSERT = 50  # attempts per INSERT statement (700 bound values)
+
+
+@functools.lru_cache(maxsize=128)
+def _dispatch_sql(mark: str, rows: int) -> str:
+    """``INSERT INTO attempts … VALUES (…), (…) RETURNING id, run_id, task_id, number``."""
+    one = f"({', '.join([mark] * len(_ATTEMPT_COLUMNS))})"
+    return (
+        f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)}) VALUES {', '.join([one] * rows)}"
+        " RETURNING id, run_id, task_id, number"
+    )
 
 
 class NoDatabaseError(StoreError):
@@ -164,7 +198,6 @@ class Store:
         self.update_task_sql = _Prepared(_UPDATE_TASK, dialect)
         self.mark_started_sql = _Prepared(_MARK_STARTED, dialect)
         self.complete_attempt_sql = _Prepared(_COMPLETE_ATTEMPT, dialect)
-        self.dispatch_attempt_sql = _Prepared(_DISPATCH_ATTEMPT, dialect)
 
     def live_attempts_sql(self, count: int) -> str:
         """``SELECT id … WHERE id IN (…count…) AND live … FOR UPDATE``, made once per size."""
@@ -391,8 +424,15 @@ class Transaction:
         if not items:
             return []
         conn = self._writable()
-        insert = self.store.dispatch_attempt_sql
-        return [int(insert.one(conn, _attempt_row(item)).scalar_one()) for item in items]
+        ids: dict[tuple[str, str, int], int] = {}
+        for start in range(0, len(items), _ATTEMPTS_PER_INSERT):
+            chunk = items[start : start + _ATTEMPTS_PER_INSERT]
+            sql = _dispatch_sql(self.store._mark, len(chunk))
+            values = tuple(value for item in chunk for value in _attempt_values(item))
+            # RETURNING's row order is not defined: (run, task, number) names the row
+            for attempt_id, run_id, task_id, number in _execute(conn, sql, values):
+                ids[run_id, task_id, number] = int(attempt_id)
+        return [ids[item.run_id, item.task_id, item.number] for item in items]
 
     def mark_running(self, attempt_id: int, *, pid: int, pgid: int, started_at: float) -> bool:
         """The attempt's process started. False when the attempt is no longer live."""
@@ -426,7 +466,7 @@ class Transaction:
         for chunk in _chunks([result.attempt_id for result in results]):
             # FOR UPDATE on PostgreSQL; SQLite already holds its write lock.
             sql = self.store.live_attempts_sql(len(chunk))
-            live.update(row[0] for row in conn.exec_driver_sql(sql, tuple(chunk)))
+            live.update(row[0] for row in _execute(conn, sql, tuple(chunk)))
         accepted = []
         for result in results:
             if result.attempt_id in live:  # a second result for one attempt is refused
@@ -476,17 +516,21 @@ class Transaction:
         for start in range(0, len(flat), width):
             chunk = tuple(flat[start : start + width])
             sql = self.store.insert_events_sql(len(chunk) // len(_EVENT_COLUMNS))
-            conn.exec_driver_sql(sql, chunk)
+            _execute(conn, sql, chunk)
         return seqs
 
     def _last_seqs(self, conn: sa.Connection, run_ids: set[str]) -> dict[str, int]:
         """The highest sequence number of each run: one index seek per run."""
         postgres = self.store.dialect == "postgresql"
+        sqlite = self.store.dialect == "sqlite"
         last: dict[str, int] = {}
         for run_id in sorted(run_ids):  # sorted: two writers always lock in the same order
             if postgres:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(run_id))))
-            seq = conn.execute(_LAST_SEQ, {"run_id": run_id}).scalar()
+            if sqlite:
+                seq = next(iter(_execute(conn, _LAST_SEQ_SQLITE, (run_id,))), (None,))[0]
+            else:
+                seq = conn.execute(_LAST_SEQ, {"run_id": run_id}).scalar()
             if seq is not None:
                 last[run_id] = seq
         return last
@@ -544,6 +588,30 @@ class Transaction:
         if limit is not None:
             query = query.limit(limit)
         return [_decision_record(row) for row in self.conn.execute(query).mappings()]
+
+    # -- agents -----------------------------------------------------------------------------
+
+    def put_agent(self, agent: AgentRecord) -> None:
+        """Insert the agent, or replace the row of a removed agent with the same id."""
+        conn = self._writable()
+        conn.execute(sa.delete(agents).where(agents.c.id == agent.id))
+        conn.execute(sa.insert(agents), [_agent_row(agent)])
+
+    def update_agent(self, agent_id: str, **values: Any) -> None:
+        if "files_scope" in values or "depends_on" in values:
+            raise ValueError("files_scope and depends_on are set when the agent is created")
+        self._writable().execute(sa.update(agents).where(agents.c.id == agent_id).values(**values))
+
+    def get_agent(self, agent_id: str) -> AgentRecord | None:
+        row = self.conn.execute(sa.select(agents).where(agents.c.id == agent_id)).mappings()
+        found = row.first()
+        return None if found is None else _agent_record(found)
+
+    def list_agents(self, statuses: Iterable[str] | None = None) -> list[AgentRecord]:
+        query = sa.select(agents).order_by(agents.c.created_at, agents.c.id)
+        if statuses is not None:
+            query = query.where(agents.c.status.in_(list(statuses)))
+        return [_agent_record(row) for row in self.conn.execute(query).mappings()]
 
 
 # -- rows <-> records -----------------------------------------------------------------------
@@ -652,24 +720,24 @@ def _task_record(row: sa.RowMapping) -> TaskRecord:
     return TaskRecord(**values)
 
 
-def _attempt_row(item: AttemptRecord) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "run_id": item.run_id,
-        "task_id": item.task_id,
-        "number": item.number,
-        "state": item.state.value,
-        "tool": item.tool,
-        "host": item.host,
-        "pid": item.pid,
-        "pgid": item.pgid,
-        "exit_code": item.exit_code,
-        "dispatched_at": item.dispatched_at,
-        "started_at": item.started_at,
-        "ended_at": item.ended_at,
-        "output_tail": item.output_tail,
-        "error": item.error,
-    }
+def _attempt_values(item: AttemptRecord) -> tuple[Any, ...]:
+    """The values of an attempt row, in the order of ``_ATTEMPT_COLUMNS`` (no id)."""
+    return (
+        item.run_id,
+        item.task_id,
+        item.number,
+        item.state.value,
+        item.tool,
+        item.host,
+        item.pid,
+        item.pgid,
+        item.exit_code,
+        item.dispatched_at,
+        item.started_at,
+        item.ended_at,
+        item.output_tail,
+        item.error,
+    )
 
 
 def _attempt_record(row: sa.RowMapping) -> AttemptRecord:
@@ -702,3 +770,17 @@ def _decision_record(row: sa.RowMapping) -> DecisionRecord:
     values["alternatives"] = load_json(values["alternatives"], [])
     values["data"] = load_json(values["data"], {})
     return DecisionRecord(**values)
+
+
+def _agent_row(agent: AgentRecord) -> dict[str, Any]:
+    row = agent.to_dict()
+    row["files_scope"] = dump_json(agent.files_scope)
+    row["depends_on"] = dump_json(agent.depends_on)
+    return row
+
+
+def _agent_record(row: sa.RowMapping) -> AgentRecord:
+    values = dict(row)
+    values["files_scope"] = load_json(values["files_scope"]) or []
+    values["depends_on"] = load_json(values["depends_on"]) or []
+    return AgentRecord(**values)
