@@ -97,6 +97,7 @@ def _register() -> None:
     from uet.cli.agents import agents  # noqa: PLC0415
     from uet.cli.db import db  # noqa: PLC0415
     from uet.cli.runs import decisions, events, runs  # noqa: PLC0415
+    from uet.cli.tools import tools  # noqa: PLC0415
 
     commands = (
         running.init,
@@ -110,6 +111,7 @@ def _register() -> None:
         running.logs,
         agents,
         decisions,
+        tools,
         db,
     )
     for command in commands:

@@ -1,0 +1,97 @@
+"""``uet tools list|check``: the tool profiles, and which of them are usable here."""
+
+from __future__ import annotations
+
+import click
+
+from uet.cli.app import Context, json_option, pass_context
+from uet.errors import ExitCode, UsageError
+from uet.spec.tools import ToolProfile, check_tools, load_tools
+
+
+def _profile_dict(profile: ToolProfile) -> dict[str, object]:
+    return {
+        "name": profile.name,
+        "capabilities": profile.capabilities,
+        "max_parallel": profile.max_parallel,
+        "binary": profile.binary,
+        "timeout": profile.timeout,
+        "prompt_via": profile.prompt_via,
+        "enabled": profile.enabled,
+        "source": profile.source,
+        "argv": profile.argv,
+        "description": profile.description,
+    }
+
+
+@click.group()
+def tools() -> None:
+    """Tool profiles: how uet runs aider, Claude Code, Codex CLI, Gemini CLI or any command.
+
+    Built-in profiles can be changed and new ones added in uet.toml ([tools.NAME]) or in
+    config/tools.yaml; later wins. See docs/tools.md.
+
+    \b
+    Example:
+      uet tools list
+      uet tools check aider claude
+    """
+
+
+@tools.command(name="list")
+@json_option
+@pass_context
+def list_(ctx: Context, as_json: bool) -> None:
+    """List tool profiles: capabilities, parallel limit, binary, and where each is defined.
+
+    \b
+    Example:
+      uet tools list --json | jq '.[] | select(.capabilities | index("code_edit")) | .name'
+    """
+    found = load_tools(ctx.settings, include_disabled=True)
+    if as_json:
+        ctx.emit_json([_profile_dict(p) for p in found.values()])
+        return
+    for profile in found.values():
+        kinds = ",".join(profile.capabilities) or "-"
+        parallel = "-" if profile.max_parallel is None else str(profile.max_parallel)
+        state = "" if profile.enabled else "  (disabled)"
+        ctx.console.print(
+            f"{profile.name:12} {kinds:40} parallel {parallel:3} {profile.binary:12} "
+            f"{profile.source}{state}",
+            markup=False,
+        )
+
+
+@tools.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@json_option
+@pass_context
+def check(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
+    """Check whether tools are usable here: binary on PATH, version, minimum version.
+
+    Without NAME, checks every enabled tool and exits 0; with names, exits 1 when one of
+    them is not usable.
+
+    \b
+    Example:
+      uet tools check             # all of them
+      uet tools check codex --json
+    """
+    every = load_tools(ctx.settings, include_disabled=True)
+    unknown = [n for n in names if n not in every]
+    if unknown:
+        raise UsageError(f"no tool {unknown[0]!r} (known: {', '.join(every)})")
+    chosen = [every[n] for n in dict.fromkeys(names)] or [p for p in every.values() if p.enabled]
+    statuses = check_tools(chosen)
+    if as_json:
+        ctx.emit_json([s.to_dict() for s in statuses])
+    else:
+        for status in statuses:
+            verdict = "usable" if status.usable else "unusable"
+            detail = status.problem or status.binary_path or ""
+            ctx.console.print(
+                f"{status.name:12} {verdict:9} {status.version or '-':12} {detail}", markup=False
+            )
+    if names and not all(s.usable for s in statuses):
+        raise click.exceptions.Exit(int(ExitCode.FAILED))
