@@ -154,3 +154,37 @@ agents = sa.Table(
     sa.Column("archive_ref", sa.String(256)),  # where its work was kept when removed
     sa.Index(None, "status"),
 )
+
+# -- routing (migration 0004) ---------------------------------------------------------------
+
+TOOL_MAX = 128  # characters in a tool name
+
+tool_state = sa.Table(
+    "tool_state",
+    metadata,
+    sa.Column("tool", sa.String(TOOL_MAX), primary_key=True),
+    sa.Column("breaker", sa.String(16), nullable=False),  # closed | open | half_open
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),  # consecutive
+    sa.Column("opened_at", sa.Float),  # when the breaker last opened
+    sa.Column("retry_at", sa.Float),  # when an open breaker lets a probe through
+    sa.Column("reason", sa.Text),  # why it last changed state
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+route_cursors = sa.Table(
+    "route_cursors",
+    metadata,
+    sa.Column("rule", sa.String(TOOL_MAX), primary_key=True),  # the rule's stable key
+    sa.Column("next_index", sa.Integer, nullable=False),  # round-robin: the next tool's index
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+tool_leases = sa.Table(
+    "tool_leases",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("tool", sa.String(TOOL_MAX), nullable=False),
+    sa.Column("holder", sa.String(256), nullable=False),  # host:pid:token of the router
+    sa.Column("acquired_at", sa.Float, nullable=False),
+    sa.Index(None, "tool"),
+)

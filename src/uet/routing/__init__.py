@@ -1,0 +1,45 @@
+"""Routing: which tool runs an agent task, with fallback, circuit breakers and quota awareness.
+
+See :mod:`uet.routing.router` for the flow and docs/routing.md for the config section.
+"""
+
+from __future__ import annotations
+
+from uet.routing.breaker import BreakerPolicy, BreakerState, CircuitBreaker, Transition
+from uet.routing.metrics import ToolMetrics
+from uet.routing.quota import DEFAULT_PATTERNS, QuotaDetector, QuotaSignal, parse_retry_after
+from uet.routing.router import Decision, Router
+from uet.routing.rules import (
+    BreakerSettings,
+    Match,
+    MetricsSettings,
+    RoutingConfig,
+    Rule,
+    Strategy,
+    load_routing,
+    parse_routing,
+)
+from uet.routing.state import RouterState
+
+__all__ = [
+    "DEFAULT_PATTERNS",
+    "BreakerPolicy",
+    "BreakerSettings",
+    "BreakerState",
+    "CircuitBreaker",
+    "Decision",
+    "Match",
+    "MetricsSettings",
+    "QuotaDetector",
+    "QuotaSignal",
+    "Router",
+    "RouterState",
+    "RoutingConfig",
+    "Rule",
+    "Strategy",
+    "ToolMetrics",
+    "Transition",
+    "load_routing",
+    "parse_retry_after",
+    "parse_routing",
+]
