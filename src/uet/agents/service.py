@@ -213,9 +213,12 @@ class AgentManager:
         gate_timeout: float | None = None,
         on_output: OutputCallback | None = None,
         on_wait: Callable[[], None] | None = None,
+        run_id: str | None = None,
+        task_id: str | None = None,
     ) -> list[MergeResult]:
         """Merge the agents' branches one at a time, in dependency order (see
-        :mod:`uet.isolation.merge`); every result is recorded as a ``merge`` decision."""
+        :mod:`uet.isolation.merge`); every result is recorded as a ``merge`` decision (of
+        ``run_id``/``task_id`` when a run's task asked for it)."""
         clones = {agent_id: self.clone(agent_id) for agent_id in dict.fromkeys(agent_ids)}
         order = merge_order([clone.context for clone in clones.values()])
         self._decide(
@@ -238,7 +241,7 @@ class AgentManager:
             else:
                 result = self._merge_one(clone, into, runner, on_wait)
             settled[context.id] = result.ok
-            self._record_merge(clone, result)
+            self._record_merge(clone, result, run_id, task_id)
             results.append(result)
         return results
 
@@ -291,16 +294,7 @@ class AgentManager:
         except BaseException:
             os.replace(kept, old.path)  # put it back as it was
             raise
-        fresh.git.run(
-            "fetch", "--quiet", "--no-tags", str(kept), f"+{agent.branch}:refs/uet/recycled"
-        )
-        fresh.git.run("reset", "--quiet", "--hard", tip)
-        if archive is not None and archive != tip:  # carry the uncommitted work over
-            fresh.git.run(
-                "fetch", "--quiet", "--no-tags", agent.repo, f"+{archive}:refs/uet/recycled"
-            )
-            fresh.git.run("restore", "--source=refs/uet/recycled", "--worktree", "--", ".")
-        fresh.git.run("update-ref", "-d", "refs/uet/recycled")
+        fresh.take_over(kept, tip, archive)
         fresh.context = replace(fresh.context, base_ref=agent.base_ref)
         fresh.save_context()
         with self.store.transaction() as tx:
@@ -378,7 +372,9 @@ class AgentManager:
 
         return run
 
-    def _record_merge(self, clone: AgentClone, result: MergeResult) -> None:
+    def _record_merge(
+        self, clone: AgentClone, result: MergeResult, run_id: str | None, task_id: str | None
+    ) -> None:
         data: dict[str, Any] = {
             "agent": result.agent,
             "code": result.code,
@@ -408,6 +404,8 @@ class AgentManager:
                         chosen=f"{result.status.value}: {result.agent}",
                         reason=result.reason,
                         ts=now,
+                        run_id=run_id,
+                        task_id=task_id,
                         alternatives=["merged", "refused"],
                         data=data,
                     )

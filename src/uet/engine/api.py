@@ -15,11 +15,13 @@ from uet.engine.model import RunOptions, RunResult, planned_from_document, task_
 from uet.engine.progress import Progress
 from uet.engine.recovery import orchestrator_alive, reconcile
 from uet.engine.run import ExecutorFactory, RunLoop
+from uet.engine.tooltasks import Tooling, ToolTasks, load_tooling
 from uet.errors import UsageError
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, OutputSink
 from uet.execution.local import LocalExecutor
 from uet.ids import RandomIds, SequentialIds
+from uet.routing import Router
 from uet.spec import load_files, topological_order
 from uet.spec.models import Plan, PlannedTask
 from uet.state.records import RunRecord, TaskRecord, TaskUpdate, WorkstreamRecord
@@ -53,6 +55,7 @@ def start_run(
     clock: Clock = FixedClock() if options.deterministic else SystemClock()
     ids = SequentialIds() if options.deterministic else RandomIds()
     run_id = options.run_id or ids.new("run")
+    tooling = load_tooling(plan.tasks, settings)  # a bad tools/routing section: nothing starts
     now = clock.now()
     with store.transaction() as tx:
         if tx.get_run(run_id) is not None:
@@ -93,6 +96,7 @@ def start_run(
         used={},
         bus=bus,
         announce=announce,
+        tooling=tooling,
     )
 
 
@@ -124,6 +128,7 @@ def resume_run(
         attempts = tx.get_attempts(run_id)
         workstreams = tx.get_workstreams(run_id)
     tasks = _in_plan_order(rows)
+    tooling = load_tooling(tasks, settings)
     used: dict[str, int] = {}
     numbered: dict[str, int] = {}  # a canceled attempt's number is not given again
     for attempt in attempts:
@@ -158,6 +163,7 @@ def resume_run(
         finished={r.id: r.status for r in rows if r.status.finished},
         bus=bus,
         announce=announce,
+        tooling=tooling,
     )
 
 
@@ -178,6 +184,7 @@ def _drive(
     numbered: Mapping[str, int] | None = None,
     bus: EventBus | None = None,
     announce: tuple[Sequence[NewEvent], Sequence[int | None]] = ((), ()),
+    tooling: Tooling | None = None,
 ) -> RunResult:
     own_bus = bus is None
     bus = bus or EventBus(store, clock=clock)
@@ -198,6 +205,9 @@ def _drive(
             used=used,
             numbered=numbered,
             interrupted=interrupted,
+            tool_tasks=None
+            if tooling is None
+            else _tool_tasks(tooling, store, settings, run_id, clock, fixed=options.deterministic),
         )
         _restore(loop, finished or {}, store, run_id, clock)
         now = clock.now()
@@ -216,6 +226,20 @@ def _drive(
             bus.close(timeout=defaults.EVENT_CLOSE_TIMEOUT_S)
         else:
             bus.flush()
+
+
+def _tool_tasks(
+    tooling: Tooling, store: Store, settings: Settings, run_id: str, clock: Clock, *, fixed: bool
+) -> ToolTasks:
+    router = Router(
+        tooling.routing,
+        store=store,
+        clock=clock,
+        deterministic=fixed,
+        run_id=run_id,
+        max_parallel={n: t.max_parallel for n, t in tooling.tools.items() if t.max_parallel},
+    )
+    return ToolTasks(tooling, router, run_id=run_id, root=settings.root, home=settings.home)
 
 
 def _restore(

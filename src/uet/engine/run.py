@@ -38,8 +38,10 @@ from uet.clock import Clock
 from uet.engine.model import RunOptions, RunResult, logs_dir
 from uet.engine.progress import NullProgress, Progress
 from uet.engine.scheduler import Scheduler
+from uet.engine.tooltasks import ToolTasks
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, Finished, Job, Outcome, OutputSink, Report, Started
+from uet.routing import Transition
 from uet.spec.models import OnFailure, PlannedTask
 from uet.state.records import AttemptRecord, AttemptResult, DecisionRecord, TaskUpdate
 from uet.state.store import NewEvent, Store, Transaction
@@ -47,7 +49,7 @@ from uet.states import AttemptState, RunStatus, TaskStatus
 
 ExecutorFactory = Callable[[OutputSink, Clock], Executor]
 
-TOOL_TASKS_UNAVAILABLE = "tool tasks need the agent router, which this version does not have yet"
+TOOL_TASKS_UNAVAILABLE = "tool tasks need tool profiles and a router (see docs/tools.md)"
 
 START_RECORD_S = 0.05
 """Seconds at most that process starts wait for an outcome to share a tick with: a start
@@ -86,6 +88,7 @@ class RunLoop:
         used: Mapping[str, int] | None = None,
         interrupted: threading.Event | None = None,
         numbered: Mapping[str, int] | None = None,
+        tool_tasks: ToolTasks | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -114,6 +117,7 @@ class RunLoop:
         self._numbered: dict[str, int] = defaultdict(int, numbered or {})
         self.live: dict[int, tuple[str, int]] = {}  # attempt id -> (task key, number)
         self._retries: list[tuple[float, str]] = []  # (due, key) heap
+        self._no_tool: dict[str, str] = {}  # task key -> why no tool could take it
         self._immediate: list[Finished] = []  # outcomes known without a process
         self._buffered: dict[int, list[str]] = defaultdict(list)  # deterministic output
         self._output_pending = False
@@ -124,6 +128,7 @@ class RunLoop:
         self._next_heartbeat = 0.0
         self._next_cancel_check = 0.0
         self.executor = executor_factory(self._on_output, clock)
+        self.tool_tasks = tool_tasks
 
     # -- output (called on the executor's thread) -------------------------------------------
 
@@ -147,7 +152,11 @@ class RunLoop:
         """Loop until every task is done, the run is canceled, or it is interrupted."""
         try:
             with self.store.pinned():
-                return self._loop()
+                try:
+                    return self._loop()
+                finally:
+                    if self.tool_tasks is not None:
+                        self.tool_tasks.close()  # the router's state and decisions, written
         finally:
             self.executor.close()
 
@@ -314,6 +323,10 @@ class RunLoop:
             "outcome": outcome.state.value,
             "exit_code": outcome.exit_code,
         }
+        if self.tool_tasks is not None and self._tool_fallback(
+            tick, task, attempt_id, outcome, now
+        ):
+            return  # the tool was rate-limited: the next tool of the chain, no retry spent
         if outcome.state is not AttemptState.CANCELED:
             self.used[key] += 1
         if outcome.state is AttemptState.SUCCEEDED:
@@ -328,6 +341,49 @@ class RunLoop:
             self._schedule_retry(tick, task, self.used[key], outcome, now)
         else:
             self._fail(tick, key, outcome, now, verdict=verdict, attempt_id=attempt_id)
+
+    def _tool_fallback(
+        self, tick: _Tick, task: PlannedTask, attempt_id: int, outcome: Outcome, now: float
+    ) -> bool:
+        """Record a tool attempt's outcome with the router; True when the task goes to the
+        next tool of its chain (the tool was rate-limited or out of quota)."""
+        assert self.tool_tasks is not None  # noqa: S101 - the caller checks
+        latency = outcome.ended_at - (outcome.started_at or outcome.ended_at)
+        tool, transitions, fallback = self.tool_tasks.finished(attempt_id, task, outcome, latency)
+        self._breaker_events(tick, transitions, task.key, attempt_id)
+        if not fallback or task.spec.tool != "auto" or self._stopping:
+            return False
+        heapq.heappush(self._retries, (now, task.key))
+        self.scheduler.retry_later(task.key)
+        tick.decisions.append(
+            DecisionRecord(
+                category="fallback",
+                chosen="next tool",
+                reason=f"{tool} was rate-limited or out of quota; no retry is spent",
+                ts=now,
+                run_id=self.run_id,
+                task_id=task.key,
+                alternatives=["next tool", "retry", "fail"],
+                data={"tool": tool, "excluded": sorted(self.tool_tasks.excluded[task.key])},
+            )
+        )
+        self._event(
+            tick,
+            "task.retrying",
+            {"attempt": self._numbered[task.key], "outcome": "rate_limited", "fallback": tool},
+            task=task.key,
+        )
+        tick.updates.append(
+            TaskUpdate(task.key, TaskStatus.PENDING, attempts_used=self.used[task.key])
+        )
+        return True
+
+    def _breaker_events(
+        self, tick: _Tick, transitions: Sequence[Transition], key: str, attempt_id: int | None
+    ) -> None:
+        for moved in transitions:
+            payload = {"tool": moved.tool, "from": moved.before.value, "reason": moved.reason}
+            self._event(tick, moved.event_type, payload, task=key, attempt=attempt_id)
 
     @property
     def _stopping(self) -> bool:
@@ -421,6 +477,7 @@ class RunLoop:
         if not ready:
             return []
         numbers = [max(self.used[t.key], self._numbered[t.key]) + 1 for t in ready]
+        tools = {t.key: self._choose_tool(tick, t, now) for t in ready if t.spec.tool is not None}
         ids = tx.dispatch_attempts(
             [
                 AttemptRecord(
@@ -430,7 +487,7 @@ class RunLoop:
                     number=number,
                     state=AttemptState.DISPATCHED,
                     dispatched_at=now,
-                    tool=task.spec.tool,
+                    tool=tools.get(task.key) or task.spec.tool,
                 )
                 for task, number in zip(ready, numbers, strict=True)
             ]
@@ -450,18 +507,33 @@ class RunLoop:
                     started_at=now if number == 1 else None,
                 )
             )
-            if task.spec.tool is not None:
+            tool = tools.get(task.key)
+            if task.spec.tool is not None and (tool is None or self.tool_tasks is None):
+                error = (
+                    TOOL_TASKS_UNAVAILABLE
+                    if self.tool_tasks is None
+                    else (f"no tool can take it: {self._no_tool.pop(task.key, 'no candidate')}")
+                )
                 self._immediate.append(
-                    Finished(
-                        attempt_id,
-                        Outcome(AttemptState.ERROR, None, now, error=TOOL_TASKS_UNAVAILABLE),
-                    )
+                    Finished(attempt_id, Outcome(AttemptState.ERROR, None, now, error=error))
                 )
             else:
-                jobs.append(self._job(task, attempt_id, number))
+                jobs.append(self._job(task, attempt_id, number, tool))
         return jobs
 
-    def _job(self, task: PlannedTask, attempt_id: int, number: int) -> Job:
+    def _choose_tool(self, tick: _Tick, task: PlannedTask, now: float) -> str | None:
+        if self.tool_tasks is None:
+            return None
+        choice = self.tool_tasks.choose(task, now)
+        if choice.record is not None:
+            tick.decisions.append(choice.record)
+        self._breaker_events(tick, choice.transitions, task.key, None)
+        self._event(tick, "route.decided", choice.payload, task=task.key)
+        if choice.tool is None:
+            self._no_tool[task.key] = choice.reason
+        return choice.tool
+
+    def _job(self, task: PlannedTask, attempt_id: int, number: int, tool: str | None) -> Job:
         env = {
             **self.base_env,
             **task.env,
@@ -476,6 +548,17 @@ class RunLoop:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             with log_path.open("a", encoding="utf-8") as log:
                 log.write(f"\n--- uet: attempt {number} ---\n")
+        if tool is not None and self.tool_tasks is not None:
+            return Job(
+                attempt_id=attempt_id,
+                key=task.key,
+                argv=self.tool_tasks.job_argv(task, attempt_id, number, tool),
+                cwd=self.root,
+                env={**env, "UET_TOOL": tool},
+                timeout=self.tool_tasks.timeout(task, tool),
+                kill_grace=defaults.KILL_GRACE_S,
+                log_path=log_path,
+            )
         return Job(
             attempt_id=attempt_id,
             key=task.key,

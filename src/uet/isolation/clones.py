@@ -370,6 +370,30 @@ class AgentClone:
 
     # -- writing ----------------------------------------------------------------------------
 
+    def discard_changes(self) -> None:
+        """Throw away uncommitted work (tracked and untracked, not ignored files). Archive it
+        first (:func:`archive_work`) unless it is really unwanted."""
+        self.git.run("reset", "--quiet", "--hard", "HEAD")
+        self.git.run("clean", "--quiet", "-d", "--force")
+
+    def diff(self, paths: Sequence[str]) -> str:
+        """The patch of ``paths`` against HEAD (new files included: they are staged)."""
+        self.git.run("add", "--", *paths)
+        return self.git.run("diff", "--cached", "--binary", "HEAD", "--", *paths).stdout
+
+    def take_over(self, old: Path, tip: str, archive: str | None) -> None:
+        """Continue the work of the clone at ``old`` (being replaced): its branch tip, and the
+        uncommitted work kept in the base repository's ``archive`` commit."""
+        self.git.run(
+            "fetch", "--quiet", "--no-tags", str(old), f"+{self.context.branch}:refs/uet/recycled"
+        )
+        self.git.run("reset", "--quiet", "--hard", tip)
+        if archive is not None and archive != tip:
+            repo = self.context.repo
+            self.git.run("fetch", "--quiet", "--no-tags", repo, f"+{archive}:refs/uet/recycled")
+            self.git.run("restore", "--source=refs/uet/recycled", "--worktree", "--", ".")
+        self.git.run("update-ref", "-d", "refs/uet/recycled")
+
     def commit(self, paths: Sequence[str], message: str) -> str | None:
         """Commit exactly ``paths`` (added, changed or deleted) on the agent's branch.
 

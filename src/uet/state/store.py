@@ -259,8 +259,17 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        Within :meth:`pinned`, a transaction asked for while this thread's transaction is
+        open joins it (committed with it) instead of failing.
+        """
         pinned: sa.Connection | None = getattr(self._pinned, "conn", None)
+        if pinned is not None and pinned.in_transaction():
+            # Asked for inside this thread's open transaction (the run loop's tick calls the
+            # router, which writes): join it, so everything commits together.
+            yield Transaction(self, pinned, readonly=False)
+            return
         if pinned is not None:
             with translate_errors(self.engine), pinned.begin():
                 yield Transaction(self, pinned, readonly=False)

@@ -1,0 +1,204 @@
+"""Tool tasks (``tool: aider`` / ``tool: auto``) in the run loop: routing, jobs, outcomes.
+
+The engine chooses the tool (the router, or the task's named tool), records the decision,
+and runs the *agent runner* — ``python -m uet.agents.runner SPEC.json`` — as the attempt's
+process, so timeouts, cancel and crash recovery treat it like any command (the runner and
+the AI tool it starts share the attempt's process group). The runner does the git side:
+an isolated clone, the prompt file, the tool, the files_scope check, the acceptance
+commands, an explicit-path commit and the merge queue (see :mod:`uet.agents.runner`).
+
+The runner's exit code says what happened: 0 done, :data:`RATE_LIMITED_EXIT` the tool was
+rate-limited or out of quota (its breaker opens at once and the task goes to the next tool of
+its fallback chain without spending a retry), :data:`SCOPE_REJECTED_EXIT` the tool changed
+files outside the task's files_scope (nothing of it was committed), anything else failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from uet.config import Settings
+from uet.errors import UsageError
+from uet.execution import Outcome
+from uet.routing import Router, RoutingConfig, Transition, load_routing
+from uet.spec.models import PlannedTask
+from uet.spec.tools import ToolProfile, load_tools
+from uet.state.records import DecisionRecord
+from uet.states import AttemptState
+
+AGENT_RUNNER = "uet.agents.runner"
+"""The module run (``python -m``) for each attempt of a tool task; never imported here."""
+
+RATE_LIMITED_EXIT = 75  # EX_TEMPFAIL: the tool was rate-limited or out of quota
+SCOPE_REJECTED_EXIT = 65  # EX_DATAERR: the tool changed files outside files_scope
+
+
+@dataclass(frozen=True, slots=True)
+class Tooling:
+    """What tool tasks need, loaded (and checked) before a run starts."""
+
+    tools: Mapping[str, ToolProfile]
+    routing: RoutingConfig
+    db: str  # the runner records its agent and merge decisions in the same store
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    tool: str | None
+    reason: str
+    payload: dict[str, Any] = field(default_factory=dict)  # of the route.decided event
+    record: DecisionRecord | None = None  # to record in the tick (None: the router did)
+    transitions: tuple[Transition, ...] = ()  # breakers that went half-open while deciding
+
+
+class ToolTasks:
+    """Routing and jobs of the tool tasks of one run loop."""
+
+    def __init__(
+        self,
+        tooling: Tooling,
+        router: Router,
+        *,
+        run_id: str,
+        root: Path,
+        home: Path,
+    ) -> None:
+        self.tooling = tooling
+        self.router = router
+        self.run_id = run_id
+        self.root = root
+        self.home = home
+        self.excluded: dict[str, set[str]] = defaultdict(set)  # task key -> tools given up
+        self.last_error: dict[str, str] = {}  # task key -> output tail of its last failure
+        self.attempts: dict[int, str] = {}  # attempt id -> tool
+        self._specs = home / "agents" / ".tasks" / _safe(run_id)
+
+    def choose(self, task: PlannedTask, now: float) -> Choice:
+        """The tool for the next attempt of ``task`` (None: no tool can take it)."""
+        named = task.spec.tool or "auto"
+        if named != "auto":
+            if named in self.excluded[task.key]:
+                return Choice(None, f"{named} is rate-limited and the task names no other tool")
+            record = DecisionRecord(
+                category="routing",
+                chosen=named,
+                reason="named by the task",
+                ts=now,
+                run_id=self.run_id,
+                task_id=task.key,
+                alternatives=[named],
+            )
+            return Choice(named, "named by the task", {"tool": named, "named": True}, record)
+        unknown = {
+            tool
+            for rule in (*self.tooling.routing.rules, self.tooling.routing.default)
+            if rule is not None
+            for tool in (*rule.tools, *rule.fallback)
+            if tool not in self.tooling.tools
+        }
+        decision = self.router.decide(
+            task.spec.kind, task_id=task.key, exclude=self.excluded[task.key] | unknown
+        )
+        payload: dict[str, Any] = {
+            "tool": decision.tool,
+            "kind": task.spec.kind,
+            "candidates": list(decision.candidates),
+            "reason": decision.reason,
+            **decision.data(),
+        }
+        return Choice(decision.tool, decision.reason, payload, transitions=decision.transitions)
+
+    def job_argv(self, task: PlannedTask, attempt_id: int, number: int, tool: str) -> list[str]:
+        """Write the attempt's spec file; the argv that runs it."""
+        self.attempts[attempt_id] = tool
+        profile = self.tooling.tools[tool]
+        spec = {
+            "run_id": self.run_id,
+            "task": task.key,
+            "attempt": number,
+            "tool": tool,
+            "profile": profile.model_dump(mode="json"),
+            "prompt": task.spec.prompt or "",
+            "kind": task.spec.kind,
+            "files_scope": list(task.spec.files_scope),
+            "acceptance": list(task.spec.acceptance),
+            "isolation": task.isolation,
+            "previous_error": self.last_error.get(task.key),
+            "root": str(self.root),
+            "home": str(self.home),
+            "db": self.tooling.db,
+        }
+        self._specs.mkdir(parents=True, exist_ok=True)
+        path = self._specs / f"{_safe(task.key)}-{number}.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(spec, indent=2), encoding="utf-8")
+        os.replace(temporary, path)
+        return [sys.executable, "-m", AGENT_RUNNER, str(path)]
+
+    def timeout(self, task: PlannedTask, tool: str) -> float | None:
+        return task.timeout if task.timeout is not None else self.tooling.tools[tool].timeout
+
+    def finished(
+        self, attempt_id: int, task: PlannedTask, outcome: Outcome, latency: float
+    ) -> tuple[str | None, list[Transition], bool]:
+        """Record how the tool did. Returns (tool, breaker transitions, whether to fall back
+        to another tool without spending a retry)."""
+        tool = self.attempts.pop(attempt_id, None)
+        if tool is None:
+            return None, [], False
+        if outcome.state is AttemptState.CANCELED:
+            self.router.release(tool)
+            return tool, [], False
+        ok = outcome.state is AttemptState.SUCCEEDED
+        limited = outcome.exit_code == RATE_LIMITED_EXIT
+        transitions = self.router.record_outcome(
+            tool,
+            ok=ok,
+            latency=latency,
+            output=None if ok else outcome.output_tail,
+            rate_limited=limited,
+            task_id=task.key,
+        )
+        if not ok:
+            self.last_error[task.key] = (outcome.output_tail or outcome.error or "")[-2000:]
+        if limited:
+            self.excluded[task.key].add(tool)
+        return tool, transitions, limited
+
+    def close(self) -> None:
+        self.router.close()
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | None:
+    """The tools and routing of the project when ``tasks`` has tool tasks (else None).
+
+    Called before a run is recorded: a bad ``tools`` or ``routing`` section, or a task that
+    names a tool no profile defines, is an error (exit 2) and nothing starts.
+    """
+    tool_tasks = [task for task in tasks if task.spec.tool is not None]
+    if not tool_tasks:
+        return None
+    tools = load_tools(settings)
+    unknown = sorted(
+        f"{task.key}: tool {task.spec.tool!r}"
+        for task in tool_tasks
+        if task.spec.tool != "auto" and task.spec.tool not in tools
+    )
+    if unknown:
+        raise UsageError(
+            f"unknown tools ({', '.join(unknown)}); known: {', '.join(sorted(tools))} "
+            f"(see `uet tools list`)"
+        )
+    return Tooling(tools=tools, routing=load_routing(settings), db=settings.db)

@@ -1,0 +1,157 @@
+"""Tool tasks end to end: routing, fallback on a rate limit, breakers, scope, the merge queue.
+
+Real processes all the way: `uet run` in-process, the agent runner as each attempt's
+process, the fake agent CLI as the tool, real git clones, a real SQLite store.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.isolation.gitrepo import git, make_repo
+from uet.cli import main
+from uet.state.store import Store
+from uet.testing import write_script
+
+TASKS = 12
+
+
+def _tool(name: str, script: Path) -> str:
+    argv = ["python", "-m", "uet.testing.fake_agent", "--script", str(script)]
+    argv += ["--prompt-file", "{prompt_file}", "{files}"]
+    return (
+        f'[tools.{name}]\nargv = {json.dumps(argv)}\ncapabilities = ["code_edit"]\n'
+        f'rate_limit_patterns = ["rate limit", "429"]\n'
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    files = {f"work/t{n:02d}.txt": f"task {n}\n" for n in range(1, TASKS + 1)}
+    repo = make_repo(tmp_path / "repo", {"README.md": "# demo\n", **files})
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def _write_config(repo: Path, scripts: dict[str, Path], *, cooldown: float) -> None:
+    text = "".join(_tool(name, script) for name, script in scripts.items())
+    text += (
+        "[routing]\n"
+        f"breaker = {{failure_threshold = 3, cooldown = {cooldown}, half_open_probes = 1}}\n"
+        '[[routing.rules]]\nname = "edits"\nmatch = {kind = "code_edit"}\n'
+        f'tools = {json.dumps(sorted(scripts))}\nstrategy = "round_robin"\n'
+    )
+    (repo / "uet.toml").write_text(text, encoding="utf-8")
+
+
+def _workstream(repo: Path, tasks: list[dict[str, object]]) -> Path:
+    path = repo.parent / "agents.json"
+    path.write_text(json.dumps({"id": "agents", "tasks": tasks}), encoding="utf-8")
+    return path
+
+
+def _edit_task(n: int, **extra: object) -> dict[str, object]:
+    return {
+        "id": f"t{n:02d}",
+        "tool": "auto",
+        "kind": "code_edit",
+        "prompt": f"edit task {n}",
+        "files_scope": [f"work/t{n:02d}.txt"],
+        **extra,
+    }
+
+
+def test_twelve_agent_tasks_succeed_through_fallback_when_a_tool_starts_rate_limiting(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit = [{"action": "write", "path": "{files}", "content": "done: {prompt}\n"}]
+    scripts = {
+        "alpha": write_script(tmp_path / "alpha.json", edit),
+        "beta": write_script(  # two good calls, then rate-limited for good
+            tmp_path / "beta.json", calls=[edit, edit, [{"action": "rate_limit"}]]
+        ),
+        "gamma": write_script(tmp_path / "gamma.json", edit),
+    }
+    _write_config(project, scripts, cooldown=0.5)
+    tasks = [_edit_task(n) for n in range(1, TASKS + 1)]
+    for n in range(2, TASKS + 1):  # a chain, so that the breaker's cooldown passes mid-run
+        tasks[n - 1]["depends_on"] = [f"t{n - 1:02d}"]
+    workstream = _workstream(project, tasks)
+
+    code = main(["run", str(workstream), "--run-id", "r1", "-j", "2"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+
+    # Every task's change reached main, each once, from the agent that made it.
+    for n in range(1, TASKS + 1):
+        content = git(project, "show", f"main:work/t{n:02d}.txt")
+        assert content.startswith(f"done: edit task {n}\n")  # then the rest of the prompt
+    assert git(project, "rev-list", "--count", "main") == str(1 + TASKS)
+    assert git(project, "status", "--porcelain", "--untracked-files=no") == ""
+
+    store = Store.open(f"sqlite:///{project / '.uet' / 'state.db'}")
+    with store.reader() as tx:
+        events = tx.get_events("r1")
+        decisions = tx.get_decisions(run_id="r1")
+        tasks_done = tx.get_tasks("r1")
+    store.close()
+    assert {t.status.value for t in tasks_done} == {"succeeded"}
+    types = [e.type for e in events]
+    assert "breaker.opened" in types
+    assert "breaker.half_open" in types  # the cooldown passed and a probe went to beta
+    categories = {d.category for d in decisions}
+    assert {"routing", "fallback", "breaker", "merge"} <= categories
+    fallbacks = [d for d in decisions if d.category == "fallback" and d.chosen == "next tool"]
+    assert fallbacks
+    assert all("beta" in d.reason for d in fallbacks)
+    opened = [d for d in decisions if d.category == "breaker" and d.chosen == "open"]
+    assert opened[0].data["tool"] == "beta"
+    # No retry budget was spent on the rate limit: each task succeeded within one attempt
+    # of its own (retries default to 0).
+    assert all(t.attempts_used <= 1 for t in tasks_done)
+
+    shown = main(["decisions", "--run", "r1", "--category", "fallback"])
+    assert shown == 0
+    assert "rate-limited" in capsys.readouterr().out
+
+
+def test_a_task_that_edits_outside_its_scope_is_rejected_and_nothing_reaches_main(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sneaky = [
+        {"action": "write", "path": "{files}", "content": "fine\n"},
+        {"action": "write", "path": "README.md", "content": "# hijacked\n"},
+    ]
+    _write_config(project, {"alpha": write_script(tmp_path / "alpha.json", sneaky)}, cooldown=60)
+    before = git(project, "rev-parse", "main")
+    workstream = _workstream(project, [_edit_task(1)])
+
+    code = main(["run", str(workstream), "--run-id", "r2"])
+    out = capsys.readouterr()
+    assert code == 1
+    assert git(project, "rev-parse", "main") == before
+    assert git(project, "show", "main:README.md") == "# demo"
+    store = Store.open(f"sqlite:///{project / '.uet' / 'state.db'}")
+    with store.reader() as tx:
+        [scope] = tx.get_decisions(run_id="r2", category="scope")
+    store.close()
+    assert scope.chosen == "rejected"
+    assert scope.data["outside"] == ["README.md"]
+    # The rejected change is kept, not lost.
+    assert git(project, "show", f"{scope.data['archive']}:README.md") == "# hijacked"
+    assert main(["logs", "r2", "t01"]) == 0
+    assert "outside files_scope" in capsys.readouterr().out
+    assert "README.md" not in out.err
+
+
+def test_an_unknown_tool_is_refused_before_anything_starts(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workstream = _workstream(project, [{"id": "x", "tool": "no-such-tool", "prompt": "hi"}])
+    assert main(["run", str(workstream)]) == 2
+    assert "unknown tools" in capsys.readouterr().err
+    assert main(["runs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
