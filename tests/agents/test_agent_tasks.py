@@ -13,6 +13,8 @@ import pytest
 
 from tests.isolation.gitrepo import git, make_repo
 from uet.cli import main
+from uet.config import load_settings
+from uet.routing import Router, load_routing
 from uet.state.store import Store
 from uet.testing import write_script
 
@@ -155,3 +157,58 @@ def test_an_unknown_tool_is_refused_before_anything_starts(
     assert "unknown tools" in capsys.readouterr().err
     assert main(["runs", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_a_legacy_bundle_runs_for_real_then_its_acceptance_tests_see_the_merge(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = [{"action": "write", "path": "src/feature.py", "content": "FEATURE = 1\n"}]
+    _write_config(project, {"alpha": write_script(tmp_path / "alpha.json", script)}, cooldown=60)
+    bundle = {
+        "id": "ws-feature",
+        "tasks": ["Add src/feature.py with FEATURE = 1"],
+        "tool": "alpha",
+        "files_create": ["src/feature.py"],
+        "acceptance_tests": ["grep -q 'FEATURE = 1' src/feature.py"],
+    }
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+
+    code = main(["run", str(path), "--run-id", "r3"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    assert git(project, "show", "main:src/feature.py") == "FEATURE = 1"
+    store = Store.open(f"sqlite:///{project / '.uet' / 'state.db'}")
+    with store.reader() as tx:
+        statuses = {t.id: t.status.value for t in tx.get_tasks("r3")}
+        [routed] = tx.get_decisions(run_id="r3", category="routing")
+    store.close()
+    assert statuses == {
+        "ws-feature/implement": "succeeded",
+        "ws-feature/acceptance-1": "succeeded",
+    }
+    assert (routed.chosen, routed.reason) == ("alpha", "named by the task")
+
+
+def test_route_shows_a_dry_decision_and_passes_over_an_open_breaker(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit = [{"action": "write", "path": "{files}", "content": "x\n"}]
+    scripts = {name: write_script(tmp_path / f"{name}.json", edit) for name in ("alpha", "beta")}
+    _write_config(project, scripts, cooldown=600)
+    assert main(["route", "--kind", "code_edit", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["tool"] in {"alpha", "beta"}
+    assert first["strategy"] == "round_robin"
+    store = Store.open(f"sqlite:///{project / '.uet' / 'state.db'}")
+    with Router(load_routing(load_settings()), store=store) as router:
+        router.trip("beta", "quota exceeded")
+    store.close()
+    for _ in range(2):  # a dry run moves no cursor: the same answer twice
+        assert main(["route", "--kind", "code_edit", "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["tool"] == "alpha"
+        assert "beta" in shown["skipped"]
+    assert main(["route", "--kind", "code_edit", "--exclude", "alpha"]) == 1
+    assert "no tool" in capsys.readouterr().out
+    assert main(["route", "--kind", "docs"]) == 1  # no rule for it

@@ -354,16 +354,16 @@ def test_a_missing_working_directory_is_an_error_outcome(project: Project) -> No
     assert "no/such/dir" in attempt.error
 
 
-def test_a_tool_task_is_an_error_outcome_explaining_the_router_is_missing(
+def test_a_tool_task_no_tool_can_take_is_an_error_outcome_and_the_run_goes_on(
     project: Project,
 ) -> None:
-    """Tool tasks cannot run yet: they end as `error` with a reason, not as a crash, and
-    the rest of the run goes on."""
+    """`tool: auto` with no routing rule for its kind: the attempt ends as `error` with the
+    router's reason, not as a crash, and the rest of the run goes on."""
     result = project.run(
         """
         id: ws
         tasks:
-          - {id: agent, tool: aider, prompt: Fix the bug}
+          - {id: agent, tool: auto, kind: code_edit, prompt: Fix the bug}
           - {id: plain, run: echo still runs}
         """
     )
@@ -376,12 +376,9 @@ def test_a_tool_task_is_an_error_outcome_explaining_the_router_is_missing(
     assert tasks["ws/plain"].status is TaskStatus.SUCCEEDED
     (attempt,) = project.attempts(result.run_id, "ws/agent")
     assert attempt.state is AttemptState.ERROR
-    assert attempt.tool == "aider"
+    assert attempt.tool == "auto"
     assert attempt.error is not None
-    assert "router" in attempt.error
-
-
-# -- the process's world --------------------------------------------------------------------
+    assert attempt.error.startswith("no tool can take it")
 
 
 def test_tasks_get_uet_variables_and_stdin_from_dev_null(project: Project) -> None:

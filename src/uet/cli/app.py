@@ -97,7 +97,7 @@ def _register() -> None:
     from uet.cli.agents import agents  # noqa: PLC0415
     from uet.cli.db import db  # noqa: PLC0415
     from uet.cli.runs import decisions, events, runs  # noqa: PLC0415
-    from uet.cli.tools import tools  # noqa: PLC0415
+    from uet.cli.tools import route, tools  # noqa: PLC0415
 
     commands = (
         running.init,
@@ -112,6 +112,7 @@ def _register() -> None:
         agents,
         decisions,
         tools,
+        route,
         db,
     )
     for command in commands:

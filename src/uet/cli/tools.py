@@ -1,4 +1,4 @@
-"""``uet tools list|check``: the tool profiles, and which of them are usable here."""
+"""``uet tools list|check``: the tool profiles and which are usable here; ``uet route``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import click
 
 from uet.cli.app import Context, json_option, pass_context
 from uet.errors import ExitCode, UsageError
+from uet.routing import Router, load_routing
 from uet.spec.tools import ToolProfile, check_tools, load_tools
 
 
@@ -94,4 +95,64 @@ def check(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
                 f"{status.name:12} {verdict:9} {status.version or '-':12} {detail}", markup=False
             )
     if names and not all(s.usable for s in statuses):
+        raise click.exceptions.Exit(int(ExitCode.FAILED))
+
+
+@click.command()
+@click.option("--kind", required=True, metavar="K", help="The task kind (code_edit, docs…).")
+@click.option("--risk", metavar="R", help="The task's risk, when rules match on it.")
+@click.option("--complexity", metavar="C", help="The task's complexity, when rules match on it.")
+@click.option("--exclude", multiple=True, metavar="TOOL", help="A tool already tried.")
+@json_option
+@pass_context
+def route(
+    ctx: Context,
+    kind: str,
+    risk: str | None,
+    complexity: str | None,
+    exclude: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Show the routing decision for a task, without running or recording anything.
+
+    Uses the routing rules, the tool profiles and the stored breaker and round-robin state
+    (so an open breaker shows up); exit 1 when no tool could take the task.
+
+    \b
+    Example:
+      uet route --kind code_edit --risk low
+    """
+    settings = ctx.settings
+    profiles = load_tools(settings)
+    config = load_routing(settings)
+    unknown = {
+        tool
+        for rule in (*config.rules, config.default)
+        if rule is not None
+        for tool in (*rule.tools, *rule.fallback)
+        if tool not in profiles
+    }
+    with Router(config, store=ctx.existing_store()) as router:
+        decision = router.decide(
+            kind, risk=risk, complexity=complexity, exclude={*exclude, *unknown}, reserve=False
+        )
+    if as_json:
+        ctx.emit_json(
+            {
+                "tool": decision.tool,
+                "rule": decision.rule,
+                "strategy": decision.strategy.value,
+                "candidates": list(decision.candidates),
+                "skipped": dict(decision.skipped),
+                "fallback": list(decision.fallback),
+                "reason": decision.reason,
+            }
+        )
+    else:
+        ctx.console.print(f"{decision.tool or 'no tool'}: {decision.reason}", markup=False)
+        for tool, why in decision.skipped:
+            ctx.console.print(f"  passed over {tool}: {why}", markup=False)
+        if decision.fallback:
+            ctx.console.print(f"  then: {', '.join(decision.fallback)}", markup=False)
+    if decision.tool is None:
         raise click.exceptions.Exit(int(ExitCode.FAILED))

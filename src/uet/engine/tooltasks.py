@@ -105,7 +105,11 @@ class ToolTasks:
             if tool not in self.tooling.tools
         }
         decision = self.router.decide(
-            task.spec.kind, task_id=task.key, exclude=self.excluded[task.key] | unknown
+            task.spec.kind,
+            risk=task.spec.risk,
+            complexity=task.spec.complexity,
+            task_id=task.key,
+            exclude=self.excluded[task.key] | unknown,
         )
         payload: dict[str, Any] = {
             "tool": decision.tool,

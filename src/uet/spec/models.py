@@ -57,6 +57,8 @@ class TaskSpec(_Model):
     cwd: str | None = None  # relative to the project root
     env: dict[str, str] = pydantic.Field(default_factory=dict)
     kind: str | None = None  # what routing matches on (tool tasks)
+    risk: str | None = None  # routing matches on these too (e.g. low | medium | high)
+    complexity: str | None = None
     prompt: str | None = None
     files_scope: list[str] = pydantic.Field(default_factory=list)
     isolation: Literal["none", "clone"] | None = None
