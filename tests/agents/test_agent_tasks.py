@@ -204,11 +204,14 @@ def test_route_shows_a_dry_decision_and_passes_over_an_open_breaker(
     with Router(load_routing(load_settings()), store=store) as router:
         router.trip("beta", "quota exceeded")
     store.close()
-    for _ in range(2):  # a dry run moves no cursor: the same answer twice
+    for _ in range(3):  # wherever the rotation starts, the open breaker is passed over
         assert main(["route", "--kind", "code_edit", "--json"]) == 0
-        shown = json.loads(capsys.readouterr().out)
-        assert shown["tool"] == "alpha"
-        assert "beta" in shown["skipped"]
+        assert json.loads(capsys.readouterr().out)["tool"] == "alpha"
+    assert main(["route", "--kind", "code_edit", "--exclude", "alpha", "--json"]) == 1
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["tool"] is None
+    assert set(shown["skipped"]) == {"alpha", "beta"}
+    assert "open" in shown["skipped"]["beta"]
     assert main(["route", "--kind", "code_edit", "--exclude", "alpha"]) == 1
     assert "no tool" in capsys.readouterr().out
     assert main(["route", "--kind", "docs"]) == 1  # no rule for it
