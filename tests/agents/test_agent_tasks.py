@@ -72,12 +72,12 @@ def test_twelve_agent_tasks_succeed_through_fallback_when_a_tool_starts_rate_lim
     edit = [{"action": "write", "path": "{files}", "content": "done: {prompt}\n"}]
     scripts = {
         "alpha": write_script(tmp_path / "alpha.json", edit),
-        "beta": write_script(  # two good calls, then rate-limited for good
-            tmp_path / "beta.json", calls=[edit, edit, [{"action": "rate_limit"}]]
+        "beta": write_script(  # one good call, then rate-limited for good
+            tmp_path / "beta.json", calls=[edit, [{"action": "rate_limit"}]]
         ),
         "gamma": write_script(tmp_path / "gamma.json", edit),
     }
-    _write_config(project, scripts, cooldown=0.5)
+    _write_config(project, scripts, cooldown=0.3)
     tasks = [_edit_task(n) for n in range(1, TASKS + 1)]
     for n in range(2, TASKS + 1):  # a chain, so that the breaker's cooldown passes mid-run
         tasks[n - 1]["depends_on"] = [f"t{n - 1:02d}"]
