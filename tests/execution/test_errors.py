@@ -84,3 +84,25 @@ def test_what_cannot_start_is_an_error_outcome(
 def test_an_error_does_not_disturb_the_next_job(executor: LocalExecutor) -> None:
     run_one(executor, job(1, argv=["uet-no-such-program"]))
     assert run_one(executor, job(2, "exit 0")).state is AttemptState.SUCCEEDED
+
+
+def test_a_log_file_comes_with_output_and_a_missing_one_does_not_stop_the_job(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    """Silent tasks cost no file; a log that cannot be created is noted, the job still runs."""
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the log folder should be")
+    jobs = [
+        job(1, "exit 0", log_path=tmp_path / "logs" / "silent.log"),
+        job(2, "echo hello", log_path=tmp_path / "logs" / "talks.log"),
+        job(3, "echo lost", log_path=blocked / "talks.log"),
+    ]
+    for each in jobs:
+        executor.submit(each)
+    outcomes = {r.attempt_id: r.outcome for r in collect(executor, 3) if isinstance(r, Finished)}
+    assert not (tmp_path / "logs" / "silent.log").exists()
+    assert (tmp_path / "logs" / "talks.log").read_text() == "hello\n"
+    assert [outcomes[n].state for n in (1, 2, 3)] == [AttemptState.SUCCEEDED] * 3
+    assert outcomes[3].error is not None
+    assert "cannot open log file" in outcomes[3].error
+    assert outcomes[3].output_tail == "lost\n"

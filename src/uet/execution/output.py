@@ -3,8 +3,10 @@
 Memory per job is bounded whatever the process prints: one partial line (at most
 ``OUTPUT_LINE_MAX_BYTES``; a longer line is cut into pieces), the lines waiting for the sink
 (the reactor hands them over once they pass ``OUTPUT_BATCH_MAX_BYTES``) and the tail
-(``OUTPUT_TAIL_BYTES``). The log file is opened once and written with ``os.write``: no Python
-buffer to flush, nothing lost if uet dies right after.
+(``OUTPUT_TAIL_BYTES``). The log file is created when the first output arrives (a task
+that prints nothing costs no file: creating one costs more than spawning a process on some
+filesystems), then written with ``os.write``: no Python buffer to flush, nothing lost if
+uet dies right after.
 """
 
 from __future__ import annotations
@@ -49,10 +51,19 @@ def _decode(raw: bytes) -> str:
 class OutputStream:
     """The merged stdout+stderr of one job, fed chunk by chunk by the reactor."""
 
-    __slots__ = ("_log_fd", "_partial", "_tail", "log_error", "pending", "pending_bytes")
+    __slots__ = (
+        "_log_fd",
+        "_log_path",
+        "_partial",
+        "_tail",
+        "log_error",
+        "pending",
+        "pending_bytes",
+    )
 
-    def __init__(self, log_fd: int | None) -> None:
-        self._log_fd = log_fd
+    def __init__(self, log_path: Path | None) -> None:
+        self._log_path = log_path  # opened on the first output
+        self._log_fd: int | None = None
         self._partial = b""
         self._tail = bytearray()
         self.pending: list[str] = []  # complete lines not yet handed to the sink
@@ -116,7 +127,17 @@ class OutputStream:
 
     def _write_log(self, chunk: bytes) -> None:
         if self._log_fd is None:
-            return
+            if self._log_path is None:
+                return
+            path, self._log_path = self._log_path, None  # one try
+            try:
+                self._log_fd = open_log(path)
+            except OSError as exc:  # the job goes on; its outcome says the log is missing
+                self.log_error = (
+                    f"cannot open log file {os.fsdecode(path)!r}: {exc.strerror or exc}"
+                )
+                log.warning("output log: %s", self.log_error)
+                return
         view = memoryview(chunk)
         try:
             while view:

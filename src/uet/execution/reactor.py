@@ -44,7 +44,7 @@ from uet.execution.api import (
     Report,
     Started,
 )
-from uet.execution.output import OutputStream, open_log
+from uet.execution.output import OutputStream
 from uet.states import AttemptState
 
 log = logging.getLogger("uet.execution")
@@ -214,13 +214,11 @@ class Reactor:
             self._start(self._queued.popleft())
 
     def _start(self, job: Job) -> None:
-        try:
-            log_fd = open_log(job.log_path) if job.log_path is not None else None
-        except OSError as exc:
-            path = os.fsdecode(job.log_path or "")
-            self._refuse(job, f"cannot open log file {path!r}: {exc.strerror or exc}")
+        if job.log_path is not None and job.log_path.is_dir():  # the file comes with output
+            path = os.fsdecode(job.log_path)
+            self._refuse(job, f"cannot open log file {path!r}: it is a folder")
             return
-        stream = OutputStream(log_fd)
+        stream = OutputStream(job.log_path)
         try:
             child = process.spawn(job)
         except process.SpawnError as exc:
