@@ -395,3 +395,37 @@ def test_a_sparse_clone_checks_out_only_its_directories_and_still_merges(
     assert git(repo, "show", "main:src/app/io.py") == "IO = 3"
     with pytest.raises(UsageError, match="sparse directory"):
         manager.create("bad", repo=repo, sparse=["src/*"])
+
+
+@pytest.mark.parametrize("where", ["stash", "other-branch", "detached"])
+def test_cleanup_sees_work_off_the_agent_branch_and_force_keeps_it(
+    manager: AgentManager, repo: Path, where: str
+) -> None:
+    """Work in a stash, on another branch or on a detached HEAD is work too."""
+    agent = manager.create("a1", repo=repo)
+    path = Path(agent.path)
+    write(path, {"src/app/io.py": "precious\n"})
+    if where == "stash":
+        git(path, "stash", "--quiet")
+    else:
+        if where == "other-branch":
+            git(path, "switch", "--quiet", "-c", "side")
+        else:
+            git(path, "switch", "--quiet", "--detach")
+        git(path, "commit", "--quiet", "--no-verify", "-am", "off the agent branch")
+        made = git(path, "rev-parse", "HEAD")
+        if where == "other-branch":
+            git(path, "switch", "--quiet", "agent/a1")  # a detached HEAD stays where it is
+    assert git(path, "status", "--porcelain") == ""  # nothing uncommitted in sight
+    [kept] = manager.cleanup(["a1"])
+    assert not kept.removed
+    assert "unmerged commit" in kept.reason
+    [removed] = manager.cleanup(["a1"], force=True)
+    assert removed.removed
+    archived = git(repo, "rev-list", "refs/uet/archive/a1")
+    if where != "stash":
+        assert made in archived.split()
+    found = git(repo, "log", "--format=%H", "refs/uet/archive/a1")
+    assert any(
+        git(repo, "show", f"{c}:src/app/io.py", check=False) == "precious" for c in found.split()
+    )

@@ -465,15 +465,29 @@ def ensure_commit(git: Git, ref: str) -> str:
     return found.stdout.strip()
 
 
+def work_tips(clone: AgentClone) -> list[str]:
+    """Every commit that holds work of the clone: HEAD (detached or not), every local
+    branch, every stash entry."""
+    git = clone.git
+    tips = [clone.head()]
+    tips += git.out("for-each-ref", "--format=%(objectname)", "refs/heads/").split()
+    stashes = git.run("log", "--walk-reflogs", "--format=%H", "refs/stash", check=False)
+    if stashes.ok:
+        tips += stashes.stdout.split()
+    return [tip for tip in dict.fromkeys(tips) if tip]
+
+
 def unmerged_commits(clone: AgentClone, base: Git) -> int:
-    """Commits on the agent's branch that no branch of the base repository contains."""
-    tip = clone.branch_tip()
-    if tip is None or tip == clone.context.base_commit:
+    """Commits of the clone (on HEAD, any branch, any stash entry) that no branch of the
+    base repository contains: the work a removal would lose."""
+    tips = work_tips(clone)
+    if not tips:
         return 0
-    has_tip = base.ok("cat-file", "-e", f"{tip}^{{commit}}")
-    if has_tip and base.out("for-each-ref", "--count=1", "--contains", tip, "refs/heads/"):
-        return 0
-    return int(clone.git.out("rev-list", "--count", tip, f"^{clone.context.base_commit}"))
+    clone.git.run(
+        "fetch", "--quiet", "--no-tags", "--prune", str(base.cwd), "+refs/heads/*:refs/uet/base/*"
+    )
+    count = clone.git.out("rev-list", "--count", *tips, "--not", "--glob=refs/uet/base/*")
+    return int(count)
 
 
 def archive_work(clone: AgentClone, base: Git, *, reason: str) -> str | None:
@@ -481,20 +495,19 @@ def archive_work(clone: AgentClone, base: Git, *, reason: str) -> str | None:
     ``refs/uet/archive/<id>`` in the base repository; returns that commit, or None when
     there was nothing to keep.
 
-    Uncommitted work (untracked files included, ignored files not) becomes a snapshot commit
-    on top of HEAD, made with a private index so the clone's own index is not touched; a
-    branch tip that HEAD does not contain is kept as a second parent; an earlier archive of
-    the same agent id stays reachable from the new one. Nothing is deleted here.
+    The archive commit's parents are every commit holding work (:func:`work_tips`: HEAD,
+    each branch, each stash entry), so all of it stays reachable; uncommitted work
+    (untracked files included, ignored files not) is its tree, snapshotted with a private
+    index so the clone's own index is not touched. An earlier archive of the same agent id
+    stays reachable from the new one. Nothing is deleted here.
     """
     state = clone.state()
-    head = state.head
-    tip = clone.branch_tip()
     unmerged = unmerged_commits(clone, base)
     if not state.changed and not unmerged:
         return None
     git = clone.git
-    parents = [p for p in dict.fromkeys((head, tip)) if p is not None]
-    keep = tip
+    tips = work_tips(clone)
+    head = state.head
     if state.changed:
         index = clone.path / ".git" / "uet-archive-index"
         env = {"GIT_INDEX_FILE": str(index)}
@@ -505,26 +518,21 @@ def archive_work(clone: AgentClone, base: Git, *, reason: str) -> str | None:
             tree = git.out("write-tree", env=env)
         finally:
             index.unlink(missing_ok=True)
+        what = "uncommitted work"
+    else:
+        tree = f"{tips[0]}^{{tree}}"
+        what = "commits"
+    if state.changed or len(tips) > 1:
         keep = git.out(
             "commit-tree",
             tree,
-            *(arg for parent in parents for arg in ("-p", parent)),
+            *(arg for tip in tips for arg in ("-p", tip)),
             "-m",
-            f"uet archive of agent {clone.id}: uncommitted work ({reason})",
+            f"uet archive of agent {clone.id}: {what} ({reason})\n\n"
+            f"Parents: HEAD, the clone's branches and stash entries.",
         )
-    elif head and tip and head != tip:
-        keep = git.out(
-            "commit-tree",
-            f"{tip}^{{tree}}",
-            "-p",
-            tip,
-            "-p",
-            head,
-            "-m",
-            f"uet archive of agent {clone.id}: branch and detached HEAD ({reason})",
-        )
-    if keep is None:  # pragma: no cover - unmerged commits imply a branch tip
-        return None
+    else:
+        keep = tips[0]
     outgoing = "refs/uet/archive-out"
     git.run("update-ref", outgoing, keep)
     incoming = f"refs/uet/incoming/archive-{clone.id}"
