@@ -215,3 +215,27 @@ def test_route_shows_a_dry_decision_and_passes_over_an_open_breaker(
     assert main(["route", "--kind", "code_edit", "--exclude", "alpha"]) == 1
     assert "no tool" in capsys.readouterr().out
     assert main(["route", "--kind", "docs"]) == 1  # no rule for it
+
+
+def test_the_shell_tool_runs_the_task_s_prompt_and_never_an_earlier_attempt_s_output(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """{prompt} is the task's prompt: the previous attempt's output (here a `$(…)` text)
+    only reaches the prompt file, never a command line."""
+    marker = tmp_path / "INJECTED"
+    flag = tmp_path / "first-attempt-done"
+    prompt = (
+        f"echo '$(touch {marker})'; "
+        f"test -e {flag} || {{ touch {flag}; exit 1; }}; "
+        "printf 'done\\n' > work/t01.txt"
+    )
+    task = {"id": "t01", "tool": "shell", "prompt": prompt, "files_scope": ["work/t01.txt"]}
+    workstream = _workstream(project, [{**task, "retries": 1, "retry_delay": 0}])
+
+    code = main(["run", str(workstream), "--run-id", "r4"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    assert not marker.exists()
+    assert git(project, "show", "main:work/t01.txt") == "done"
+    prompts = sorted((project / ".uet" / "prompts" / "r4").iterdir())
+    assert "$(touch" in prompts[-1].read_text()  # the retry's prompt file tells the error

@@ -30,10 +30,12 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from uet.agents.service import AgentManager
 from uet.engine.tooltasks import RATE_LIMITED_EXIT, SCOPE_REJECTED_EXIT
@@ -44,6 +46,8 @@ from uet.scope import FileScope
 from uet.spec.tools import Outcome, ToolProfile, classify_output, render_argv
 from uet.state.records import DecisionRecord
 from uet.state.store import Store
+
+_GIT_REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX")
 
 OUTPUT_KEPT = 200_000  # characters of the tool's output kept to look for rate-limit messages
 
@@ -77,27 +81,37 @@ def _run(spec: dict[str, Any]) -> int:
     root = Path(spec["root"])
     home = Path(spec["home"])
     if spec["isolation"] != "clone":
-        code, _ = _run_tool(profile, spec, root, _prompt_file(spec, home))
-        return code
+        code, signal = _run_tool(profile, spec, root, _prompt_file(spec, home))
+        return RATE_LIMITED_EXIT if signal is not None and code != 0 else code
     store = Store.open(spec["db"])
     try:
-        return _in_clone(store, profile, spec, root, home)
+        manager = AgentManager(store, home=home)
+        agent = agent_id_for(spec["run_id"], spec["task"])
+        clone = _clone(manager, agent, root, spec["files_scope"])
+        with clone.occupied("run it again"):  # no cleanup or merge from elsewhere meanwhile
+            return _in_clone(store, manager, clone, profile, spec)
     finally:
         store.close()
 
 
 def _in_clone(
-    store: Store, profile: ToolProfile, spec: dict[str, Any], root: Path, home: Path
+    store: Store,
+    manager: AgentManager,
+    clone: AgentClone,
+    profile: ToolProfile,
+    spec: dict[str, Any],
 ) -> int:
-    manager = AgentManager(store, home=home)
-    agent = agent_id_for(spec["run_id"], spec["task"])
-    clone = _clone(manager, agent, root, spec["files_scope"])
-    _say(f"agent {agent} in {clone.path} (branch {clone.context.branch}), tool {profile.name}")
-    code, limited = _run_tool(profile, spec, clone.path, _prompt_file(spec, home))
+    home = manager.home
+    _say(f"agent {clone.id} in {clone.path} (branch {clone.context.branch}), tool {profile.name}")
+    code, signal = _run_tool(profile, spec, clone.path, _prompt_file(spec, home))
+    changed = clone.state().changed
+    limited = signal is not None and (code != 0 or not changed)  # it may still exit 0
     if limited or code != 0:
         return RATE_LIMITED_EXIT if limited else code
-    changed = clone.state().changed
     if not changed:
+        if clone.commits_since_base() and manager.get(clone.id).status != "merged":
+            _say("nothing new, but earlier attempts' commits are not merged yet: merging them")
+            return _merge(manager, clone, spec)
         _say(f"{profile.name} changed nothing")
         return 1
     outside = FileScope(spec["files_scope"]).outside(changed)
@@ -108,18 +122,35 @@ def _in_clone(
     for command in spec["acceptance"]:
         _say(f"acceptance: {command}")
         done = subprocess.run(  # noqa: S602 - the user's acceptance command, a shell string
-            command, shell=True, cwd=clone.path, stdin=subprocess.DEVNULL, check=False
+            command,
+            shell=True,
+            cwd=clone.path,
+            env=_environment(),
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         if done.returncode != 0:
             _say(f"acceptance failed (exit {done.returncode}): {command}")
             return 1
     title = (spec["prompt"].strip().splitlines() or [spec["task"]])[0][:72]
-    made = manager.commit(agent, changed, f"{spec['task']}: {title}\n\nuet run {spec['run_id']}")
+    made = manager.commit(clone.id, changed, f"{spec['task']}: {title}\n\nuet run {spec['run_id']}")
     _say(f"committed {made} on {clone.context.branch}")
+    return _merge(manager, clone, spec)
+
+
+def _merge(manager: AgentManager, clone: AgentClone, spec: dict[str, Any]) -> int:
     gate = " && ".join(f"({c})" for c in spec["acceptance"]) or None
-    [result] = manager.merge([agent], gate=gate, run_id=spec["run_id"], task_id=spec["task"])
+    [result] = manager.merge([clone.id], gate=gate, run_id=spec["run_id"], task_id=spec["task"])
     _say(f"merge {result.status.value}: {result.reason}")
     return 0 if result.ok else 1
+
+
+def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Our environment for the tool and the acceptance commands, without git variables that
+    would aim them at another repository (uet started from a git hook)."""
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_REDIRECTS}
+    env.update(extra or {})
+    return env
 
 
 def _clone(manager: AgentManager, agent: str, root: Path, scope: list[str]) -> AgentClone:
@@ -158,53 +189,61 @@ def _prompt_file(spec: dict[str, Any], home: Path) -> Path:
 
 def _run_tool(
     profile: ToolProfile, spec: dict[str, Any], workdir: Path, prompt_file: Path
-) -> tuple[int, bool]:
-    """Run the tool in ``workdir``, streaming its output; (exit code, rate-limited)."""
-    prompt = prompt_file.read_text(encoding="utf-8")
+) -> tuple[int, Outcome | None]:
+    """Run the tool in ``workdir``, streaming its output; (exit code, a rate-limit or quota
+    message it printed). ``{prompt}`` is the task's own prompt; the full text (scope,
+    acceptance, previous errors) only ever goes through the prompt file or stdin, so no
+    output of an earlier attempt can reach a command line."""
     files = [p for p in spec["files_scope"] if (workdir / p).is_file()]
     argv = render_argv(
-        profile, prompt=prompt, prompt_file=prompt_file, files=files, workdir=workdir
+        profile, prompt=spec["prompt"], prompt_file=prompt_file, files=files, workdir=workdir
     )
     _say(f"running {profile.name}: {' '.join(argv[:3])}{' …' if len(argv) > 3 else ''}")
-    env = {**os.environ, **profile.env, "UET_PROMPT_FILE": str(prompt_file)}
-    stdin = subprocess.PIPE if profile.prompt_via == "stdin" else subprocess.DEVNULL
-    kept: list[str] = []
+    env = _environment({**profile.env, "UET_PROMPT_FILE": str(prompt_file)})
+    feed = prompt_file.read_text(encoding="utf-8") if profile.prompt_via == "stdin" else None
+    kept: deque[str] = deque()
     size = 0
     try:
         with subprocess.Popen(  # a configured tool's argv, no shell
             argv,
             cwd=workdir,
             env=env,
-            stdin=stdin,
+            stdin=subprocess.DEVNULL if feed is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
         ) as process:
-            if process.stdin is not None:
-                process.stdin.write(prompt)
-                process.stdin.close()
+            if process.stdin is not None:  # from a thread: the tool may print before reading
+                threading.Thread(target=_feed, args=(process.stdin, feed), daemon=True).start()
             assert process.stdout is not None  # noqa: S101 - PIPE was asked for
             for line in process.stdout:
                 sys.stdout.write(line)
                 kept.append(line)
                 size += len(line)
                 while size > OUTPUT_KEPT and len(kept) > 1:
-                    size -= len(kept.pop(0))
+                    size -= len(kept.popleft())
             code = process.wait()
-    except FileNotFoundError:
-        _say(f"cannot run {profile.name}: {argv[0]!r} not found on PATH")
-        return 127, False
+    except OSError as exc:  # not found, not executable, argument list too long
+        _say(f"cannot run {profile.name} ({argv[0]!r}): {exc.strerror or exc}")
+        return 127, None
     sys.stdout.flush()
     signal = classify_output(profile, "".join(kept))
     if signal is not None:
         what = "out of quota" if signal is Outcome.QUOTA else "rate-limited"
-        _say(f"{profile.name} is {what} (exit {code})")
-        return code, True
+        _say(f"{profile.name} says it is {what} (exit {code})")
     if not profile.succeeded(code):
         _say(f"{profile.name} failed (exit {code})")
-        return code or 1, False
-    return 0, False
+        return code or 1, signal
+    return 0, signal
+
+
+def _feed(pipe: IO[str], text: str | None) -> None:
+    try:
+        pipe.write(text or "")
+        pipe.close()
+    except (BrokenPipeError, OSError):  # the tool exited without reading it all
+        pass
 
 
 def _reject(

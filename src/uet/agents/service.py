@@ -197,7 +197,8 @@ class AgentManager:
         """
         clone = self.clone(agent_id)
         try:
-            return clone.commit(paths, message)
+            with clone.occupied("commit"):
+                return clone.commit(paths, message)
         except StaleLockError as stale:
             if not stale.lock.is_relative_to(clone.path):
                 raise

@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import stat
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -119,6 +120,10 @@ class CloneState:
     def changed(self) -> list[str]:
         """Every path with uncommitted work, untracked included, sorted."""
         return sorted({*self.staged, *self.modified, *self.untracked, *self.conflicted})
+
+
+_HELD: dict[str, tuple[int, int, int]] = {}  # busy file -> (thread, fd, depth)
+_HELD_LOCK = threading.Lock()
 
 
 class AgentBusyError(UsageError):
@@ -355,18 +360,37 @@ class AgentClone:
 
     @contextmanager
     def occupied(self, doing: str) -> Iterator[None]:
-        """Hold the clone for one user at a time: a command (``exec``), a merge (which may
-        rebase the branch) or a cleanup. Raises :class:`AgentBusyError` at once when another
-        holds it. An ``flock``: released by the kernel if its holder dies."""
-        fd = os.open(self.path / ".git" / BUSY_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        """Hold the clone for one user at a time: a command (``exec``), an agent task's
+        attempt, a merge (which may rebase the branch) or a cleanup. Raises
+        :class:`AgentBusyError` at once when another process or thread holds it; the holder
+        may enter again (an attempt merges its own work). An ``flock``: released by the
+        kernel if its holder dies."""
+        key = os.path.realpath(self.path / ".git" / BUSY_FILE)
+        me = threading.get_ident()
+        with _HELD_LOCK:
+            holder = _HELD.get(key)
+            if holder is not None and holder[0] == me:
+                _HELD[key] = (me, holder[1], holder[2] + 1)
+            elif holder is not None:
+                raise AgentBusyError(self.id, doing)
+            else:
+                fd = os.open(key, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    raise AgentBusyError(self.id, doing) from None
+                _HELD[key] = (me, fd, 1)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise AgentBusyError(self.id, doing) from None
             yield
         finally:
-            os.close(fd)
+            with _HELD_LOCK:
+                owner, held_fd, depth = _HELD[key]
+                if depth > 1:
+                    _HELD[key] = (owner, held_fd, depth - 1)
+                else:
+                    del _HELD[key]
+                    os.close(held_fd)  # closing releases the lock
 
     # -- writing ----------------------------------------------------------------------------
 
