@@ -215,6 +215,10 @@ def test_route_shows_a_dry_decision_and_passes_over_an_open_breaker(
     assert main(["route", "--kind", "code_edit", "--exclude", "alpha"]) == 1
     assert "no tool" in capsys.readouterr().out
     assert main(["route", "--kind", "docs"]) == 1  # no rule for it
+    store = Store.open(f"sqlite:///{project / '.uet' / 'state.db'}")
+    with store.reader() as tx:  # dry runs recorded nothing: only the trip's decision
+        assert [d.category for d in tx.get_decisions()] == ["breaker"]
+    store.close()
 
 
 def test_the_shell_tool_runs_the_task_s_prompt_and_never_an_earlier_attempt_s_output(

@@ -429,3 +429,27 @@ def test_cleanup_sees_work_off_the_agent_branch_and_force_keeps_it(
     assert any(
         git(repo, "show", f"{c}:src/app/io.py", check=False) == "precious" for c in found.split()
     )
+
+
+def test_a_rename_counts_both_of_its_paths(manager: AgentManager, repo: Path) -> None:
+    agent = manager.create("a1", repo=repo)
+    path = Path(agent.path)
+    git(path, "mv", "src/app/io.py", "src/app/io2.py")
+    state = manager.clone("a1").state()
+    assert sorted(state.staged) == ["src/app/io.py", "src/app/io2.py"]
+    assert state.changed == ["src/app/io.py", "src/app/io2.py"]
+
+
+def test_a_target_checked_out_in_a_linked_worktree_moves_with_the_merge(
+    manager: AgentManager, repo: Path, tmp_path: Path
+) -> None:
+    git(repo, "switch", "--quiet", "-c", "elsewhere")  # the main worktree is not on main
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "--quiet", str(linked), "main")
+    manager.create("a1", repo=repo, target="main", base="main")
+    tip = _agent_commit(manager, "a1", {"src/app/io.py": "IO = 2\n"}, "io")
+    [result] = manager.merge(["a1"])
+    assert result.status is MergeStatus.MERGED
+    assert git(linked, "rev-parse", "HEAD") == tip
+    assert git(linked, "status", "--porcelain") == ""  # its index and files moved too
+    assert (linked / "src/app/io.py").read_text() == "IO = 2\n"

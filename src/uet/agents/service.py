@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from uet.isolation.merge import (
     merge_lock,
     merge_order,
 )
+from uet.scope import FileScope
 from uet.state.records import AgentRecord, DecisionRecord
 from uet.state.store import NewEvent, Store, Transaction
 from uet.states import AttemptState
@@ -83,6 +85,7 @@ class AgentManager:
         self.agents_dir = self.home / "agents"
         self.bus = bus
         self._now = now
+        self._pending: list[tuple[NewEvent, int | None]] = []  # events of the open change
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -123,6 +126,10 @@ class AgentManager:
     ) -> AgentRecord:
         """Clone ``repo`` for a new agent; nothing is left behind when any step fails."""
         check_agent_id(agent_id)
+        try:
+            FileScope(files_scope)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         with self.store.reader() as tx:
             existing = tx.get_agent(agent_id)
             known = {a.id for a in tx.list_agents((ACTIVE, MERGED))}
@@ -149,7 +156,7 @@ class AgentManager:
         )
         record = _record(clone.context, ACTIVE)
         try:
-            with self.store.transaction() as tx:
+            with self._changes() as tx:
                 tx.put_agent(record)
                 self._event(tx, "agent.created", record, {"base": record.base_commit})
         except BaseException:
@@ -298,7 +305,7 @@ class AgentManager:
         fresh.take_over(kept, tip, archive)
         fresh.context = replace(fresh.context, base_ref=agent.base_ref)
         fresh.save_context()
-        with self.store.transaction() as tx:
+        with self._changes() as tx:
             archive_ref = ARCHIVE_PREFIX + agent_id if archive else agent.archive_ref
             tx.update_agent(agent_id, updated_at=self._now(), archive_ref=archive_ref)
             self._event(tx, "agent.recycled", agent, {"kept": str(kept), "archive": archive})
@@ -396,7 +403,7 @@ class AgentManager:
                 "output_tail": result.gate.output_tail[-1000:],
             }
         now = self._now()
-        with self.store.transaction() as tx:
+        with self._changes() as tx:
             agent = tx.get_agent(result.agent)
             tx.record_decisions(
                 [
@@ -453,7 +460,7 @@ class AgentManager:
                 shutil.rmtree(path)
         reason = "removed" if archive is None else f"removed; its work is kept in {archive}"
         archive_ref = ARCHIVE_PREFIX + agent.id if archive else agent.archive_ref
-        with self.store.transaction() as tx:
+        with self._changes() as tx:
             tx.update_agent(
                 agent.id, status=REMOVED, updated_at=self._now(), archive_ref=archive_ref
             )
@@ -469,7 +476,7 @@ class AgentManager:
         alternatives: list[Any],
         data: dict[str, Any],
     ) -> None:
-        with self.store.transaction() as tx:
+        with self._changes() as tx:
             tx.record_decisions(
                 [
                     DecisionRecord(
@@ -478,13 +485,23 @@ class AgentManager:
                 ]
             )
 
+    @contextmanager
+    def _changes(self) -> Iterator[Transaction]:
+        """A write transaction whose events reach the bus's subscribers once committed."""
+        pending: list[tuple[NewEvent, int | None]] = []
+        self._pending = pending
+        with self.store.transaction() as tx:
+            yield tx
+        if self.bus is not None:
+            for event, seq in pending:
+                self.bus.deliver_committed([event], [seq])
+
     def _event(
         self, tx: Transaction, type_: str, agent: AgentRecord, payload: dict[str, Any]
     ) -> None:
         event: NewEvent = (type_, self._now(), None, None, None, {"agent": agent.id, **payload})
-        seqs = tx.insert_events([event])
-        if self.bus is not None:
-            self.bus.deliver_committed([event], seqs)
+        [seq] = tx.insert_events([event])
+        self._pending.append((event, seq))
 
     def _log_path(self, agent_id: str, what: str) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._now()))

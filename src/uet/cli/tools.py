@@ -132,10 +132,11 @@ def route(
         for tool in (*rule.tools, *rule.fallback)
         if tool not in profiles
     }
-    with Router(config, store=ctx.existing_store()) as router:
-        decision = router.decide(
-            kind, risk=risk, complexity=complexity, exclude={*exclude, *unknown}, reserve=False
-        )
+    # Read the stored breakers and cursors; never close (flush) it: a dry run writes nothing.
+    router = Router(config, store=ctx.existing_store())
+    decision = router.decide(
+        kind, risk=risk, complexity=complexity, exclude={*exclude, *unknown}, reserve=False
+    )
     if as_json:
         ctx.emit_json(
             {

@@ -78,15 +78,13 @@ class ToolTasks:
         self.home = home
         self.excluded: dict[str, set[str]] = defaultdict(set)  # task key -> tools given up
         self.last_error: dict[str, str] = {}  # task key -> output tail of its last failure
-        self.attempts: dict[int, str] = {}  # attempt id -> tool
+        self.attempts: dict[int, tuple[str, bool]] = {}  # attempt -> (tool, the router's)
         self._specs = home / "agents" / ".tasks" / _safe(run_id)
 
     def choose(self, task: PlannedTask, now: float) -> Choice:
         """The tool for the next attempt of ``task`` (None: no tool can take it)."""
         named = task.spec.tool or "auto"
         if named != "auto":
-            if named in self.excluded[task.key]:
-                return Choice(None, f"{named} is rate-limited and the task names no other tool")
             record = DecisionRecord(
                 category="routing",
                 chosen=named,
@@ -122,7 +120,7 @@ class ToolTasks:
 
     def job_argv(self, task: PlannedTask, attempt_id: int, number: int, tool: str) -> list[str]:
         """Write the attempt's spec file; the argv that runs it."""
-        self.attempts[attempt_id] = tool
+        self.attempts[attempt_id] = (tool, task.spec.tool == "auto")
         profile = self.tooling.tools[tool]
         spec = {
             "run_id": self.run_id,
@@ -155,11 +153,13 @@ class ToolTasks:
     ) -> tuple[str | None, list[Transition], bool]:
         """Record how the tool did. Returns (tool, breaker transitions, whether to fall back
         to another tool without spending a retry)."""
-        tool = self.attempts.pop(attempt_id, None)
-        if tool is None:
+        entry = self.attempts.pop(attempt_id, None)
+        if entry is None:
             return None, [], False
+        tool, routed = entry  # routed: the router chose it, so it holds one of its slots
         if outcome.state is AttemptState.CANCELED:
-            self.router.release(tool)
+            if routed:
+                self.router.release(tool)
             return tool, [], False
         ok = outcome.state is AttemptState.SUCCEEDED
         limited = outcome.exit_code == RATE_LIMITED_EXIT
@@ -170,12 +170,13 @@ class ToolTasks:
             output=None if ok else outcome.output_tail,
             rate_limited=limited,
             task_id=task.key,
+            reserved=routed,
         )
         if not ok:
             self.last_error[task.key] = (outcome.output_tail or outcome.error or "")[-2000:]
-        if limited:
+        if limited and routed:  # the next tool of its chain; a named tool is retried
             self.excluded[task.key].add(tool)
-        return tool, transitions, limited
+        return tool, transitions, limited and routed
 
     def close(self) -> None:
         self.router.close()

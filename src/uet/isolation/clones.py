@@ -454,14 +454,16 @@ def clone_state(git: Git) -> CloneState:
             name = entry.removeprefix("# branch.head ")
             branch = None if name == "(detached)" else name
         elif entry.startswith(("1 ", "2 ")):
-            fields = entry.split(" ", 8)
-            xy, path = fields[1], fields[8]
-            if entry.startswith("2 "):
-                i += 1  # the rename's original path follows
+            renamed = entry.startswith("2 ")  # one more field (the score), then the old path
+            fields = entry.split(" ", 9 if renamed else 8)
+            xy, paths = fields[1], [fields[-1]]
+            if renamed and i < len(entries):
+                paths.append(entries[i])  # a rename changes both its paths
+                i += 1
             if xy[0] != ".":
-                staged.append(path)
+                staged.extend(paths)
             if xy[1] != ".":
-                modified.append(path)
+                modified.extend(paths)
         elif entry.startswith("u "):
             conflicted.append(entry.split(" ", 10)[10])
         elif entry.startswith("? "):

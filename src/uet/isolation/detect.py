@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from uet.errors import UsageError
 from uet.isolation.clones import GUARD_MARK, AgentContext, CloneState, clone_state, is_ancestor
 from uet.isolation.git import GIT_STALE_LOCK_S, Git, lock_files, lock_in_use
 from uet.scope import FileScope
@@ -131,8 +132,9 @@ class _Base:
         )
         lines = found.stdout.splitlines()
         bare = lines[:1] == ["true"]
-        if len(lines) < (2 if bare else 3):  # not a repository: let git say why
-            git.run("rev-parse", "--git-dir")
+        if len(lines) < (2 if bare else 3):
+            why = found.stderr.strip().splitlines()[:1] or ["no git repository"]
+            raise UsageError(f"{repo} is not a git repository ({why[0]})")
         top = git.cwd if bare else Path(lines[2])
         head = git.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
         branch = head.stdout.strip() if head.ok else None

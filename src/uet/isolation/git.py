@@ -160,7 +160,8 @@ class GitResult:
 
 def git_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment git runs with: ``base`` (default os.environ) without repository
-    redirections, in English, never prompting, without optional locks."""
+    redirections, in English, never prompting, without optional locks, and with paths taken
+    literally (uet names the exact paths it means)."""
     env = dict(os.environ if base is None else base)
     for name in _SCRUBBED:
         env.pop(name, None)
@@ -172,6 +173,7 @@ def git_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
         GIT_SEQUENCE_EDITOR="true",
         GIT_MERGE_AUTOEDIT="no",
         GIT_OPTIONAL_LOCKS="0",
+        GIT_LITERAL_PATHSPECS="1",  # a file named ":(glob)*" is that file, not every file
     )
     return env
 

@@ -319,17 +319,17 @@ def _advance(base: Git, clone: AgentClone, target: str, before: str, tip: str) -
     try:
         if _tip(base, incoming) != tip:
             return None
-        head = base.run("symbolic-ref", "--quiet", "HEAD", check=False).stdout.strip()
-        bare = base.out("rev-parse", "--is-bare-repository") == "true"
-        if not bare and head == f"refs/heads/{target}":
-            # The target is checked out: move its working tree and index with it.
-            done = base.run("merge", "--quiet", "--ff-only", tip, check=False)
+        checkout = _checked_out(base, target)
+        if checkout is not None:
+            # The target is checked out (here or in a linked worktree): move that working
+            # tree and index with it, or a later commit there would revert the merge.
+            done = Git(checkout).run("merge", "--quiet", "--ff-only", tip, check=False)
             if done.ok:
                 return ""
             if _tip(base, f"refs/heads/{target}") != before:
                 return None
             return (
-                f"{target} is checked out in {base.cwd} with local changes that the "
+                f"{target} is checked out in {checkout} with local changes that the "
                 f"fast-forward would overwrite: {done.stderr.strip().splitlines()[0:3]}"
             )
         message = f"uet merge: {clone.context.branch}"
@@ -339,3 +339,15 @@ def _advance(base: Git, clone: AgentClone, target: str, before: str, tip: str) -
         return "" if done.ok else None
     finally:
         base.run("update-ref", "-d", incoming, check=False)
+
+
+def _checked_out(base: Git, target: str) -> Path | None:
+    """The working tree (main or linked) that has ``target`` checked out, if any."""
+    listing = base.out("worktree", "list", "--porcelain")
+    path: Path | None = None
+    for line in listing.splitlines():
+        if line.startswith("worktree "):
+            path = Path(line.removeprefix("worktree "))
+        elif line == f"branch refs/heads/{target}" and path is not None:
+            return path
+    return None

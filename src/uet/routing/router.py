@@ -307,15 +307,20 @@ class Router:
         rate_limited: bool = False,
         retry_after: float | None = None,
         task_id: str | None = None,
+        reserved: bool = True,
     ) -> list[Transition]:
         """How work sent to ``tool`` ended; returns the breaker transitions it caused.
+
+        ``reserved=False`` for work this router did not choose (a task that names its tool):
+        it took no slot, so none is given back.
 
         A failure whose ``output`` matches a quota/rate-limit pattern (or ``rate_limited``)
         opens the breaker at once, for the tool's stated retry-after when it gave one. A
         breaker that opens is written to the store before this returns.
         """
         at = self.clock.now()
-        self._free(tool, at)
+        if reserved:
+            self._free(tool, at)
         metrics = self.metrics.get(tool)
         if metrics is None:
             metrics = self.metrics[tool] = ToolMetrics(self.config.metrics.window)

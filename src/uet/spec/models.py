@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import pydantic
 
+from uet.scope import FileScope
+
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
 DEFAULT_RETRY_DELAY_S = 2.0
@@ -63,6 +65,12 @@ class TaskSpec(_Model):
     files_scope: list[str] = pydantic.Field(default_factory=list)
     isolation: Literal["none", "clone"] | None = None
     acceptance: list[str] = pydantic.Field(default_factory=list)
+
+    @pydantic.field_validator("files_scope")
+    @classmethod
+    def _scope_patterns(cls, patterns: list[str]) -> list[str]:
+        FileScope(patterns)  # a pattern outside the repository is a ValueError, said here
+        return patterns
 
 
 class WorkstreamSpec(_Model):
