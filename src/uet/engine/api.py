@@ -15,7 +15,7 @@ from uet.engine.model import RunOptions, RunResult, planned_from_document, task_
 from uet.engine.progress import Progress
 from uet.engine.recovery import orchestrator_alive, reconcile
 from uet.engine.run import ExecutorFactory, RunLoop
-from uet.engine.tooltasks import Tooling, ToolTasks, load_tooling
+from uet.engine.tooltasks import RATE_LIMITED_EXIT, Tooling, ToolTasks, load_tooling
 from uet.errors import UsageError
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, OutputSink
@@ -131,8 +131,11 @@ def resume_run(
     tooling = load_tooling(tasks, settings)
     used: dict[str, int] = {}
     numbered: dict[str, int] = {}  # a canceled attempt's number is not given again
+    routed = {task.key for task in tasks if task.spec.tool == "auto"}
     for attempt in attempts:
         numbered[attempt.task_id] = max(numbered.get(attempt.task_id, 0), attempt.number)
+        if attempt.task_id in routed and attempt.exit_code == RATE_LIMITED_EXIT:
+            continue  # a rate-limited tool sent the task on to the next one: no retry spent
         if attempt.state not in UNCOUNTED_ATTEMPT_STATES | LIVE_ATTEMPT_STATES:
             used[attempt.task_id] = used.get(attempt.task_id, 0) + 1
     options = RunOptions(

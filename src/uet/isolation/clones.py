@@ -185,11 +185,9 @@ def create_clone(
             f"{repo}: HEAD is detached and the base {base_ref!r} is not a branch: "
             f"say which branch merges go into (--into BRANCH)"
         )
-    if dest.exists() and any(dest.iterdir()):
-        raise UsageError(f"{dest} already exists and is not empty: agent {agent_id!r} exists?")
     branch = branch_of(agent_id)
     name, email = _author(agent_id, author)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _claim(dest, agent_id)  # from here on the folder is ours: removed again if anything fails
     try:
         config = {
             "user.name": name,
@@ -232,6 +230,24 @@ def create_clone(
         shutil.rmtree(dest, ignore_errors=True)
         raise
     return clone
+
+
+def _claim(dest: Path, agent_id: str) -> None:
+    """Make ``dest`` as a new, empty folder, atomically: two creators of one agent cannot
+    both get it (the loser is told, and never removes the winner's clone)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir()
+    except FileExistsError:
+        if any(dest.iterdir()):
+            raise UsageError(
+                f"{dest} already exists and is not empty: agent {agent_id!r} exists?"
+            ) from None
+        try:  # an empty leftover: take it over, unless someone else just did
+            dest.rmdir()
+            dest.mkdir()
+        except OSError:
+            raise UsageError(f"{dest} is being created by another uet process") from None
 
 
 def _sparse_dir(path: str) -> str:
