@@ -17,16 +17,14 @@ every routing choice costs a fraction of making it (``bench/routing.py``).
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
 from uet.errors import StoreError
 from uet.state.records import DecisionRecord, dump_json
-from uet.state.store import Store, Transaction
+from uet.state.store import Store, Transaction, execute_sql
 
 DECISION_BATCH = 1000
 """Decisions a :class:`DecisionRecorder` holds before it writes them, at most."""
@@ -85,23 +83,6 @@ def _writable(tx: Transaction) -> sa.Connection:
     return tx.conn
 
 
-def _execute(conn: sa.Connection, sql: str, params: Any, *, many: bool = False) -> Any:
-    """Run ``sql`` through the driver (SQLite) or ``exec_driver_sql`` (others).
-
-    SQLite errors are wrapped as SQLAlchemy wraps them, so the store's ``translate_errors``
-    turns them into :class:`StoreError` like every other failure.
-    """
-    if conn.dialect.name != "sqlite":
-        return conn.exec_driver_sql(sql, params)
-    driver: Any = conn.connection.driver_connection
-    try:
-        return driver.executemany(sql, params) if many else driver.execute(sql, params)
-    except sqlite3.Error as exc:
-        raise sa.exc.DBAPIError.instance(
-            sql, params, exc, sqlite3.Error, dialect=conn.dialect, ismulti=many
-        ) from exc
-
-
 # -- breakers -------------------------------------------------------------------------------
 
 
@@ -132,7 +113,7 @@ def save_tool_states(tx: Transaction, items: Iterable[ToolStateRecord]) -> int:
     ]
     if params:
         sql = _upsert_sql(conn, "tool_state", _TOOL_STATE_COLUMNS, "tool")
-        _execute(conn, sql, params, many=True)
+        execute_sql(conn, sql, params, many=True)
     return len(params)
 
 
@@ -151,7 +132,7 @@ def save_cursors(tx: Transaction, cursors: Iterable[tuple[str, int]], *, at: flo
     params = [(rule, index, at) for rule, index in cursors]
     if params:
         sql = _upsert_sql(conn, "route_cursors", ("rule", "next_index", "updated_at"), "rule")
-        _execute(conn, sql, params, many=True)
+        execute_sql(conn, sql, params, many=True)
     return len(params)
 
 
@@ -177,17 +158,17 @@ def acquire_lease(
     mark = _mark(conn)
     if conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(f"tool:{tool}"))))
-    rows = _execute(conn, f"SELECT id, holder FROM tool_leases WHERE tool = {mark}", (tool,))
+    rows = execute_sql(conn, f"SELECT id, holder FROM tool_leases WHERE tool = {mark}", (tool,))
     held = [(int(lease_id), who) for lease_id, who in rows]
     stale = [lease_id for lease_id, who in held if is_stale is not None and is_stale(who)]
     if stale:
-        _execute(
+        execute_sql(
             conn, f"DELETE FROM tool_leases WHERE id = {mark}", [(i,) for i in stale], many=True
         )
     if len(held) - len(stale) >= limit:
         return None
     sql = f"INSERT INTO tool_leases (tool, holder, acquired_at) VALUES ({mark}, {mark}, {mark})"
-    result = _execute(conn, f"{sql} RETURNING id", (tool, holder, at))
+    result = execute_sql(conn, f"{sql} RETURNING id", (tool, holder, at))
     return int(next(iter(result))[0])
 
 
@@ -196,13 +177,13 @@ def release_leases(tx: Transaction, lease_ids: Iterable[int]) -> None:
     conn = _writable(tx)
     params = [(lease_id,) for lease_id in lease_ids]
     if params:
-        _execute(conn, f"DELETE FROM tool_leases WHERE id = {_mark(conn)}", params, many=True)
+        execute_sql(conn, f"DELETE FROM tool_leases WHERE id = {_mark(conn)}", params, many=True)
 
 
 def release_holder(tx: Transaction, holder: str) -> None:
     """Give back every slot ``holder`` still has (a router closing)."""
     conn = _writable(tx)
-    _execute(conn, f"DELETE FROM tool_leases WHERE holder = {_mark(conn)}", (holder,))
+    execute_sql(conn, f"DELETE FROM tool_leases WHERE holder = {_mark(conn)}", (holder,))
 
 
 def count_leases(tx: Transaction) -> dict[str, int]:
@@ -248,7 +229,7 @@ def insert_decision_rows(tx: Transaction, rows: Sequence[DecisionRow]) -> int:
     if rows:
         marks = ", ".join([_mark(conn)] * len(_DECISION_COLUMNS))
         sql = f"INSERT INTO decisions ({', '.join(_DECISION_COLUMNS)}) VALUES ({marks})"
-        _execute(conn, sql, rows, many=True)
+        execute_sql(conn, sql, rows, many=True)
     return len(rows)
 
 

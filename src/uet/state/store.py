@@ -83,7 +83,7 @@ class _Prepared:
             params = [tuple({**constants, **row}[n] for n in self.names) for row in rows]
         else:
             params = [{**constants, **row} for row in rows]
-        _execute(conn, self.sql, params, many=True)
+        execute_sql(conn, self.sql, params, many=True)
 
     def one(self, conn: sa.Connection, row: Mapping[str, Any]) -> sa.CursorResult[Any]:
         """Execute for one row (its rowcount and RETURNING rows are reliable)."""
@@ -92,7 +92,7 @@ class _Prepared:
         return conn.exec_driver_sql(self.sql, params)
 
 
-def _execute(conn: sa.Connection, sql: str, params: Any, *, many: bool = False) -> Any:
+def execute_sql(conn: sa.Connection, sql: str, params: Any, *, many: bool = False) -> Any:
     """Run ``sql`` in ``conn``'s transaction; the result iterates over row tuples.
 
     On SQLite straight on the driver's connection: for the run loop's small statements
@@ -439,7 +439,7 @@ class Transaction:
             sql = _dispatch_sql(self.store._mark, len(chunk))
             values = tuple(value for item in chunk for value in _attempt_values(item))
             # RETURNING's row order is not defined: (run, task, number) names the row
-            for attempt_id, run_id, task_id, number in _execute(conn, sql, values):
+            for attempt_id, run_id, task_id, number in execute_sql(conn, sql, values):
                 ids[run_id, task_id, number] = int(attempt_id)
         return [ids[item.run_id, item.task_id, item.number] for item in items]
 
@@ -475,7 +475,7 @@ class Transaction:
         for chunk in _chunks([result.attempt_id for result in results]):
             # FOR UPDATE on PostgreSQL; SQLite already holds its write lock.
             sql = self.store.live_attempts_sql(len(chunk))
-            live.update(row[0] for row in _execute(conn, sql, tuple(chunk)))
+            live.update(row[0] for row in execute_sql(conn, sql, tuple(chunk)))
         accepted = []
         for result in results:
             if result.attempt_id in live:  # a second result for one attempt is refused
@@ -525,7 +525,7 @@ class Transaction:
         for start in range(0, len(flat), width):
             chunk = tuple(flat[start : start + width])
             sql = self.store.insert_events_sql(len(chunk) // len(_EVENT_COLUMNS))
-            _execute(conn, sql, chunk)
+            execute_sql(conn, sql, chunk)
         return seqs
 
     def _last_seqs(self, conn: sa.Connection, run_ids: set[str]) -> dict[str, int]:
@@ -537,7 +537,7 @@ class Transaction:
             if postgres:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(run_id))))
             if sqlite:
-                seq = next(iter(_execute(conn, _LAST_SEQ_SQLITE, (run_id,))), (None,))[0]
+                seq = next(iter(execute_sql(conn, _LAST_SEQ_SQLITE, (run_id,))), (None,))[0]
             else:
                 seq = conn.execute(_LAST_SEQ, {"run_id": run_id}).scalar()
             if seq is not None:
