@@ -207,8 +207,12 @@ class Git:
         lock_timeout: float = GIT_LOCK_TIMEOUT_S,
         stale_after: float = GIT_STALE_LOCK_S,
         rng: random.Random | None = None,
+        shielded: bool = False,
     ) -> None:
         self.cwd = Path(cwd).absolute()
+        # shielded: each git runs in a session of its own, out of reach of a signal to our
+        # process group (a task timeout): for the steps that must finish once begun.
+        self.shielded = shielded
         self.env = git_environment(env)
         self.lock_timeout = lock_timeout
         self.stale_after = stale_after
@@ -268,6 +272,7 @@ class Git:
                 timeout=timeout,
                 check=False,
                 stdin=None if input is not None else subprocess.DEVNULL,
+                start_new_session=self.shielded,
             )
         except FileNotFoundError as exc:
             if not self.cwd.is_dir():

@@ -308,6 +308,9 @@ def _rebase(clone: AgentClone, tip: str) -> tuple[str, str] | None:
 def _advance(base: Git, clone: AgentClone, target: str, before: str, tip: str) -> str | None:
     """Fast-forward ``target`` from ``before`` to ``tip``: "" when done, None when the target
     moved meanwhile, else why it could not."""
+    # Once begun, moving the user's branch and checkout must finish: a task timeout that
+    # stops the agent runner must not kill git halfway through `merge --ff-only`.
+    base = Git(base.cwd, shielded=True)
     incoming = f"refs/uet/incoming/{clone.id}"
     base.run(
         "fetch",
@@ -323,7 +326,9 @@ def _advance(base: Git, clone: AgentClone, target: str, before: str, tip: str) -
         if checkout is not None:
             # The target is checked out (here or in a linked worktree): move that working
             # tree and index with it, or a later commit there would revert the merge.
-            done = Git(checkout).run("merge", "--quiet", "--ff-only", tip, check=False)
+            done = Git(checkout, shielded=True).run(
+                "merge", "--quiet", "--ff-only", tip, check=False
+            )
             if done.ok:
                 return ""
             if _tip(base, f"refs/heads/{target}") != before:
