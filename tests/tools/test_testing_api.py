@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import uet.testing
+from tests.layers import CORE_MODULES
 from uet.events.bus import EventBus
 from uet.state.store import Store
 from uet.testing import capture_events, write_script
@@ -40,7 +41,7 @@ def test_tool_profiles_import_only_core_modules() -> None:
         "not m.startswith('uet.spec')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    allowed = {"uet.errors", "uet.defaults", "uet.config", "uet.clock", "uet.ids", "uet.memory"}
+    allowed = CORE_MODULES
     assert set(eval(out.stdout)) <= allowed  # noqa: S307 - our own subprocess's repr of a list
 
 
