@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from uet import defaults
 from uet.clock import Clock
 from uet.execution.process import kill_process_group
+from uet.state import ledgers
 from uet.state.records import AttemptRecord, AttemptResult, RunRecord, TaskUpdate
 from uet.state.store import NewEvent, Store
 from uet.states import (
@@ -142,6 +143,8 @@ def reconcile(store: Store, run_id: str, clock: Clock) -> Reconciled | None:
             )
             for a in reconciled
         ]
+        if run.host is not None and run.pid is not None:  # its routers' tool slots
+            ledgers.release_process(tx, run.host, run.pid)
         if run.status is not RunStatus.INTERRUPTED or reconciled:
             tx.set_run_status(run_id, status, ended_at=now)
             events.append((f"run.{status.value}", now, run_id, None, None, {"reconciled": True}))
