@@ -243,3 +243,26 @@ def test_the_shell_tool_runs_the_task_s_prompt_and_never_an_earlier_attempt_s_ou
     assert git(project, "show", "main:work/t01.txt") == "done"
     prompts = sorted((project / ".uet" / "prompts" / "r4").iterdir())
     assert "$(touch" in prompts[-1].read_text()  # the retry's prompt file tells the error
+
+
+def test_a_named_tool_that_is_rate_limited_is_retried_once_its_breaker_lets_it(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit = [{"action": "write", "path": "{files}", "content": "done\n"}]
+    script = write_script(tmp_path / "flaky.json", calls=[[{"action": "rate_limit"}], edit])
+    _write_config(project, {"flaky": script}, cooldown=1.0)
+    task = {**_edit_task(1), "tool": "flaky", "retries": 1, "retry_delay": 0}
+    workstream = _workstream(project, [task])
+
+    code = main(["run", str(workstream), "--run-id", "r5"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    store = Store.open(f"sqlite:///{project / '.uet' / 'state.db'}")
+    with store.reader() as tx:
+        first, second = tx.get_attempts("r5")
+        [retry] = tx.get_decisions(run_id="r5", category="retry")
+    store.close()
+    assert first.exit_code == 75
+    assert retry.data["delay"] >= 0.9  # not at once (retry_delay 0): the breaker's cooldown
+    assert first.ended_at is not None
+    assert second.dispatched_at - first.ended_at >= 0.9

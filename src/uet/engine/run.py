@@ -422,6 +422,8 @@ class RunLoop:
         delay = compute_backoff(number, base=task.retry_delay, cap=300.0, rng=rng)
         if task.retry_delay == 0:
             delay = 0.0
+        if self.tool_tasks is not None:  # a named tool whose breaker opened: wait it out
+            delay = max(delay, self.tool_tasks.wait_before_retry(task, now))
         heapq.heappush(self._retries, (now + delay, task.key))
         self.scheduler.retry_later(task.key)
         budget = f"attempt {number} of {task.max_attempts}"

@@ -28,7 +28,7 @@ from typing import Any
 from uet.config import Settings
 from uet.errors import UsageError
 from uet.execution import Outcome
-from uet.routing import Router, RoutingConfig, Transition, load_routing
+from uet.routing import BreakerState, Router, RoutingConfig, Transition, load_routing
 from uet.spec.models import PlannedTask
 from uet.spec.tools import ToolProfile, load_tools
 from uet.state.records import DecisionRecord
@@ -177,6 +177,16 @@ class ToolTasks:
         if limited and routed:  # the next tool of its chain; a named tool is retried
             self.excluded[task.key].add(tool)
         return tool, transitions, limited and routed
+
+    def wait_before_retry(self, task: PlannedTask, now: float) -> float:
+        """Seconds a task that names its tool should wait before its retry: until the tool's
+        open breaker lets a probe through (0 when it is not open)."""
+        if task.spec.tool in (None, "auto"):
+            return 0.0
+        breaker = self.router.state.breakers.get(task.spec.tool or "")
+        if breaker is None or breaker.state is not BreakerState.OPEN or breaker.retry_at is None:
+            return 0.0
+        return max(0.0, breaker.retry_at - now)
 
     def close(self) -> None:
         self.router.close()
