@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from uet.cli.app import Context, json_option, pass_context
+from uet.engine.tooltasks import unprofiled_tools
 from uet.errors import ExitCode, UsageError
 from uet.routing import Router, load_routing
 from uet.spec.tools import ToolProfile, check_tools, load_tools
@@ -125,17 +126,14 @@ def route(
     settings = ctx.settings
     profiles = load_tools(settings)
     config = load_routing(settings)
-    unknown = {
-        tool
-        for rule in (*config.rules, config.default)
-        if rule is not None
-        for tool in (*rule.tools, *rule.fallback)
-        if tool not in profiles
-    }
     # Read the stored breakers and cursors; never close (flush) it: a dry run writes nothing.
     router = Router(config, store=ctx.existing_store())
     decision = router.decide(
-        kind, risk=risk, complexity=complexity, exclude={*exclude, *unknown}, reserve=False
+        kind,
+        risk=risk,
+        complexity=complexity,
+        exclude={*exclude, *unprofiled_tools(config, profiles)},
+        reserve=False,
     )
     if as_json:
         ctx.emit_json(

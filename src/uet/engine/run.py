@@ -38,7 +38,7 @@ from uet.clock import Clock
 from uet.engine.model import RunOptions, RunResult, logs_dir
 from uet.engine.progress import NullProgress, Progress
 from uet.engine.scheduler import Scheduler
-from uet.engine.tooltasks import ToolTasks
+from uet.engine.tooltasks import Choice, ToolTasks
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, Finished, Job, Outcome, OutputSink, Report, Started
 from uet.routing import Transition
@@ -117,7 +117,6 @@ class RunLoop:
         self._numbered: dict[str, int] = defaultdict(int, numbered or {})
         self.live: dict[int, tuple[str, int]] = {}  # attempt id -> (task key, number)
         self._retries: list[tuple[float, str]] = []  # (due, key) heap
-        self._no_tool: dict[str, str] = {}  # task key -> why no tool could take it
         self._immediate: list[Finished] = []  # outcomes known without a process
         self._buffered: dict[int, list[str]] = defaultdict(list)  # deterministic output
         self._output_pending = False
@@ -353,29 +352,18 @@ class RunLoop:
         self._breaker_events(tick, transitions, task.key, attempt_id)
         if not fallback or task.spec.tool != "auto" or self._stopping:
             return False
-        heapq.heappush(self._retries, (now, task.key))
-        self.scheduler.retry_later(task.key)
-        tick.decisions.append(
-            DecisionRecord(
-                category="fallback",
-                chosen="next tool",
-                reason=f"{tool} was rate-limited or out of quota; no retry is spent",
-                ts=now,
-                run_id=self.run_id,
-                task_id=task.key,
-                alternatives=["next tool", "retry", "fail"],
-                data={"tool": tool, "excluded": sorted(self.tool_tasks.excluded[task.key])},
-            )
+        decision = DecisionRecord(
+            category="fallback",
+            chosen="next tool",
+            reason=f"{tool} was rate-limited or out of quota; no retry is spent",
+            ts=now,
+            run_id=self.run_id,
+            task_id=task.key,
+            alternatives=["next tool", "retry", "fail"],
+            data={"tool": tool, "excluded": sorted(self.tool_tasks.excluded[task.key])},
         )
-        self._event(
-            tick,
-            "task.retrying",
-            {"attempt": self._numbered[task.key], "outcome": "rate_limited", "fallback": tool},
-            task=task.key,
-        )
-        tick.updates.append(
-            TaskUpdate(task.key, TaskStatus.PENDING, attempts_used=self.used[task.key])
-        )
+        payload = {"attempt": self._numbered[task.key], "outcome": "rate_limited", "fallback": tool}
+        self._retry_later(tick, task, now, decision, payload)
         return True
 
     def _breaker_events(
@@ -424,28 +412,36 @@ class RunLoop:
             delay = 0.0
         if self.tool_tasks is not None:  # a named tool whose breaker opened: wait it out
             delay = max(delay, self.tool_tasks.wait_before_retry(task, now))
-        heapq.heappush(self._retries, (now + delay, task.key))
-        self.scheduler.retry_later(task.key)
         budget = f"attempt {number} of {task.max_attempts}"
-        tick.decisions.append(
-            DecisionRecord(
-                category="retry",
-                chosen="retry",
-                reason=f"{outcome.state.value} on {budget}",
-                ts=now,
-                run_id=self.run_id,
-                task_id=task.key,
-                alternatives=["retry", "fail"],
-                data={"delay": round(delay, 3)},
-            )
+        decision = DecisionRecord(
+            category="retry",
+            chosen="retry",
+            reason=f"{outcome.state.value} on {budget}",
+            ts=now,
+            run_id=self.run_id,
+            task_id=task.key,
+            alternatives=["retry", "fail"],
+            data={"delay": round(delay, 3)},
         )
-        self._event(
-            tick,
-            "task.retrying",
-            {"attempt": number, "outcome": outcome.state.value, "delay": round(delay, 3)},
-            task=task.key,
+        payload = {"attempt": number, "outcome": outcome.state.value, "delay": round(delay, 3)}
+        self._retry_later(tick, task, now + delay, decision, payload)
+
+    def _retry_later(
+        self,
+        tick: _Tick,
+        task: PlannedTask,
+        due: float,
+        decision: DecisionRecord,
+        payload: dict[str, Any],
+    ) -> None:
+        """Run ``task`` again at ``due``: recorded as ``decision`` and a task.retrying event."""
+        heapq.heappush(self._retries, (due, task.key))
+        self.scheduler.retry_later(task.key)
+        tick.decisions.append(decision)
+        self._event(tick, "task.retrying", payload, task=task.key)
+        tick.updates.append(
+            TaskUpdate(task.key, TaskStatus.PENDING, attempts_used=self.used[task.key])
         )
-        tick.updates.append(TaskUpdate(task.key, TaskStatus.PENDING, attempts_used=number))
 
     def _requeue_due(self, tick: _Tick, now: float) -> None:
         while self._retries and (self._retries[0][0] <= now or self.options.deterministic):
@@ -479,7 +475,7 @@ class RunLoop:
         if not ready:
             return []
         numbers = [max(self.used[t.key], self._numbered[t.key]) + 1 for t in ready]
-        tools = {t.key: self._choose_tool(tick, t, now) for t in ready if t.spec.tool is not None}
+        choices = {t.key: self._choose_tool(tick, t, now) for t in ready if t.spec.tool is not None}
         ids = tx.dispatch_attempts(
             [
                 AttemptRecord(
@@ -489,7 +485,7 @@ class RunLoop:
                     number=number,
                     state=AttemptState.DISPATCHED,
                     dispatched_at=now,
-                    tool=tools.get(task.key) or task.spec.tool,
+                    tool=_chosen(choices, task) or task.spec.tool,
                 )
                 for task, number in zip(ready, numbers, strict=True)
             ]
@@ -509,31 +505,29 @@ class RunLoop:
                     started_at=now if number == 1 else None,
                 )
             )
-            tool = tools.get(task.key)
-            if task.spec.tool is not None and (tool is None or self.tool_tasks is None):
-                error = (
-                    TOOL_TASKS_UNAVAILABLE
-                    if self.tool_tasks is None
-                    else (f"no tool can take it: {self._no_tool.pop(task.key, 'no candidate')}")
-                )
+            choice = choices.get(task.key)
+            if choice is not None and choice.tool is None:  # no tool can take it: the reason
                 self._immediate.append(
-                    Finished(attempt_id, Outcome(AttemptState.ERROR, None, now, error=error))
+                    Finished(
+                        attempt_id, Outcome(AttemptState.ERROR, None, now, error=choice.reason)
+                    )
                 )
             else:
-                jobs.append(self._job(task, attempt_id, number, tool))
+                jobs.append(self._job(task, attempt_id, number, _chosen(choices, task)))
         return jobs
 
-    def _choose_tool(self, tick: _Tick, task: PlannedTask, now: float) -> str | None:
+    def _choose_tool(self, tick: _Tick, task: PlannedTask, now: float) -> Choice:
+        """The tool for ``task``'s next attempt; without one, the reason is its error."""
         if self.tool_tasks is None:
-            return None
+            return Choice(None, TOOL_TASKS_UNAVAILABLE)
         choice = self.tool_tasks.choose(task, now)
         if choice.record is not None:
             tick.decisions.append(choice.record)
         self._breaker_events(tick, choice.transitions, task.key, None)
         self._event(tick, "route.decided", choice.payload, task=task.key)
         if choice.tool is None:
-            self._no_tool[task.key] = choice.reason
-        return choice.tool
+            return Choice(None, f"no tool can take it: {choice.reason}")
+        return choice
 
     def _job(self, task: PlannedTask, attempt_id: int, number: int, tool: str | None) -> Job:
         env = {
@@ -630,6 +624,11 @@ class RunLoop:
             self._write(tx, tick, now)
         self.bus.deliver_committed(tick.events, tick.seqs)
         return RunResult(self.run_id, RunStatus.INTERRUPTED, self.scheduler.counts())
+
+
+def _chosen(choices: Mapping[str, Choice], task: PlannedTask) -> str | None:
+    choice = choices.get(task.key)
+    return None if choice is None else choice.tool
 
 
 def _any_finished(reports: list[Report]) -> bool:

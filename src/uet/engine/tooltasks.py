@@ -80,6 +80,7 @@ class ToolTasks:
         self.last_error: dict[str, str] = {}  # task key -> output tail of its last failure
         self.attempts: dict[int, tuple[str, bool]] = {}  # attempt -> (tool, the router's)
         self._specs = home / "agents" / ".tasks" / _safe(run_id)
+        self._unprofiled = unprofiled_tools(tooling.routing, tooling.tools)
 
     def choose(self, task: PlannedTask, now: float) -> Choice:
         """The tool for the next attempt of ``task`` (None: no tool can take it)."""
@@ -95,19 +96,12 @@ class ToolTasks:
                 alternatives=[named],
             )
             return Choice(named, "named by the task", {"tool": named, "named": True}, record)
-        unknown = {
-            tool
-            for rule in (*self.tooling.routing.rules, self.tooling.routing.default)
-            if rule is not None
-            for tool in (*rule.tools, *rule.fallback)
-            if tool not in self.tooling.tools
-        }
         decision = self.router.decide(
             task.spec.kind,
             risk=task.spec.risk,
             complexity=task.spec.complexity,
             task_id=task.key,
-            exclude=self.excluded[task.key] | unknown,
+            exclude=self.excluded[task.key] | self._unprofiled,
         )
         payload: dict[str, Any] = {
             "tool": decision.tool,
@@ -194,6 +188,17 @@ class ToolTasks:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def unprofiled_tools(routing: RoutingConfig, tools: Mapping[str, ToolProfile]) -> frozenset[str]:
+    """Tools the routing rules name that no profile defines: never chosen."""
+    return frozenset(
+        tool
+        for rule in (*routing.rules, routing.default)
+        if rule is not None
+        for tool in (*rule.tools, *rule.fallback)
+        if tool not in tools
+    )
 
 
 def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | None:
