@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+HOME_GITIGNORE = "*\n"
+"""uet's home never shows in the project's git status (state, logs, agent clones)."""
+
 SCAFFOLD = {
     "uet.toml": '# uet settings: see docs/configuration.md\n# db = "sqlite:///.uet/state.db"\n',
-    ".uet/.gitignore": "*\n",
+    ".uet/.gitignore": HOME_GITIGNORE,
     "workstreams/example.yaml": """\
 id: example
 name: An example workstream
@@ -40,3 +43,11 @@ def scaffold(root: Path) -> list[tuple[str, bool]]:
         target.write_text(text, encoding="utf-8")
         done.append((path, True))
     return done
+
+
+def ignore_home(home: Path) -> None:
+    """Write ``home/.gitignore`` (ignore everything) when it is missing."""
+    ignore = home / ".gitignore"
+    if not ignore.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        ignore.write_text(HOME_GITIGNORE, encoding="utf-8")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -41,13 +40,11 @@ from uet.agents.service import AgentManager
 from uet.engine.tooltasks import RATE_LIMITED_EXIT, SCOPE_REJECTED_EXIT
 from uet.errors import UetError
 from uet.isolation.clones import AgentClone, archive_work
-from uet.isolation.git import Git
+from uet.isolation.git import Git, without_git_redirections
 from uet.scope import FileScope
 from uet.spec.tools import Outcome, ToolProfile, classify_output, render_argv
 from uet.state.records import DecisionRecord
 from uet.state.store import Store
-
-_GIT_REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX")
 
 OUTPUT_KEPT = 200_000  # characters of the tool's output kept to look for rate-limit messages
 
@@ -148,9 +145,7 @@ def _merge(manager: AgentManager, clone: AgentClone, spec: dict[str, Any]) -> in
 def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Our environment for the tool and the acceptance commands, without git variables that
     would aim them at another repository (uet started from a git hook)."""
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_REDIRECTS}
-    env.update(extra or {})
-    return env
+    return {**without_git_redirections(), **(extra or {})}
 
 
 def _clone(manager: AgentManager, agent: str, root: Path, scope: list[str]) -> AgentClone:

@@ -25,7 +25,7 @@ from typing import Any
 
 from uet.errors import UsageError
 from uet.events.bus import EventBus
-from uet.execution import Finished, Job, LocalExecutor, Outcome
+from uet.execution import Job, Outcome, OutputSink, run_job
 from uet.isolation.clones import (
     ARCHIVE_PREFIX,
     AgentBusyError,
@@ -37,7 +37,7 @@ from uet.isolation.clones import (
     unmerged_commits,
 )
 from uet.isolation.detect import Finding, detect
-from uet.isolation.git import Git, StaleLockError
+from uet.isolation.git import Git, StaleLockError, without_git_redirections
 from uet.isolation.merge import (
     Gate,
     GateResult,
@@ -47,6 +47,7 @@ from uet.isolation.merge import (
     merge_lock,
     merge_order,
 )
+from uet.project import ignore_home
 from uet.scope import FileScope
 from uet.state.records import AgentRecord, DecisionRecord
 from uet.state.store import NewEvent, Store, Transaction
@@ -57,8 +58,6 @@ MERGED = "merged"
 REMOVED = "removed"
 
 OutputCallback = Callable[[str], None]
-
-_SCRUBBED_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +140,7 @@ class AgentManager:
         missing = [d for d in depends_on if d not in known]
         if missing:
             raise UsageError(f"agent {agent_id!r} depends on unknown agents: {missing}")
-        self._ignore_home(Path(repo))
+        ignore_home(self.home)  # the clones live there: keep them out of the repo's status
         clone = create_clone(
             Path(repo),
             self.agents_dir / agent_id,
@@ -176,7 +175,7 @@ class AgentManager:
         if not argv:
             raise UsageError("exec: give the command to run after --")
         clone = self.clone(agent_id)
-        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+        env = without_git_redirections()
         env.update(
             UET_AGENT_ID=agent_id,
             UET_AGENT_BRANCH=clone.context.branch,
@@ -194,7 +193,7 @@ class AgentManager:
             log_path=self._log_path(agent_id, "exec"),
         )
         with clone.occupied("run the command"):
-            return run_job(job, on_output)
+            return run_job(job, _lines_to(on_output))
 
     def commit(self, agent_id: str, paths: Sequence[str], message: str) -> str | None:
         """Commit exactly ``paths`` in the agent's clone; the new commit, or None if no change.
@@ -354,7 +353,7 @@ class AgentManager:
 
     def _gate(self, command: str, timeout: float | None, on_output: OutputCallback | None) -> Gate:
         def run(checkout: Path, context: AgentContext) -> GateResult:
-            env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+            env = without_git_redirections()
             env.update(UET_AGENT_ID=context.id, UET_NON_INTERACTIVE="1", NON_INTERACTIVE="1")
             job = Job(
                 attempt_id=1,
@@ -365,7 +364,7 @@ class AgentManager:
                 timeout=timeout,
                 log_path=self._log_path(context.id, "gate"),
             )
-            outcome = run_job(job, on_output)
+            outcome = run_job(job, _lines_to(on_output))
             detail = outcome.error or ""
             if outcome.state is AttemptState.TIMED_OUT:
                 detail = f"timed out after {timeout} s"
@@ -507,16 +506,16 @@ class AgentManager:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._now()))
         return self.home / "logs" / "agents" / agent_id / f"{what}-{stamp}-{os.getpid()}.log"
 
-    def _ignore_home(self, repo: Path) -> None:
-        """Keep clones out of the base repository's status when the home is inside it."""
-        try:
-            self.home.relative_to(Path(repo).resolve())
-        except ValueError:
-            return
-        ignore = self.home / ".gitignore"
-        if not ignore.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            ignore.write_text("*\n", encoding="utf-8")
+
+def _lines_to(on_output: OutputCallback | None) -> OutputSink:
+    """An executor sink handing each line to ``on_output`` (or dropping them)."""
+
+    def sink(attempt_id: int, lines: Sequence[str]) -> None:
+        if on_output is not None:
+            for line in lines:
+                on_output(line)
+
+    return sink
 
 
 def _unused(path: Path) -> Path:
@@ -543,21 +542,3 @@ def _record(context: AgentContext, status: str) -> AgentRecord:
         files_scope=list(context.files_scope),
         depends_on=list(context.depends_on),
     )
-
-
-def run_job(job: Job, on_output: OutputCallback | None = None) -> Outcome:
-    """Run one job to its end through the local executor; its lines go to ``on_output``."""
-
-    def sink(attempt_id: int, lines: Sequence[str]) -> None:
-        if on_output is not None:
-            for line in lines:
-                on_output(line)
-
-    if job.log_path is not None:
-        job.log_path.parent.mkdir(parents=True, exist_ok=True)
-    with LocalExecutor(max_workers=1, output=sink) as executor:
-        executor.submit(job)
-        while True:
-            for report in executor.poll(0.5):
-                if isinstance(report, Finished):
-                    return report.outcome

@@ -19,7 +19,7 @@ from uet.execution.api import (
     Report,
     Started,
 )
-from uet.execution.local import LocalExecutor
+from uet.execution.local import LocalExecutor, run_job
 from uet.execution.process import group_alive, kill_process_group, live_members
 
 __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
@@ -33,6 +33,7 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     "Started",
     # implementations
     "LocalExecutor",
+    "run_job",
     # process groups (reconciliation after a crash)
     "group_alive",
     "kill_process_group",

@@ -137,3 +137,14 @@ class LocalExecutor:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def run_job(job: Job, output: OutputSink = _discard) -> Outcome:
+    """Run one job to its end on this machine and return its outcome (a command outside
+    any run: ``uet agents exec``, a merge gate). Its lines go to ``output`` as they come."""
+    with LocalExecutor(max_workers=1, output=output) as executor:
+        executor.submit(job)
+        while True:
+            for report in executor.poll(0.5):
+                if isinstance(report, Finished):
+                    return report.outcome

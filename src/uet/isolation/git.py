@@ -158,13 +158,18 @@ class GitResult:
         return self.returncode == 0
 
 
+def without_git_redirections(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default os.environ) without the variables that aim git at another
+    repository (``GIT_DIR``…): for git, and for commands run in a clone (a hook that starts
+    uet exports them)."""
+    return {k: v for k, v in (os.environ if base is None else base).items() if k not in _SCRUBBED}
+
+
 def git_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment git runs with: ``base`` (default os.environ) without repository
     redirections, in English, never prompting, without optional locks, and with paths taken
     literally (uet names the exact paths it means)."""
-    env = dict(os.environ if base is None else base)
-    for name in _SCRUBBED:
-        env.pop(name, None)
+    env = without_git_redirections(base)
     env.update(
         LC_ALL="C",
         LANGUAGE="C",
