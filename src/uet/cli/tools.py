@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 
 from uet.cli.app import Context, json_option, pass_context
-from uet.engine.tooltasks import unprofiled_tools
 from uet.errors import ExitCode, UsageError
-from uet.routing import Router, load_routing
+from uet.routing import Router, load_routing, unknown_tools
 from uet.spec.tools import ToolProfile, check_tools, load_tools
 
 
@@ -132,7 +131,7 @@ def route(
         kind,
         risk=risk,
         complexity=complexity,
-        exclude={*exclude, *unprofiled_tools(config, profiles)},
+        exclude={*exclude, *unknown_tools(config, profiles)},
         reserve=False,
     )
     if as_json:

@@ -13,9 +13,9 @@ from uet.clock import Clock, FixedClock, SystemClock
 from uet.config import Settings, load_settings
 from uet.engine.model import RunOptions, RunResult, planned_from_document, task_document
 from uet.engine.progress import Progress
-from uet.engine.recovery import orchestrator_alive, reconcile
+from uet.engine.recovery import counted_attempts, orchestrator_alive, reconcile, routed_tasks
 from uet.engine.run import ExecutorFactory, RunLoop
-from uet.engine.tooltasks import RATE_LIMITED_EXIT, Tooling, ToolTasks, load_tooling
+from uet.engine.tooltasks import Tooling, ToolTasks, load_tooling
 from uet.errors import UsageError
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, OutputSink
@@ -26,7 +26,7 @@ from uet.spec import load_files, topological_order
 from uet.spec.models import Plan, PlannedTask
 from uet.state.records import RunRecord, TaskRecord, TaskUpdate, WorkstreamRecord
 from uet.state.store import NewEvent, Store
-from uet.states import LIVE_ATTEMPT_STATES, UNCOUNTED_ATTEMPT_STATES, RunStatus, TaskStatus
+from uet.states import RunStatus, TaskStatus
 
 
 def local_executor(concurrency: int) -> ExecutorFactory:
@@ -129,15 +129,10 @@ def resume_run(
         workstreams = tx.get_workstreams(run_id)
     tasks = _in_plan_order(rows)
     tooling = load_tooling(tasks, settings)
-    used: dict[str, int] = {}
+    used = counted_attempts(attempts, routed_tasks(rows))
     numbered: dict[str, int] = {}  # a canceled attempt's number is not given again
-    routed = {task.key for task in tasks if task.spec.tool == "auto"}
     for attempt in attempts:
         numbered[attempt.task_id] = max(numbered.get(attempt.task_id, 0), attempt.number)
-        if attempt.task_id in routed and attempt.exit_code == RATE_LIMITED_EXIT:
-            continue  # a rate-limited tool sent the task on to the next one: no retry spent
-        if attempt.state not in UNCOUNTED_ATTEMPT_STATES | LIVE_ATTEMPT_STATES:
-            used[attempt.task_id] = used.get(attempt.task_id, 0) + 1
     options = RunOptions(
         concurrency=concurrency or int(run.params.get("concurrency", os.cpu_count() or 2)),
         deterministic=run.deterministic,

@@ -24,14 +24,15 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from uet import defaults
 from uet.clock import Clock
+from uet.engine.tooltasks import RATE_LIMITED_EXIT
 from uet.execution.process import kill_process_group
 from uet.state import ledgers
-from uet.state.records import AttemptRecord, AttemptResult, RunRecord, TaskUpdate
+from uet.state.records import AttemptRecord, AttemptResult, RunRecord, TaskRecord, TaskUpdate
 from uet.state.store import NewEvent, Store
 from uet.states import (
     LIVE_ATTEMPT_STATES,
@@ -91,6 +92,9 @@ def reconcile(store: Store, run_id: str, clock: Clock) -> Reconciled | None:
         if orchestrator_alive(run, clock.now()):
             return None
         attempts = tx.get_attempts(run_id)
+        # Only when one could be a routed task's fallback (rare): which tasks are routed.
+        fallbacks = any(a.exit_code == RATE_LIMITED_EXIT for a in attempts)
+        routed = routed_tasks(tx.get_tasks(run_id)) if fallbacks else set()
     live = [a for a in attempts if a.state in LIVE_ATTEMPT_STATES]
     groups = _process_groups(run, live)
     killed = _kill_groups(run, groups.values(), grace=2.0)
@@ -119,7 +123,8 @@ def reconcile(store: Store, run_id: str, clock: Clock) -> Reconciled | None:
         lost = [a.id for a in reconciled if a.id not in unstarted]
         # Its task is no longer running: it waits for a resume (which re-dispatches it within
         # its budget), and shows why.
-        used = Counter(a.task_id for a in attempts if _counted(a) or a.id in settled - unstarted)
+        lost_now = [a for a in attempts if a.id in settled - unstarted]
+        used = counted_attempts(attempts, routed) + Counter(a.task_id for a in lost_now)
         tx.update_tasks(
             run_id,
             [
@@ -192,8 +197,20 @@ def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock) -> RunStatus:
     return RunStatus.CANCELED
 
 
-def _counted(attempt: AttemptRecord) -> bool:
-    return attempt.state not in UNCOUNTED_ATTEMPT_STATES | LIVE_ATTEMPT_STATES
+def counted_attempts(attempts: Iterable[AttemptRecord], routed: Collection[str]) -> Counter[str]:
+    """Attempts each task has spent of its retry budget: finished ones, except canceled
+    ones and the rate-limited attempts of routed tasks (those went on to the next tool)."""
+    return Counter(
+        a.task_id
+        for a in attempts
+        if a.state not in UNCOUNTED_ATTEMPT_STATES | LIVE_ATTEMPT_STATES
+        and not (a.task_id in routed and a.exit_code == RATE_LIMITED_EXIT)
+    )
+
+
+def routed_tasks(tasks: Iterable[TaskRecord]) -> set[str]:
+    """The tasks the router chooses a tool for (``tool: auto``)."""
+    return {task.id for task in tasks if task.spec.get("tool") == "auto"}
 
 
 def _reachable(run: RunRecord) -> bool:

@@ -28,7 +28,14 @@ from typing import Any
 from uet.config import Settings
 from uet.errors import UsageError
 from uet.execution import Outcome
-from uet.routing import BreakerState, Router, RoutingConfig, Transition, load_routing
+from uet.routing import (
+    BreakerState,
+    Router,
+    RoutingConfig,
+    Transition,
+    load_routing,
+    unknown_tools,
+)
 from uet.spec.models import PlannedTask
 from uet.spec.tools import ToolProfile, load_tools
 from uet.state.records import DecisionRecord
@@ -80,7 +87,7 @@ class ToolTasks:
         self.last_error: dict[str, str] = {}  # task key -> output tail of its last failure
         self.attempts: dict[int, tuple[str, bool]] = {}  # attempt -> (tool, the router's)
         self._specs = home / "agents" / ".tasks" / _safe(run_id)
-        self._unprofiled = unprofiled_tools(tooling.routing, tooling.tools)
+        self._unprofiled = unknown_tools(tooling.routing, tooling.tools)
 
     def choose(self, task: PlannedTask, now: float) -> Choice:
         """The tool for the next attempt of ``task`` (None: no tool can take it)."""
@@ -188,17 +195,6 @@ class ToolTasks:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-
-
-def unprofiled_tools(routing: RoutingConfig, tools: Mapping[str, ToolProfile]) -> frozenset[str]:
-    """Tools the routing rules name that no profile defines: never chosen."""
-    return frozenset(
-        tool
-        for rule in (*routing.rules, routing.default)
-        if rule is not None
-        for tool in (*rule.tools, *rule.fallback)
-        if tool not in tools
-    )
 
 
 def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | None:

@@ -18,6 +18,7 @@ from uet.routing.rules import (
     Strategy,
     load_routing,
     parse_routing,
+    unknown_tools,
 )
 from uet.routing.state import RouterState
 
@@ -42,4 +43,5 @@ __all__ = [
     "load_routing",
     "parse_retry_after",
     "parse_routing",
+    "unknown_tools",
 ]

@@ -24,7 +24,7 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +208,15 @@ def _problem(error: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
     return message
+
+
+def unknown_tools(config: RoutingConfig, known: Collection[str]) -> frozenset[str]:
+    """Tools the rules name (as candidates or fallbacks) that are not ``known``: a router
+    told to exclude them never chooses a tool nobody defined."""
+    return frozenset(
+        tool
+        for rule in (*config.rules, config.default)
+        if rule is not None
+        for tool in (*rule.tools, *rule.fallback)
+        if tool not in known
+    )
