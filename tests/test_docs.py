@@ -23,7 +23,10 @@ def test_every_setting_is_documented(key: SettingKey) -> None:
 
 def _command_lines(group: click.Group, prefix: str = "uet") -> list[str]:
     found = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the root group loads its commands on demand
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             found += _command_lines(command, f"{prefix} {name}")
         else:

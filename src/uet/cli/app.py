@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any, TypeVar
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import sqlalchemy as sa
 from rich.console import Console
 
 from uet import __version__
 from uet.config import Settings, load_settings
-from uet.state.database import get_engine
-from uet.state.store import NoDatabaseError, Store
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from uet.state.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,22 +34,26 @@ class Context:
     def settings(self) -> Settings:
         return load_settings(self._overrides)
 
+    # The state modules (SQLAlchemy) load with the first command that needs them, not with
+    # `uet --version`, `uet validate` or `uet init`.
+
     @cached_property
     def engine(self) -> sa.Engine:
         """The engine for the configured database, without the schema check of ``store``."""
-        settings = self.settings
-        return get_engine(
-            settings.db,
-            synchronous=settings.sqlite_synchronous,
-            busy_timeout=settings.sqlite_busy_timeout,
-        )
+        from uet.state.database import engine_for  # noqa: PLC0415
+
+        return engine_for(self.settings)
 
     @cached_property
     def store(self) -> Store:
+        from uet.state.store import Store  # noqa: PLC0415
+
         return Store.open(self.settings)
 
     def existing_store(self) -> Store | None:
         """The store for commands that only read: None where no database exists yet."""
+        from uet.state.store import NoDatabaseError, Store  # noqa: PLC0415
+
         try:
             return Store.open(self.settings, create=False)
         except NoDatabaseError:
@@ -64,7 +71,24 @@ def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(function)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _LazyGroup(click.Group):
+    """The root group: its commands (:data:`COMMANDS`) are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, _, name = COMMANDS[cmd_name].partition(":")
+            # The command modules import this one (for Context): never the reverse at load.
+            self.add_command(getattr(import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="uet")
 @click.option(
     "--db",
@@ -91,32 +115,21 @@ def cli(ctx: click.Context, db: str | None, non_interactive: bool) -> None:
     ctx.obj = Context(db, non_interactive)
 
 
-def _register() -> None:
-    # Imported here: the command modules import this one (for Context), not the reverse.
-    from uet.cli import running  # noqa: PLC0415
-    from uet.cli.agents import agents  # noqa: PLC0415
-    from uet.cli.db import db  # noqa: PLC0415
-    from uet.cli.runs import decisions, events, runs  # noqa: PLC0415
-    from uet.cli.tools import route, tools  # noqa: PLC0415
-
-    commands = (
-        running.init,
-        running.validate,
-        running.run,
-        running.resume,
-        running.cancel,
-        running.status,
-        runs,
-        events,
-        running.logs,
-        agents,
-        decisions,
-        tools,
-        route,
-        db,
-    )
-    for command in commands:
-        cli.add_command(command)
-
-
-_register()
+COMMANDS = {
+    "init": "uet.cli.running:init",
+    "validate": "uet.cli.running:validate",
+    "run": "uet.cli.running:run",
+    "resume": "uet.cli.running:resume",
+    "cancel": "uet.cli.running:cancel",
+    "status": "uet.cli.running:status",
+    "logs": "uet.cli.running:logs",
+    "runs": "uet.cli.runs:runs",
+    "events": "uet.cli.runs:events",
+    "decisions": "uet.cli.runs:decisions",
+    "agents": "uet.cli.agents:agents",
+    "tools": "uet.cli.tools:tools",
+    "route": "uet.cli.tools:route",
+    "db": "uet.cli.db:db",
+}
+"""Each command and where it lives: a command's module is imported when it is asked for,
+so `uet runs` does not load the engine, git isolation or routing."""

@@ -16,10 +16,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+
+if TYPE_CHECKING:
+    from uet.config import Settings
 
 from uet.errors import StoreError
 
@@ -38,6 +41,15 @@ def get_engine(url: str, *, synchronous: str = "NORMAL", busy_timeout: float = 3
         if engine is None:
             engine = _engines[key] = _create(url, synchronous, busy_timeout)
         return engine
+
+
+def engine_for(settings: Settings) -> sa.Engine:
+    """The engine of ``settings``' database, with its SQLite settings."""
+    return get_engine(
+        settings.db,
+        synchronous=settings.sqlite_synchronous,
+        busy_timeout=settings.sqlite_busy_timeout,
+    )
 
 
 def dispose_engines() -> None:

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from uet.config import Settings
 from uet.errors import StoreError
 from uet.state import schema
-from uet.state.database import READONLY, get_engine, sqlite_path, translate_errors
+from uet.state.database import READONLY, engine_for, get_engine, sqlite_path, translate_errors
 from uet.state.records import (
     AgentRecord,
     AttemptRecord,
@@ -236,14 +236,7 @@ class Store:
         path = sqlite_path(url)
         if not create and path is not None and not path.exists():
             raise NoDatabaseError(f"no uet database at {path}")
-        if isinstance(target, Settings):
-            engine = get_engine(
-                target.db,
-                synchronous=target.sqlite_synchronous,
-                busy_timeout=target.sqlite_busy_timeout,
-            )
-        else:
-            engine = get_engine(target)
+        engine = engine_for(target) if isinstance(target, Settings) else get_engine(target)
         if check_schema:
             with translate_errors(engine):
                 schema.ensure_current(engine)
