@@ -167,17 +167,7 @@ def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
     if run is None:
         raise UsageError(f"no run {run_id!r} (see `uet runs`)")
     if as_json:
-        ctx.emit_json(
-            {
-                "id": run.id,
-                "status": run.status.value,
-                "name": run.name,
-                "created_at": run.created_at,
-                "ended_at": run.ended_at,
-                "summary": run.summary,
-                "tasks": [_task_dict(t) for t in tasks],
-            }
-        )
+        ctx.emit_json({**run.to_dict(), "tasks": [_task_dict(t) for t in tasks]})
         return
     ctx.console.print(f"run {run.id}: {run.status.value}", style="bold", highlight=False)
     for task in tasks:

@@ -10,7 +10,7 @@ import click
 
 from uet.cli.app import Context, json_option, pass_context
 from uet.errors import ExitCode
-from uet.state.records import DecisionRecord, EventRecord, RunRecord, dump_json
+from uet.state.records import DecisionRecord, EventRecord, dump_json
 from uet.states import RunStatus
 
 FOLLOW_POLL_S = 0.2  # how often --follow looks for new events
@@ -20,18 +20,6 @@ def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _run_dict(run: RunRecord) -> dict[str, object]:
-    return {
-        "id": run.id,
-        "name": run.name,
-        "status": run.status.value,
-        "created_at": run.created_at,
-        "started_at": run.started_at,
-        "ended_at": run.ended_at,
-        "summary": run.summary,
-    }
 
 
 @click.command()
@@ -59,7 +47,7 @@ def runs(ctx: Context, limit: int, statuses: tuple[str, ...], as_json: bool) -> 
         with store.reader() as tx:
             found = tx.list_runs(limit=limit, statuses=wanted)
     if as_json:
-        ctx.emit_json([_run_dict(run) for run in found])
+        ctx.emit_json([run.to_dict() for run in found])
         return
     if not found:
         ctx.console.print("no runs yet")

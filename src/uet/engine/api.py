@@ -11,7 +11,13 @@ from collections.abc import Mapping, Sequence
 from uet import defaults
 from uet.clock import Clock, FixedClock, SystemClock
 from uet.config import Settings, load_settings
-from uet.engine.model import RunOptions, RunResult, planned_from_document, task_document
+from uet.engine.model import (
+    RunOptions,
+    RunResult,
+    default_concurrency,
+    planned_from_document,
+    task_document,
+)
 from uet.engine.progress import Progress
 from uet.engine.recovery import counted_attempts, orchestrator_alive, reconcile, routed_tasks
 from uet.engine.run import ExecutorFactory, RunLoop
@@ -134,7 +140,7 @@ def resume_run(
     for attempt in attempts:
         numbered[attempt.task_id] = max(numbered.get(attempt.task_id, 0), attempt.number)
     options = RunOptions(
-        concurrency=concurrency or int(run.params.get("concurrency", os.cpu_count() or 2)),
+        concurrency=concurrency or int(run.params.get("concurrency", default_concurrency())),
         deterministic=run.deterministic,
         run_id=run_id,
         name=run.name,

@@ -19,9 +19,14 @@ DETERMINISTIC_CONCURRENCY = 4
 waves a run is cut into (and so its event log) depend on it."""
 
 
+def default_concurrency() -> int:
+    """Tasks at once when not told: one per CPU."""
+    return os.cpu_count() or 2
+
+
 @dataclass(frozen=True, slots=True)
 class RunOptions:
-    concurrency: int = field(default_factory=lambda: os.cpu_count() or 2)
+    concurrency: int = field(default_factory=default_concurrency)
     deterministic: bool = False
     run_id: str | None = None
     name: str | None = None
@@ -32,7 +37,7 @@ class RunOptions:
     ) -> RunOptions:
         """Options with the right default concurrency for the mode."""
         if concurrency is None:
-            concurrency = DETERMINISTIC_CONCURRENCY if deterministic else os.cpu_count() or 2
+            concurrency = DETERMINISTIC_CONCURRENCY if deterministic else default_concurrency()
         return cls(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
 
 

@@ -182,7 +182,7 @@ def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock) -> RunStatus:
     """The orchestrator is dead or slow: kill the groups, settle attempts and tasks."""
     with store.reader() as tx:
         live = tx.get_attempts(run.id, states=LIVE_ATTEMPT_STATES)
-        unfinished = [t for t in tx.get_tasks(run.id) if not t.status.finished]
+        unfinished = tx.get_tasks(run.id, statuses=[s for s in TaskStatus if not s.finished])
     _kill_groups(run, _process_groups(run, live).values(), CANCEL_KILL_GRACE_S)
     now = clock.now()
     with store.transaction() as tx:

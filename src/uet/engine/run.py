@@ -100,7 +100,6 @@ class RunLoop:
         self._logs = logs_dir(home, run_id)
         self.progress = progress or NullProgress()
         self.base_env = dict(base_env or {})
-        self.tasks = {task.key: task for task in tasks}
         # Processes at once are capped by the executor (-j); the scheduler may hand it up to
         # DISPATCH_AHEAD more, so that a slot never waits for the engine's next tick. Not
         # with an `abort` task (a queued task would start before the engine sees the
@@ -112,6 +111,7 @@ class RunLoop:
             concurrency=options.concurrency + ahead * options.concurrency,
             workstream_limits=workstream_limits,
         )
+        self.tasks = self.scheduler.tasks  # key -> task
         self.used: dict[str, int] = defaultdict(int, used or {})  # counted against the budget
         # Highest attempt number given, canceled attempts included (numbers are unique).
         self._numbered: dict[str, int] = defaultdict(int, numbered or {})
@@ -350,7 +350,7 @@ class RunLoop:
         latency = outcome.ended_at - (outcome.started_at or outcome.ended_at)
         tool, transitions, fallback = self.tool_tasks.finished(attempt_id, task, outcome, latency)
         self._breaker_events(tick, transitions, task.key, attempt_id)
-        if not fallback or task.spec.tool != "auto" or self._stopping:
+        if not fallback or self._stopping:  # only a routed task falls back
             return False
         decision = DecisionRecord(
             category="fallback",
@@ -407,9 +407,7 @@ class RunLoop:
         self, tick: _Tick, task: PlannedTask, number: int, outcome: Outcome, now: float
     ) -> None:
         rng = self._rng
-        delay = compute_backoff(number, base=task.retry_delay, cap=300.0, rng=rng)
-        if task.retry_delay == 0:
-            delay = 0.0
+        delay = compute_backoff(number, base=task.retry_delay, cap=300.0, rng=rng)  # 0 for 0
         if self.tool_tasks is not None:  # a named tool whose breaker opened: wait it out
             delay = max(delay, self.tool_tasks.wait_before_retry(task, now))
         budget = f"attempt {number} of {task.max_attempts}"

@@ -92,7 +92,7 @@ def spawn(job: Job) -> Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             cwd=job.cwd,
-            env=dict(job.env),
+            env=job.env,  # the engine made it for this job
             process_group=0,
         )
     except OSError as exc:
@@ -209,7 +209,11 @@ def kill_process_group(
     """
     if pgid <= 1 or pgid == os.getpgrp():
         return False
-    members = live_members(pgid) if group_alive(pgid) else []
+    try:
+        os.killpg(pgid, 0)  # cheap: no /proc scan for a group that is gone
+    except (ProcessLookupError, PermissionError):  # gone, or another user's: not ours
+        return False
+    members = live_members(pgid)
     if not members:
         return False
     if expect_env and not any(_environ_matches(pid, expect_env) for pid in members):

@@ -87,6 +87,18 @@ class RunRecord:
     params: JsonObject = field(default_factory=dict)
     summary: JsonObject = field(default_factory=dict)
 
+    def to_dict(self) -> JsonObject:
+        """What commands show of a run (``--json``)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status.value,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "summary": self.summary,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class WorkstreamRecord:
