@@ -218,7 +218,8 @@ def _drive(
         started: list[NewEvent] = [("run.started", now, run_id, None, None, None)]
         with store.transaction() as tx:
             tx.claim_run(run_id, host=socket.gethostname(), pid=os.getpid(), at=time.time())
-            tx.set_run_status(run_id, RunStatus.RUNNING, started_at=now)
+            first = finished is None  # a resumed run keeps the time it first started
+            tx.set_run_status(run_id, RunStatus.RUNNING, started_at=now if first else None)
             seqs = tx.insert_events(started)
         bus.deliver_committed(*announce)
         bus.deliver_committed(started, seqs)
