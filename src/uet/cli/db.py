@@ -10,7 +10,6 @@ from uet.cli.app import Context, json_option, pass_context
 from uet.errors import ExitCode
 from uet.state import backup as backups
 from uet.state import schema
-from uet.state.database import sqlite_path
 
 
 @click.group()
@@ -23,11 +22,6 @@ def db() -> None:
       uet db upgrade
       uet db backup && uet db prune --keep-days 30
     """
-
-
-def _has_data(url: str) -> bool:
-    path = sqlite_path(url)
-    return path is not None and path.exists() and path.stat().st_size > 0
 
 
 @db.command()
@@ -96,16 +90,15 @@ def _migrate(
     ctx: Context, direction: str, revision: str, *, no_backup: bool, as_json: bool
 ) -> None:
     settings = ctx.settings
-    engine = ctx.engine
-    before = schema.status(engine).current
-    saved = None
-    if not no_backup and before is not None and _has_data(settings.db):
-        saved = backups.backup(settings.db, settings.backup_dir)
-    if direction == "upgrade":
-        schema.upgrade(engine, revision)
-    else:
-        schema.downgrade(engine, revision)
-    after = schema.status(engine).current
+    done = backups.migrate(
+        ctx.engine,
+        settings.db,
+        settings.backup_dir,
+        direction,
+        revision,
+        backup_first=not no_backup,
+    )
+    before, after, saved = done.before, done.after, done.backup
     if as_json:
         ctx.emit_json({"from": before, "to": after, "backup": saved})
         return

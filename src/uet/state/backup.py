@@ -78,6 +78,41 @@ def backup(
     return target
 
 
+@dataclass(frozen=True, slots=True)
+class Migration:
+    before: str | None  # schema revisions
+    after: str | None
+    backup: Path | None  # the backup taken first, if any
+
+
+def migrate(
+    engine: sa.Engine,
+    url: str,
+    folder: Path,
+    direction: str,
+    revision: str,
+    *,
+    backup_first: bool = True,
+) -> Migration:
+    """Upgrade or downgrade ``engine``'s database (at ``url``) to ``revision``. A SQLite
+    database that holds data is backed up into ``folder`` first (unless ``backup_first`` is
+    False): a migration that goes wrong can be undone with ``uet db restore``."""
+    before = schema.status(engine).current
+    saved = None
+    if backup_first and before is not None and _has_data(sqlite_path(url)):
+        saved = backup(url, folder)
+    if direction == "upgrade":
+        schema.upgrade(engine, revision)
+    else:
+        schema.downgrade(engine, revision)
+    return Migration(before, schema.status(engine).current, saved)
+
+
+def _has_data(db_file: Path | None) -> bool:
+    """Whether ``db_file`` is a SQLite file with something in it."""
+    return db_file is not None and db_file.exists() and db_file.stat().st_size > 0
+
+
 def _durable_replace(source: Path, target: Path) -> None:
     """Rename ``source`` to ``target`` with both the file and the rename on disk.
 
@@ -127,7 +162,7 @@ def restore(url: str, path: Path, folder: Path, *, pg_bindir: Path | None = None
 def _restore_sqlite(url: str, db_file: Path, path: Path, folder: Path) -> RestoreResult:
     revision = _verify_sqlite(path)
     replaced = None
-    if db_file.exists() and db_file.stat().st_size > 0:
+    if _has_data(db_file):
         folder.mkdir(parents=True, exist_ok=True)
         replaced = _save_replaced(url, db_file, folder)
     dispose_engines()  # pooled connections of this process would keep the old pages cached
