@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from uet import defaults
 from uet.clock import Clock
 from uet.engine.tooltasks import RATE_LIMITED_EXIT
-from uet.execution.process import kill_process_group
+from uet.execution.process import environments_with, kill_process_group
 from uet.state import ledgers
 from uet.state.records import AttemptRecord, AttemptResult, RunRecord, TaskRecord, TaskUpdate
 from uet.state.store import NewEvent, Store
@@ -247,22 +247,10 @@ def _unrecorded_groups(run_id: str, attempts: Sequence[AttemptRecord]) -> dict[i
     groups: dict[int, int] = {}
     if not wanted:
         return groups
-    marker = f"UET_RUN_ID={run_id}".encode()
-    try:
-        entries = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
-    except OSError:  # no /proc: nothing more can be found
-        return groups
-    for name in entries:
-        try:
-            with open(f"/proc/{name}/environ", "rb") as file:
-                pairs = set(file.read().split(b"\0"))
-            if marker not in pairs:
-                continue
-            for (task, number), attempt_id in wanted.items():
-                if task in pairs and number in pairs:
-                    groups[attempt_id] = os.getpgid(int(name))
-        except OSError:  # exited meanwhile, or another user's
-            continue
+    for pgid, pairs in environments_with("UET_RUN_ID", run_id):
+        for (task, number), attempt_id in wanted.items():
+            if task in pairs and number in pairs:
+                groups[attempt_id] = pgid
     return groups
 
 

@@ -176,14 +176,29 @@ def signal_group(pgid: int, signum: int) -> bool:
     return True
 
 
-def _environ_matches(pid: int, expect_env: Mapping[str, str]) -> bool:
+def _environ(pid: int) -> set[bytes] | None:
+    """The ``NAME=value`` entries of a process's environment; None when gone or not ours."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as file:
-            pairs = file.read().split(b"\0")
-    except OSError:  # gone, or not ours to read
-        return False
+            return set(file.read().split(b"\0"))
+    except OSError:
+        return None
+
+
+def _environ_matches(pid: int, expect_env: Mapping[str, str]) -> bool:
+    pairs = _environ(pid)
     wanted = {os.fsencode(f"{key}={value}") for key, value in expect_env.items()}
-    return wanted.issubset(pairs)
+    return pairs is not None and wanted <= pairs
+
+
+def environments_with(name: str, value: str) -> Iterator[tuple[int, set[bytes]]]:
+    """(process group, environment entries) of every live process whose environment has
+    ``name=value``: how a task process nobody recorded is found again."""
+    marker = os.fsencode(f"{name}={value}")
+    for pid, pgid in _live_processes():
+        pairs = _environ(pid)
+        if pairs is not None and marker in pairs:
+            yield pgid, pairs
 
 
 def _wait_until_dead(pgid: int, seconds: float) -> bool:
