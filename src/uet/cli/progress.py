@@ -35,17 +35,14 @@ class ConsoleProgress:
         self.started_at = time.monotonic()
         self.console.print(f"run {run_id}: {total} tasks", style="bold", highlight=False)
         if self.console.is_terminal:
-            self.live = Live(
-                self._line(), console=self.console, refresh_per_second=8, transient=True
-            )
+            # Live renders this object (``__rich__``) at its own pace; ticks only update state.
+            self.live = Live(self, console=self.console, refresh_per_second=8, transient=True)
             self.live.start()
 
     def tick(self, counts: Mapping[TaskStatus, int], dispatched: Sequence[str]) -> None:
-        self.counts = counts
+        self.counts = dict(counts)  # a snapshot: Live's thread reads it while we go on
         for key in dispatched:
             self.running[key] = None
-        if self.live is not None:
-            self.live.update(self._line())
 
     def task_done(self, key: str, status: TaskStatus) -> None:
         self.running.pop(key, None)
@@ -57,7 +54,8 @@ class ConsoleProgress:
             self.live.stop()
             self.live = None
 
-    def _line(self) -> Text:
+    def __rich__(self) -> Text:
+        """The live line, built when Live draws (8 times a second), not on every tick."""
         done = sum(n for s, n in self.counts.items() if s.finished)
         failed = self.counts.get(TaskStatus.FAILED, 0)
         names = ", ".join(list(self.running)[:4]) + (" …" if len(self.running) > 4 else "")
