@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from uet.agents.service import AgentManager
-from uet.engine.tooltasks import RATE_LIMITED_EXIT, SCOPE_REJECTED_EXIT
+from uet.engine.tooltasks import RATE_LIMITED_EXIT, SCOPE_REJECTED_EXIT, attempt_file
 from uet.errors import UetError
 from uet.isolation.clones import AgentClone, archive_work
 from uet.isolation.git import Git, without_git_redirections
@@ -175,9 +175,7 @@ def _prompt_file(spec: dict[str, Any], home: Path) -> Path:
             "The previous attempt failed with this output; fix the cause:\n"
             f"```\n{spec['previous_error']}\n```"
         )
-    folder = home / "prompts" / re.sub(r"[^A-Za-z0-9._-]+", "_", spec["run_id"])
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', spec['task'])}-{spec['attempt']}.md"
+    path = attempt_file(home / "prompts", spec["run_id"], spec["task"], spec["attempt"], ".md")
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
     return path
 
@@ -272,11 +270,9 @@ def _reject(
 
 def _save_patch(clone: AgentClone, spec: dict[str, Any], home: Path, changed: list[str]) -> None:
     diff = clone.diff(changed)
-    folder = home / "patches" / re.sub(r"[^A-Za-z0-9._-]+", "_", spec["run_id"])
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', spec['task'])}-{spec['attempt']}.diff"
-    (folder / name).write_text(diff, encoding="utf-8")
-    _say(f"diff saved to {folder / name}")
+    path = attempt_file(home / "patches", spec["run_id"], spec["task"], spec["attempt"], ".diff")
+    path.write_text(diff, encoding="utf-8")
+    _say(f"diff saved to {path}")
 
 
 if __name__ == "__main__":

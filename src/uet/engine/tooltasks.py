@@ -86,7 +86,6 @@ class ToolTasks:
         self.excluded: dict[str, set[str]] = defaultdict(set)  # task key -> tools given up
         self.last_error: dict[str, str] = {}  # task key -> output tail of its last failure
         self.attempts: dict[int, tuple[str, bool]] = {}  # attempt -> (tool, the router's)
-        self._specs = home / "agents" / ".tasks" / _safe(run_id)
         self._unprofiled = unknown_tools(tooling.routing, tooling.tools)
 
     def choose(self, task: PlannedTask, now: float) -> Choice:
@@ -139,8 +138,7 @@ class ToolTasks:
             "home": str(self.home),
             "db": self.tooling.db,
         }
-        self._specs.mkdir(parents=True, exist_ok=True)
-        path = self._specs / f"{_safe(task.key)}-{number}.json"
+        path = attempt_file(self.home / "agents" / ".tasks", self.run_id, task.key, number, ".json")
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(spec, indent=2), encoding="utf-8")
         os.replace(temporary, path)
@@ -191,6 +189,14 @@ class ToolTasks:
 
     def close(self) -> None:
         self.router.close()
+
+
+def attempt_file(where: Path, run_id: str, task: str, attempt: int, suffix: str) -> Path:
+    """``<where>/<run>/<task>-<attempt><suffix>`` with safe names, its folder made: the
+    spec, prompt and patch files of a tool task's attempts."""
+    folder = where / _safe(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{_safe(task)}-{attempt}{suffix}"
 
 
 def _safe(name: str) -> str:
