@@ -455,7 +455,7 @@ class AgentManager:
                         f"archive them under {ARCHIVE_PREFIX}{agent.id} and remove the clone",
                     )
                 if at_risk:
-                    archive = archive_work(clone, base, reason="cleanup --force")
+                    archive = archive_work(clone, base, reason="cleanup --force", unmerged=unmerged)
                 shutil.rmtree(path)
         reason = "removed" if archive is None else f"removed; its work is kept in {archive}"
         archive_ref = ARCHIVE_PREFIX + agent.id if archive else agent.archive_ref

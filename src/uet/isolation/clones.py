@@ -532,7 +532,9 @@ def unmerged_commits(clone: AgentClone, base: Git) -> int:
     return int(count)
 
 
-def archive_work(clone: AgentClone, base: Git, *, reason: str) -> str | None:
+def archive_work(
+    clone: AgentClone, base: Git, *, reason: str, unmerged: int | None = None
+) -> str | None:
     """Keep everything of the clone that the base repository lacks under
     ``refs/uet/archive/<id>`` in the base repository; returns that commit, or None when
     there was nothing to keep.
@@ -541,10 +543,12 @@ def archive_work(clone: AgentClone, base: Git, *, reason: str) -> str | None:
     each branch, each stash entry), so all of it stays reachable; uncommitted work
     (untracked files included, ignored files not) is its tree, snapshotted with a private
     index so the clone's own index is not touched. An earlier archive of the same agent id
-    stays reachable from the new one. Nothing is deleted here.
+    stays reachable from the new one. Nothing is deleted here. ``unmerged``: the caller's
+    :func:`unmerged_commits`, when it has just counted them.
     """
     state = clone.state()
-    unmerged = unmerged_commits(clone, base)
+    if unmerged is None:
+        unmerged = unmerged_commits(clone, base)
     if not state.changed and not unmerged:
         return None
     git = clone.git
