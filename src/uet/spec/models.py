@@ -43,6 +43,16 @@ class Defaults(_Model):
     on_failure: OnFailure = OnFailure.SKIP_DEPENDENTS
 
 
+class FixLoop(_Model):
+    """How often an agent task may try again, in its clone, after its acceptance gate fails
+    (a legacy bundle's ``circuit_breaker``). Each try gets the previous errors in its prompt;
+    the loop stops early when one error signature repeats or the errors oscillate."""
+
+    max_attempts: int = pydantic.Field(1, ge=1, le=100)
+    max_error_repeats: int | None = pydantic.Field(None, ge=1, le=100)
+    oscillation_threshold: int | None = pydantic.Field(None, ge=1, le=100)
+
+
 class TaskSpec(_Model):
     """One task of a workstream: exactly one of ``run``, ``argv`` and ``tool``."""
 
@@ -64,7 +74,10 @@ class TaskSpec(_Model):
     prompt: str | None = None
     files_scope: list[str] = pydantic.Field(default_factory=list)
     isolation: Literal["none", "clone"] | None = None
-    acceptance: list[str] = pydantic.Field(default_factory=list)
+    acceptance: list[str] = pydantic.Field(default_factory=list)  # commands: the gate
+    acceptance_instructions: list[str] = pydantic.Field(default_factory=list)  # prose: prompt
+    fix_loop: FixLoop | None = None  # tries in the clone while the acceptance gate fails
+    keep_background: bool = False  # leave what the task started in the background alive
 
     @pydantic.field_validator("files_scope")
     @classmethod
