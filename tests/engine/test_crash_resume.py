@@ -229,8 +229,8 @@ def _start_and_wait_running(project: Project, run_id: str) -> subprocess.Popen[b
 def test_status_after_sigkill_shows_the_run_interrupted_and_its_attempts_lost(
     tmp_path: Path,
 ) -> None:
-    """Pins reconcile-on-read: after SIGKILL of the orchestrator, ``uet status RUN --json``
-    (not a resume) marks the run ``interrupted``, the attempt ``lost`` (its task shows that
+    """Pins reconcile on demand: after SIGKILL of the orchestrator,
+    ``uet status RUN --reconcile --json`` (not a resume) marks the run ``interrupted``, the attempt ``lost`` (its task shows that
     outcome and is no longer ``running``), and kills the orphaned process group."""
     project = Project.create(tmp_path)
     run_id = unique_run_id("status")
@@ -240,7 +240,7 @@ def test_status_after_sigkill_shows_the_run_interrupted_and_its_attempts_lost(
         proc.wait()
         assert run_processes(run_id), "the task should outlive its orchestrator until reconciled"
 
-        status = project.uet_json("status", run_id)
+        status = project.uet_json("status", run_id, "--reconcile")
 
         assert status["status"] == "interrupted"
         long = next(t for t in status["tasks"] if t["id"] == "w/long")

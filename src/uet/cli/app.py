@@ -50,12 +50,15 @@ class Context:
 
         return Store.open(self.settings)
 
-    def existing_store(self) -> Store | None:
-        """The store for commands that only read: None where no database exists yet."""
+    def existing_store(self, *, readonly: bool = False) -> Store | None:
+        """The store for commands that only read: None where no database exists yet.
+
+        ``readonly=True``: a store that never writes (works where the user cannot write).
+        """
         from uet.state.store import NoDatabaseError, Store  # noqa: PLC0415
 
         try:
-            return Store.open(self.settings, create=False)
+            return Store.open(self.settings, create=False, readonly=readonly)
         except NoDatabaseError:
             return None
 
