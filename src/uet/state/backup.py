@@ -225,7 +225,7 @@ def database_problems(url: str) -> list[str]:
     except sqlite3.DatabaseError as exc:
         return [f"not a readable SQLite database ({exc})"]
     except StoreError as exc:
-        return [str(exc)]
+        return [f"not a readable SQLite database ({exc.__cause__ or exc})"]
 
 
 def _restore_sqlite(
@@ -343,7 +343,11 @@ def _sqlite_backup(db_file: Path, target: Path) -> None:
     if not db_file.exists():
         raise BackupError(f"{db_file}: no database to back up")
     # Read-only: a backup needs no write access to the database (nor to its folder).
-    with contextlib.closing(open_sqlite_readonly(db_file, timeout=60)) as conn:
+    try:
+        conn = open_sqlite_readonly(db_file, timeout=60)
+    except StoreError as exc:
+        raise BackupError(f"{db_file}: backup failed: {exc.__cause__}") from exc
+    with contextlib.closing(conn):
         conn.isolation_level = None
         try:
             conn.execute("VACUUM INTO ?", (str(target),))

@@ -159,6 +159,8 @@ def open_sqlite_readonly(path: Path, *, timeout: float = 30.0) -> sqlite3.Connec
             conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
         except sqlite3.Error as again:
             raise StoreError(f"{path}: cannot be read: {again}") from again
+    except sqlite3.Error as exc:  # not a database, malformed…
+        raise StoreError(f"{path}: cannot be read: {exc}") from exc
     return conn
 
 
