@@ -14,6 +14,8 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,8 @@ READS = (
     ("events", "{run}", "--json"),
     ("logs", "{run}", "hello"),
     ("decisions",),
+    ("db", "status"),
+    ("db", "check"),
 )
 
 
@@ -231,3 +235,67 @@ def test_a_backup_of_a_read_only_database_goes_to_a_writable_folder(
 
     assert done.returncode == 0, done.stderr
     assert Path(json.loads(done.stdout)["backup"]).parent == tmp_path / "saved"
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Iterator[Project]:
+    """A project another user can read (pytest's own temporary folders are private)."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("running a command as another user needs root and setpriv(1)")
+    folder = Path(tempfile.mkdtemp(prefix="uet-shared-"))
+    folder.chmod(0o755)
+    project = Project.create(folder)
+    project.db = project.root / ".uet" / "state.db"
+    try:
+        yield project
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+
+
+def as_nobody(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
+    """``uet ARGS`` as the user nobody, who may read the project but write none of it."""
+    return subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "uet",
+            *args,
+        ],
+        cwd=project.root,
+        env={**project.env, "HOME": "/nonexistent"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_user_who_cannot_write_the_database_can_read_it(shared: Project) -> None:
+    """As a user meets it: the database and its folder belong to someone else (mode 0444 and
+    0555). `uet status`, `runs`, `events`, `logs`, `decisions` work for that user; `uet run`
+    fails in one line (exit 3) saying the database cannot be written."""
+    run_id = unique_run_id("nobody")
+    shared.write("ws.yaml", HELLO)
+    assert shared.uet("run", "ws.yaml", "--run-id", run_id).returncode == 0
+    shared.db.chmod(0o444)
+    shared.db.parent.chmod(0o555)
+    before = shared.db.read_bytes()
+
+    reads = {args: as_nobody(shared, *(a.format(run=run_id) for a in args)) for args in READS}
+    write = as_nobody(shared, "run", "ws.yaml")
+
+    for args, done in reads.items():
+        assert done.returncode == 0, f"uet {' '.join(args)}: {done.stderr}"
+    assert reads[("logs", "{run}", "hello")].stdout == "hello from the task\n"
+    assert write.returncode == 3, write.stdout + write.stderr
+    assert "permission denied" in one_line_error(write)
+    assert shared.db.read_bytes() == before
+    assert sorted(p.name for p in shared.db.parent.iterdir()) == ["logs", "state.db"]

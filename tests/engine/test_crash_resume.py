@@ -230,8 +230,9 @@ def test_status_after_sigkill_shows_the_run_interrupted_and_its_attempts_lost(
     tmp_path: Path,
 ) -> None:
     """Pins reconcile on demand: after SIGKILL of the orchestrator,
-    ``uet status RUN --reconcile --json`` (not a resume) marks the run ``interrupted``, the attempt ``lost`` (its task shows that
-    outcome and is no longer ``running``), and kills the orphaned process group."""
+    ``uet status RUN --reconcile --json`` (not a resume) marks the run ``interrupted``, the
+    attempt ``lost`` (its task shows that outcome and is no longer ``running``), and kills the
+    orphaned process group."""
     project = Project.create(tmp_path)
     run_id = unique_run_id("status")
     proc = _start_and_wait_running(project, run_id)

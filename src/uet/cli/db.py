@@ -35,7 +35,7 @@ def status(ctx: Context, as_json: bool) -> None:
     Example:
       uet db status --json
     """
-    engine = ctx.engine
+    engine = ctx.reading_engine
     state = schema.status(engine)
     info = {
         "url": engine.url.render_as_string(hide_password=True),
@@ -130,7 +130,7 @@ def check(ctx: Context, as_json: bool) -> None:
     damage = backups.database_problems(settings.db)
     if damage:
         _malformed(ctx, damage, as_json)
-    engine = ctx.engine
+    engine = ctx.reading_engine
     state = schema.status(engine)
     problems = []
     if not state.up_to_date:

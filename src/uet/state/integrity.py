@@ -181,10 +181,13 @@ def logical_problems(conn: sqlite3.Connection) -> list[str]:
 def _json_problems(conn: sqlite3.Connection, table: str, column: str) -> list[str]:
     # SQLite's json_valid is stricter than Python (NaN, Infinity): what it rejects is then
     # parsed as uet reads it, with json.loads.
-    rows = conn.execute(
-        f'SELECT rowid, "{column}" FROM "{table}" '
-        f'WHERE "{column}" IS NOT NULL AND NOT json_valid("{column}")'
-    )
+    try:
+        rows = conn.execute(
+            f'SELECT rowid, "{column}" FROM "{table}" '
+            f'WHERE "{column}" IS NOT NULL AND NOT json_valid("{column}")'
+        )
+    except sqlite3.OperationalError:  # a SQLite built without JSON: every row through Python
+        rows = conn.execute(f'SELECT rowid, "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL')
     problems = []
     for rowid, text in rows:
         try:
