@@ -174,6 +174,7 @@ def test_a_crashed_run_reads_as_interrupted_without_being_reconciled(
         ("resume", "{run}"),
         ("cancel", "{run}"),
         ("status", "{run}", "--reconcile"),
+        ("db", "upgrade"),
     ],
 )
 def test_a_write_command_on_a_read_only_database_fails_in_one_line(

@@ -33,7 +33,13 @@ import sqlalchemy as sa
 
 from uet.errors import BackupError, InvalidBackupError, StoreError
 from uet.state import integrity, schema
-from uet.state.database import dispose_engines, get_engine, open_sqlite_readonly, sqlite_path
+from uet.state.database import (
+    dispose_engines,
+    get_engine,
+    open_sqlite_readonly,
+    read_only_problem,
+    sqlite_path,
+)
 from uet.state.integrity import Manifest
 from uet.state.tables import metadata
 
@@ -124,6 +130,9 @@ def migrate(
     """Upgrade or downgrade ``engine``'s database (at ``url``) to ``revision``. A SQLite
     database that holds data is backed up into ``folder`` first (unless ``backup_first`` is
     False): a migration that goes wrong can be undone with ``uet db restore``."""
+    db_file = sqlite_path(url)
+    if db_file is not None and db_file.exists() and (problem := read_only_problem(db_file)):
+        raise StoreError(f"{db_file}: cannot be written ({problem}); migrating writes to it")
     before = schema.status(engine).current
     saved = None
     if backup_first and before is not None and _has_data(sqlite_path(url)):
