@@ -205,8 +205,8 @@ def _why_unreadable(path: Path, exc: sqlite3.Error) -> str:
     if path.with_name(path.name + "-wal").exists():
         return (
             f"its write-ahead log {path.name}-wal needs a {path.name}-shm file that cannot be "
-            "created here (read-only folder); ask its owner to run `uet status` once, or copy "
-            "the three files to a writable folder"
+            "created here (read-only folder); copy the database and its -wal file to a "
+            "writable folder and read them there with --db"
         )
     return str(exc)
 
