@@ -299,7 +299,7 @@ def test_resume_kills_a_process_whose_group_was_never_recorded(tmp_path: Path) -
             (run_id,),
         )
 
-        status = project.uet_json("status", run_id)
+        status = project.uet_json("status", run_id, "--reconcile")
 
         assert status["status"] == "interrupted"
         assert wait_until(lambda: not still_alive(strays), timeout=5), "the stray survived"
