@@ -195,9 +195,10 @@ def status(ctx: Context, run_id: str | None, reconcile_run: bool, as_json: bool)
         return
     ctx.console.print(f"run {run.id}: {shown.value}", style="bold", highlight=False)
     if orphaned:
+        goes_on = "" if settled is RunStatus.CANCELED else f"`uet resume {run.id}` goes on, "
         ctx.console.print(
             f"  its orchestrator is gone (recorded {run.status.value}): "
-            f"`uet resume {run.id}` goes on, `uet status {run.id} --reconcile` settles it",
+            f"{goes_on}`uet status {run.id} --reconcile` settles it",
             highlight=False,
         )
     for task in tasks:
