@@ -157,7 +157,8 @@ def test_restore_refuses_files_that_are_not_uet_backups(
     content: bytes | None,
     problem: str,
 ) -> None:
-    """Text files and foreign SQLite databases are refused with the reason."""
+    """Text files and foreign SQLite databases are refused with the reason (--force: past
+    the missing manifest, to the checks of the contents)."""
     monkeypatch.setenv("UET_DB", sqlite_url)
     populate(sqlite_url)
     foreign = project / "foreign.db"
@@ -168,7 +169,7 @@ def test_restore_refuses_files_that_are_not_uet_backups(
         engine.dispose()
     else:
         foreign.write_bytes(content)
-    result = uet("db", "restore", str(foreign))
+    result = uet("db", "restore", "--force", str(foreign))
     assert result.code == 2
     assert problem in result.err
 
@@ -186,7 +187,7 @@ def test_restore_refuses_a_truncated_postgres_dump(
     truncated = project / "truncated.dump"
     truncated.write_bytes(backup.read_bytes()[:200])
     before = snapshot(pg_url)
-    result = uet("db", "restore", str(truncated))
+    result = uet("db", "restore", "--force", str(truncated))
     assert result.code == 2
     assert "not a sound pg_dump archive" in result.err
     assert snapshot(pg_url) == before
@@ -350,7 +351,7 @@ def test_a_dump_of_a_foreign_database_is_refused(
         check=True,
     )
     before = snapshot(pg_url)
-    result = uet("db", "restore", str(foreign))
+    result = uet("db", "restore", "--force", str(foreign))
     assert result.code == 2
     assert "not a uet database" in result.err
     assert snapshot(pg_url) == before

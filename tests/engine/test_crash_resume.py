@@ -233,9 +233,10 @@ def _start_and_wait_running(project: Project, run_id: str) -> subprocess.Popen[b
 def test_status_after_sigkill_shows_the_run_interrupted_and_its_attempts_lost(
     tmp_path: Path,
 ) -> None:
-    """Pins reconcile-on-read: after SIGKILL of the orchestrator, ``uet status RUN --json``
-    (not a resume) marks the run ``interrupted``, the attempt ``lost`` (its task shows that
-    outcome and is no longer ``running``), and kills the orphaned process group."""
+    """Pins reconcile on demand: after SIGKILL of the orchestrator,
+    ``uet status RUN --reconcile --json`` (not a resume) marks the run ``interrupted``, the
+    attempt ``lost`` (its task shows that outcome and is no longer ``running``), and kills the
+    orphaned process group."""
     project = Project.create(tmp_path)
     run_id = unique_run_id("status")
     proc = _start_and_wait_running(project, run_id)
@@ -244,7 +245,7 @@ def test_status_after_sigkill_shows_the_run_interrupted_and_its_attempts_lost(
         proc.wait()
         assert run_processes(run_id), "the task should outlive its orchestrator until reconciled"
 
-        status = project.uet_json("status", run_id)
+        status = project.uet_json("status", run_id, "--reconcile")
 
         assert status["status"] == "interrupted"
         long = next(t for t in status["tasks"] if t["id"] == "w/long")
@@ -302,7 +303,7 @@ def test_resume_kills_a_process_whose_group_was_never_recorded(tmp_path: Path) -
             (run_id,),
         )
 
-        status = project.uet_json("status", run_id)
+        status = project.uet_json("status", run_id, "--reconcile")
 
         assert status["status"] == "interrupted"
         assert wait_until(lambda: not still_alive(strays), timeout=5), "the stray survived"

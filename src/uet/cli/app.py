@@ -45,17 +45,31 @@ class Context:
         return engine_for(self.settings)
 
     @cached_property
+    def reading_engine(self) -> sa.Engine:
+        """An engine that never writes (works on a database the user cannot write); the
+        usual engine while the SQLite file does not exist yet."""
+        from uet.state.database import engine_for, sqlite_path  # noqa: PLC0415
+
+        path = sqlite_path(self.settings.db)
+        if path is not None and not path.exists():
+            return self.engine
+        return engine_for(self.settings, readonly=True)
+
+    @cached_property
     def store(self) -> Store:
         from uet.state.store import Store  # noqa: PLC0415
 
         return Store.open(self.settings)
 
-    def existing_store(self) -> Store | None:
-        """The store for commands that only read: None where no database exists yet."""
+    def existing_store(self, *, readonly: bool = False) -> Store | None:
+        """The store for commands that only read: None where no database exists yet.
+
+        ``readonly=True``: a store that never writes (works where the user cannot write).
+        """
         from uet.state.store import NoDatabaseError, Store  # noqa: PLC0415
 
         try:
-            return Store.open(self.settings, create=False)
+            return Store.open(self.settings, create=False, readonly=readonly)
         except NoDatabaseError:
             return None
 

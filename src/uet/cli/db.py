@@ -9,7 +9,8 @@ import click
 from uet.cli.app import Context, json_option, pass_context
 from uet.errors import ExitCode
 from uet.state import backup as backups
-from uet.state import schema
+from uet.state import integrity, schema
+from uet.state.database import sqlite_path
 
 
 @click.group()
@@ -34,7 +35,7 @@ def status(ctx: Context, as_json: bool) -> None:
     Example:
       uet db status --json
     """
-    engine = ctx.engine
+    engine = ctx.reading_engine
     state = schema.status(engine)
     info = {
         "url": engine.url.render_as_string(hide_password=True),
@@ -114,7 +115,9 @@ def _migrate(
 @json_option
 @pass_context
 def check(ctx: Context, as_json: bool) -> None:
-    """Exit 1 when the database is not at the newest revision or differs from the models.
+    """Exit 1 when the database is not at the newest revision or differs from the models;
+    exit 3 when the SQLite file is malformed (PRAGMA quick_check), naming the newest backup
+    that matches its manifest.
 
     Like `alembic check`: run it on a freshly upgraded database to prove the migrations
     and the table definitions agree (./scripts/test does).
@@ -123,7 +126,11 @@ def check(ctx: Context, as_json: bool) -> None:
     Example:
       uet --db sqlite:////tmp/check.db db upgrade && uet --db sqlite:////tmp/check.db db check
     """
-    engine = ctx.engine
+    settings = ctx.settings
+    damage = backups.database_problems(settings.db)
+    if damage:
+        _malformed(ctx, damage, as_json)
+    engine = ctx.reading_engine
     state = schema.status(engine)
     problems = []
     if not state.up_to_date:
@@ -144,6 +151,32 @@ def check(ctx: Context, as_json: bool) -> None:
         raise click.exceptions.Exit(int(ExitCode.FAILED))
 
 
+def _malformed(ctx: Context, damage: list[str], as_json: bool) -> None:
+    settings = ctx.settings
+    good = backups.newest_good(settings.backup_dir)
+    where = sqlite_path(settings.db)
+    if as_json:
+        ctx.emit_json(
+            {
+                "ok": False,
+                "malformed": True,
+                "problems": damage,
+                "newest_good_backup": None if good is None else str(good.path),
+            }
+        )
+    else:
+        hint = (
+            f"newest good backup: {good.path} (it matches its manifest): "
+            f"`uet db restore {good.path}`"
+            if good is not None
+            else f"no backup in {settings.backup_dir} matches its manifest"
+        )
+        ctx.err.print(
+            f"uet: error: {where} is malformed: {'; '.join(damage)}; {hint}", markup=False
+        )
+    raise click.exceptions.Exit(int(ExitCode.INFRA))
+
+
 @db.command(name="backup")
 @json_option
 @pass_context
@@ -156,29 +189,39 @@ def backup_command(ctx: Context, as_json: bool) -> None:
     """
     settings = ctx.settings
     path = backups.backup(settings.db, settings.backup_dir, pg_bindir=settings.pg_bindir)
+    manifest = integrity.manifest_path(path)
     if as_json:
-        ctx.emit_json({"backup": str(path), "size": path.stat().st_size})
+        ctx.emit_json({"backup": str(path), "size": path.stat().st_size, "manifest": manifest})
     else:
         ctx.console.print(f"backup    {path}")
+        ctx.console.print(f"manifest  {manifest}")
 
 
 @db.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Skip only the digest check (no manifest, or the file no longer matches it).",
+)
 @json_option
 @pass_context
-def restore(ctx: Context, file: Path, as_json: bool) -> None:
+def restore(ctx: Context, file: Path, force: bool, as_json: bool) -> None:
     """Replace the database with the backup FILE, after verifying it.
 
-    The file is integrity-checked first; a corrupt or foreign file is refused (exit 2) and
-    nothing is replaced. The database being replaced is kept as replaced-<time> in the
-    backups folder.
+    Verified first, and refused (exit 2, nothing replaced) when any check fails: its size
+    and SHA-256 against FILE.manifest.json, then (SQLite) PRAGMA integrity_check, a schema
+    revision this uet knows, every foreign key, every JSON column, and the row counts of the
+    manifest. The database being replaced is kept as replaced-<time> in the backups folder.
 
     \b
     Example:
       uet db restore .uet/backups/state-20261124T020000Z.db
     """
     settings = ctx.settings
-    result = backups.restore(settings.db, file, settings.backup_dir, pg_bindir=settings.pg_bindir)
+    result = backups.restore(
+        settings.db, file, settings.backup_dir, pg_bindir=settings.pg_bindir, force=force
+    )
     if as_json:
         ctx.emit_json(
             {"restored": result.restored, "replaced": result.replaced, "revision": result.revision}
@@ -224,22 +267,33 @@ def prune(ctx: Context, keep_days: int | None, dry_run: bool, as_json: bool) -> 
 @json_option
 @pass_context
 def list_command(ctx: Context, as_json: bool) -> None:
-    """List backups, oldest first.
+    """List backups, oldest first, and whether each matches its manifest (size, SHA-256).
 
     \b
     Example:
       uet db backups --json
     """
     items = backups.list_backups(ctx.settings.backup_dir)
+    problems = [item.problem() for item in items]
     if as_json:
         ctx.emit_json(
             [
-                {"path": str(i.path), "taken_at": i.taken_at, "size": i.size, "kind": i.kind}
-                for i in items
+                {
+                    "path": str(i.path),
+                    "taken_at": i.taken_at,
+                    "size": i.size,
+                    "kind": i.kind,
+                    "verified": problem is None,
+                    "problem": problem,
+                }
+                for i, problem in zip(items, problems, strict=True)
             ]
         )
         return
     if not items:
         ctx.console.print(f"no backups in {ctx.settings.backup_dir}")
-    for item in items:
-        ctx.console.print(f"{item.path}  {item.size:>12,} bytes  {item.kind}")
+    for item, problem in zip(items, problems, strict=True):
+        verdict = "verified" if problem is None else f"NOT VERIFIED: {problem}"
+        ctx.console.print(
+            f"{item.path}  {item.size:>12,} bytes  {item.kind:8}  {verdict}", markup=False
+        )

@@ -19,11 +19,12 @@ from uet.cli.progress import ConsoleProgress
 from uet.clock import SystemClock
 from uet.engine.api import resume_run, start_run
 from uet.engine.model import RunOptions, RunResult, log_path, resolve_task
-from uet.engine.recovery import cancel_run, reconcile
+from uet.engine.recovery import cancel_run, orchestrator_alive, reconcile
 from uet.errors import ExitCode, SpecError, UsageError
 from uet.project import scaffold
 from uet.spec import load_files
 from uet.state.records import TaskRecord
+from uet.states import RunStatus
 
 files_argument = click.argument(
     "files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False)
@@ -143,33 +144,63 @@ def cancel(ctx: Context, run_id: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("run_id", required=False)
+@click.option(
+    "--reconcile",
+    "reconcile_run",
+    is_flag=True,
+    help="Settle a run whose orchestrator died (mark it interrupted, its attempts lost, kill "
+    "what is left of its processes), as `uet resume` does first. Needs write access.",
+)
 @json_option
 @pass_context
-def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
+def status(ctx: Context, run_id: str | None, reconcile_run: bool, as_json: bool) -> None:
     """Show a run and its tasks (the most recent run without RUN_ID).
+
+    Only reads: it works on a database you cannot write. A run whose orchestrator is gone
+    shows as interrupted; `uet resume RUN_ID` (or --reconcile) records that.
 
     \b
     Examples:
       uet status
       uet status run-20261124T094110-c4f2e4 --json
+      uet status run-20261124T094110-c4f2e4 --reconcile
     """
-    store = ctx.existing_store()
+    store = ctx.store if reconcile_run else ctx.existing_store(readonly=True)
     if store is None:
         raise UsageError("no runs yet")
     with store.reader() as tx:
         run_id = run_id or next((r.id for r in tx.list_runs(limit=1)), None)
     if run_id is None:
         raise UsageError("no runs yet")
-    reconcile(store, run_id, SystemClock())  # a dead orchestrator's run becomes interrupted
+    clock = SystemClock()
+    if reconcile_run:
+        reconcile(store, run_id, clock)  # a dead orchestrator's run becomes interrupted
     with store.reader() as tx:
         run = tx.get_run(run_id)
         tasks = tx.get_tasks(run_id)
     if run is None:
         raise UsageError(f"no run {run_id!r} (see `uet runs`)")
+    orphaned = not run.status.finished and not orchestrator_alive(run, clock.now())
+    settled = RunStatus.CANCELED if run.status is RunStatus.CANCELING else RunStatus.INTERRUPTED
+    shown = settled if orphaned else run.status
     if as_json:
-        ctx.emit_json({**run.to_dict(), "tasks": [_task_dict(t) for t in tasks]})
+        ctx.emit_json(
+            {
+                **run.to_dict(),
+                "status": shown.value,
+                "recorded_status": run.status.value,
+                "tasks": [_task_dict(t) for t in tasks],
+            }
+        )
         return
-    ctx.console.print(f"run {run.id}: {run.status.value}", style="bold", highlight=False)
+    ctx.console.print(f"run {run.id}: {shown.value}", style="bold", highlight=False)
+    if orphaned:
+        goes_on = "" if settled is RunStatus.CANCELED else f"`uet resume {run.id}` goes on, "
+        ctx.console.print(
+            f"  its orchestrator is gone (recorded {run.status.value}): "
+            f"{goes_on}`uet status {run.id} --reconcile` settles it",
+            highlight=False,
+        )
     for task in tasks:
         code = "" if task.exit_code is None else f"exit {task.exit_code}"
         ctx.console.print(
@@ -190,7 +221,7 @@ def logs(ctx: Context, run_id: str, task_id: str) -> None:
     Example:
       uet logs run-20261124T094110-c4f2e4 test
     """
-    store = ctx.existing_store()
+    store = ctx.existing_store(readonly=True)
     keys: list[str] = []
     if store is not None:
         with store.reader() as tx:

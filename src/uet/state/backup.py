@@ -4,17 +4,22 @@
   a consistent, compact copy taken while uet keeps running, never a half-written file.
 * PostgreSQL: ``pg_dump --format=custom`` the same way.
 
-``restore`` verifies the file before it touches anything (integrity check and a uet schema
-revision this version knows for SQLite; ``pg_restore --list`` for PostgreSQL), then saves the
-current database as ``replaced-<time>`` beside the backups, then replaces the contents.
+Every backup gets a manifest beside it (``<backup>.manifest.json``: size, SHA-256, schema
+revision, row counts; see :mod:`uet.state.integrity`), written after the backup passed its
+checks. ``restore`` verifies the file before it touches anything: the digest against the
+manifest (skipped only with ``force``), then for SQLite the integrity check, a uet schema
+revision this version knows, every foreign key and every JSON column, and the row counts of
+the manifest; for PostgreSQL ``pg_restore --list`` and the revision. Then it saves the current
+database as ``replaced-<time>`` beside the backups, then replaces the contents.
 Backups are named ``state-<UTC time>.db`` (``.dump`` for PostgreSQL); ``prune`` removes those
-older than the retention period, judged by the time in the name.
+older than the retention period, judged by the time in the name, with their manifests.
 """
 
 from __future__ import annotations
 
 import calendar
 import contextlib
+import dataclasses
 import os
 import shutil
 import sqlite3
@@ -26,9 +31,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from uet.errors import BackupError, InvalidBackupError
-from uet.state import schema
-from uet.state.database import dispose_engines, get_engine, sqlite_path
+from uet.errors import BackupError, InvalidBackupError, StoreError
+from uet.state import integrity, schema
+from uet.state.database import (
+    dispose_engines,
+    get_engine,
+    open_sqlite_readonly,
+    read_only_problem,
+    sqlite_path,
+)
+from uet.state.integrity import Manifest
 from uet.state.tables import metadata
 
 STAMP = "%Y%m%dT%H%M%SZ"
@@ -46,6 +58,10 @@ class BackupFile:
     def kind(self) -> str:
         return "replaced" if self.path.name.startswith("replaced-") else "backup"
 
+    def problem(self) -> str | None:
+        """None when the file matches its manifest (size and SHA-256); else what is wrong."""
+        return integrity.verified(self.path)
+
 
 @dataclass(frozen=True, slots=True)
 class RestoreResult:
@@ -57,24 +73,41 @@ class RestoreResult:
 def backup(
     url: str, folder: Path, *, pg_bindir: Path | None = None, prefix: str = "state-"
 ) -> Path:
-    """Take an online backup of the database at ``url`` into ``folder``; returns its path."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Take an online backup of the database at ``url`` into ``folder``, with its manifest;
+    returns its path."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(f"{folder}: cannot hold backups ({exc.strerror})") from exc
     db_file = sqlite_path(url)
     suffix = ".db" if db_file is not None else ".dump"
     target = _free_name(folder, prefix, suffix)
     partial = target.with_name(f".{target.name}.partial")
+    partial_manifest = target.with_name(f".{target.name}{integrity.MANIFEST_SUFFIX}.partial")
     partial.unlink(missing_ok=True)
     try:
         if db_file is not None:
             _sqlite_backup(db_file, partial)
-            _verify_sqlite(partial)
+            revision, counts = _verify_sqlite(partial)
         else:
             _pg_run(pg_bindir, "pg_dump", url, "--format=custom", f"--file={partial}")
+            revision, counts = _verify_dump(partial, pg_bindir), _pg_row_counts(url)
+        manifest = integrity.make_manifest(
+            partial,
+            revision=revision,
+            row_counts=counts,
+            dialect="sqlite" if db_file is not None else "postgresql",
+        )
+        integrity.write_manifest(dataclasses.replace(manifest, file=target.name), partial_manifest)
         _durable_replace(partial, target)
+        _durable_replace(partial_manifest, integrity.manifest_path(target))
     except InvalidBackupError as exc:
         raise BackupError(f"the backup just taken failed its check: {exc.problem}") from exc
+    except OSError as exc:
+        raise BackupError(f"{target}: the backup could not be written ({exc})") from exc
     finally:
         partial.unlink(missing_ok=True)
+        partial_manifest.unlink(missing_ok=True)
     return target
 
 
@@ -97,6 +130,9 @@ def migrate(
     """Upgrade or downgrade ``engine``'s database (at ``url``) to ``revision``. A SQLite
     database that holds data is backed up into ``folder`` first (unless ``backup_first`` is
     False): a migration that goes wrong can be undone with ``uet db restore``."""
+    db_file = sqlite_path(url)
+    if db_file is not None and db_file.exists() and (problem := read_only_problem(db_file)):
+        raise StoreError(f"{db_file}: cannot be written ({problem}); migrating writes to it")
     before = schema.status(engine).current
     saved = None
     if backup_first and before is not None and _has_data(sqlite_path(url)):
@@ -145,22 +181,66 @@ def _save_replaced(url: str, db_file: Path, folder: Path) -> Path:
         return target
 
 
-def restore(url: str, path: Path, folder: Path, *, pg_bindir: Path | None = None) -> RestoreResult:
+def restore(
+    url: str, path: Path, folder: Path, *, pg_bindir: Path | None = None, force: bool = False
+) -> RestoreResult:
     """Replace the database at ``url`` with the backup ``path``, after verifying it.
 
     The database being replaced is first saved in ``folder`` as ``replaced-<time>``.
     Raises :class:`InvalidBackupError` (nothing replaced) when the file is not a sound backup.
+    ``force`` skips only the digest check (a backup without a manifest, or one that no longer
+    matches it); every other check still runs.
     """
     if not path.is_file():
         raise InvalidBackupError(str(path), "no such file")
+    manifest = _checked_manifest(path, force=force)
     db_file = sqlite_path(url)
     if db_file is None:
-        return _restore_postgres(url, path, folder, pg_bindir)
-    return _restore_sqlite(url, db_file, path, folder)
+        return _restore_postgres(url, path, folder, pg_bindir, manifest)
+    return _restore_sqlite(url, db_file, path, folder, manifest)
 
 
-def _restore_sqlite(url: str, db_file: Path, path: Path, folder: Path) -> RestoreResult:
-    revision = _verify_sqlite(path)
+def _checked_manifest(path: Path, *, force: bool) -> Manifest | None:
+    """The backup's manifest once its digest matches (with ``force``: whatever there is)."""
+    manifest = integrity.read_manifest(path)
+    if isinstance(manifest, str):
+        if force:
+            return None
+        raise InvalidBackupError(
+            str(path),
+            f"{manifest}, so its SHA-256 cannot be checked "
+            "(`uet db restore --force` restores it without that check)",
+        )
+    problem = None if force else integrity.digest_problem(path, manifest)
+    if problem is not None:
+        raise InvalidBackupError(str(path), f"{problem} (`--force` skips this check)")
+    return manifest
+
+
+def newest_good(folder: Path) -> BackupFile | None:
+    """The newest backup in ``folder`` that matches its manifest."""
+    return next((item for item in reversed(list_backups(folder)) if item.problem() is None), None)
+
+
+def database_problems(url: str) -> list[str]:
+    """What ``PRAGMA quick_check`` finds wrong with a SQLite database (empty: sound, or not
+    SQLite); a file SQLite cannot read at all is one problem."""
+    db_file = sqlite_path(url)
+    if db_file is None or not db_file.exists():
+        return []
+    try:
+        with contextlib.closing(open_sqlite_readonly(db_file)) as conn:
+            return integrity.structure_problems(conn, quick=True)
+    except sqlite3.DatabaseError as exc:
+        return [f"not a readable SQLite database ({exc})"]
+    except StoreError as exc:
+        return [f"not a readable SQLite database ({exc.__cause__ or exc})"]
+
+
+def _restore_sqlite(
+    url: str, db_file: Path, path: Path, folder: Path, manifest: Manifest | None
+) -> RestoreResult:
+    revision, _ = _verify_sqlite(path, manifest)
     replaced = None
     if _has_data(db_file):
         folder.mkdir(parents=True, exist_ok=True)
@@ -177,8 +257,15 @@ def _restore_sqlite(url: str, db_file: Path, path: Path, folder: Path) -> Restor
     return RestoreResult(restored=path, replaced=replaced, revision=revision)
 
 
-def _restore_postgres(url: str, path: Path, folder: Path, bindir: Path | None) -> RestoreResult:
+def _restore_postgres(
+    url: str, path: Path, folder: Path, bindir: Path | None, manifest: Manifest | None
+) -> RestoreResult:
     revision = _verify_dump(path, bindir)
+    if manifest is not None and manifest.schema_revision not in (None, revision):
+        raise InvalidBackupError(
+            str(path),
+            f"schema revision {revision}, its manifest says {manifest.schema_revision}",
+        )
     replaced = backup(url, folder, pg_bindir=bindir, prefix="replaced-")
     _drop_uet_tables(url)  # tables of a newer schema are not in the dump: --clean misses them
     try:
@@ -213,6 +300,20 @@ def _verify_dump(path: Path, bindir: Path | None) -> str:
     return revision
 
 
+def _pg_row_counts(url: str) -> dict[str, int]:
+    """Rows per uet table, counted just after the dump (writes in between are not in it)."""
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        present = set(sa.inspect(conn).get_table_names())
+        return {
+            table.name: int(
+                conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            )
+            for table in metadata.sorted_tables
+            if table.name in present
+        }
+
+
 def _drop_uet_tables(url: str) -> None:
     engine = get_engine(url)
     with engine.begin() as conn:
@@ -240,6 +341,7 @@ def prune(
     if not dry_run:
         for item in old:
             item.path.unlink(missing_ok=True)
+            integrity.manifest_path(item.path).unlink(missing_ok=True)
     return old
 
 
@@ -249,7 +351,13 @@ def prune(
 def _sqlite_backup(db_file: Path, target: Path) -> None:
     if not db_file.exists():
         raise BackupError(f"{db_file}: no database to back up")
-    with contextlib.closing(sqlite3.connect(db_file, timeout=60, isolation_level=None)) as conn:
+    # Read-only: a backup needs no write access to the database (nor to its folder).
+    try:
+        conn = open_sqlite_readonly(db_file, timeout=60)
+    except StoreError as exc:
+        raise BackupError(f"{db_file}: backup failed: {exc.__cause__}") from exc
+    with contextlib.closing(conn):
+        conn.isolation_level = None
         try:
             conn.execute("VACUUM INTO ?", (str(target),))
         except sqlite3.Error as exc:
@@ -260,29 +368,52 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
 
 
-def _verify_sqlite(path: Path) -> str | None:
-    """Integrity-check a SQLite backup and return its schema revision."""
+def _verify_sqlite(
+    path: Path, manifest: Manifest | None = None
+) -> tuple[str | None, dict[str, int]]:
+    """Check a SQLite backup, structure and contents (and against ``manifest`` when given);
+    return its schema revision and row counts. Raises :class:`InvalidBackupError`."""
     try:
         with contextlib.closing(_open_readonly(path)) as conn:
-            problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-            if problems != ["ok"]:
-                raise InvalidBackupError(
-                    str(path), f"integrity check failed: {'; '.join(problems[:3])}"
-                )
+            problems = integrity.structure_problems(conn, quick=False)
+            if problems:
+                raise InvalidBackupError(str(path), "; ".join(problems))
             try:
                 row = conn.execute(f"SELECT version_num FROM {schema.VERSION_TABLE}").fetchone()
             except sqlite3.OperationalError:
                 raise InvalidBackupError(
                     str(path), "not a uet database (no schema version)"
                 ) from None
+            revision = None if row is None else str(row[0])
+            if revision is not None and revision not in schema.revisions():
+                raise InvalidBackupError(
+                    str(path), f"schema revision {revision} was written by a newer uet"
+                )
+            problems = integrity.logical_problems(conn)
+            if problems:
+                raise InvalidBackupError(str(path), "; ".join(problems))
+            counts = integrity.row_counts(conn)
     except sqlite3.DatabaseError as exc:
         raise InvalidBackupError(str(path), f"not a readable SQLite database ({exc})") from exc
-    revision = None if row is None else str(row[0])
-    if revision is not None and revision not in schema.revisions():
+    if manifest is not None:
+        _match_manifest(path, manifest, revision, counts)
+    return revision, counts
+
+
+def _match_manifest(
+    path: Path, manifest: Manifest, revision: str | None, counts: dict[str, int]
+) -> None:
+    if manifest.schema_revision != revision:
         raise InvalidBackupError(
-            str(path), f"schema revision {revision} was written by a newer uet"
+            str(path), f"schema revision {revision}, its manifest says {manifest.schema_revision}"
         )
-    return revision
+    differ = [
+        f"{table} has {counts.get(table, 0)} rows, its manifest says {n}"
+        for table, n in sorted(manifest.row_counts.items())
+        if counts.get(table, 0) != n
+    ]
+    if differ:
+        raise InvalidBackupError(str(path), "; ".join(differ[:3]))
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------

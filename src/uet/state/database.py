@@ -6,6 +6,14 @@ keys on, and ``BEGIN IMMEDIATE`` for every write transaction so that writers que
 lock up front instead of failing with "database is locked" when a read upgrades to a write.
 Read transactions (``READONLY`` execution option) use a plain deferred ``BEGIN``.
 PostgreSQL goes through psycopg 3 with pre-ping on checkout.
+
+A *read-only* engine (``readonly=True``: what ``uet status``, ``runs``, ``events``, ``logs`` and
+``decisions`` use) never writes, so it works on a database the user cannot write. On SQLite it
+opens the file with ``mode=ro`` and ``PRAGMA query_only``, changes no journal mode and takes
+no write lock. A WAL database needs its ``-shm`` file even to be read: when that file is
+missing and cannot be created (the folder is read-only) and there is no ``-wal`` file either,
+nothing can be writing the database, so it is opened ``immutable`` instead. A ``-wal`` file
+without a ``-shm`` in a read-only folder cannot be read consistently: that is said clearly.
 """
 
 from __future__ import annotations
@@ -33,22 +41,25 @@ _engines: dict[tuple[object, ...], sa.Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(url: str, *, synchronous: str = "NORMAL", busy_timeout: float = 30.0) -> sa.Engine:
+def get_engine(
+    url: str, *, synchronous: str = "NORMAL", busy_timeout: float = 30.0, readonly: bool = False
+) -> sa.Engine:
     """The process's engine for ``url`` (made on first use; a forked child makes its own)."""
-    key = (url, synchronous, busy_timeout, os.getpid())
+    key = (url, synchronous, busy_timeout, readonly, os.getpid())
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _engines[key] = _create(url, synchronous, busy_timeout)
+            engine = _engines[key] = _create(url, synchronous, busy_timeout, readonly)
         return engine
 
 
-def engine_for(settings: Settings) -> sa.Engine:
+def engine_for(settings: Settings, *, readonly: bool = False) -> sa.Engine:
     """The engine of ``settings``' database, with its SQLite settings."""
     return get_engine(
         settings.db,
         synchronous=settings.sqlite_synchronous,
         busy_timeout=settings.sqlite_busy_timeout,
+        readonly=readonly,
     )
 
 
@@ -68,11 +79,17 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def _create(url: str, synchronous: str, busy_timeout: float) -> sa.Engine:
+def _create(url: str, synchronous: str, busy_timeout: float, readonly: bool) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if readonly:  # the server refuses writes in every transaction of this engine
+            return sa.create_engine(
+                parsed, pool_pre_ping=True, execution_options={"postgresql_readonly": True}
+            )
         return sa.create_engine(parsed, pool_pre_ping=True)
     path = sqlite_path(url)
+    if readonly and path is not None:
+        return _create_readonly(parsed, path, busy_timeout)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
@@ -103,6 +120,95 @@ def _tune_sqlite(engine: sa.Engine, synchronous: str) -> None:
     def _on_begin(connection: sa.Connection) -> None:
         readonly = connection.get_execution_options().get(READONLY, False)
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def _create_readonly(parsed: sa.URL, path: Path, busy_timeout: float) -> sa.Engine:
+    def connect() -> sqlite3.Connection:
+        return open_sqlite_readonly(path, timeout=busy_timeout)
+
+    engine = sa.create_engine(parsed, creator=connect)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we send BEGIN ourselves (below)
+        dbapi_connection.execute("PRAGMA query_only=ON")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN")  # deferred: a read takes no write lock
+
+    return engine
+
+
+def open_sqlite_readonly(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
+    """A connection that only reads the SQLite file ``path`` (see the module docstring).
+
+    Raises :class:`StoreError` naming the file when it cannot be read at all.
+    """
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()  # opens the WAL index
+    except sqlite3.OperationalError as exc:
+        if not _immutable_is_safe(path):
+            raise StoreError(f"{path}: cannot be read: {_why_unreadable(path, exc)}") from exc
+        try:
+            conn = sqlite3.connect(
+                f"{uri}&immutable=1", uri=True, timeout=timeout, check_same_thread=False
+            )
+            conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        except sqlite3.Error as again:
+            raise StoreError(f"{path}: cannot be read: {again}") from again
+    except sqlite3.Error as exc:  # not a database, malformed…
+        raise StoreError(f"{path}: cannot be read: {exc}") from exc
+    return conn
+
+
+def _immutable_is_safe(path: Path) -> bool:
+    """A readable file whose folder we cannot write and that has no write-ahead log: no
+    writer can be at work (a writer would have made the ``-wal`` file)."""
+    wal = path.with_name(path.name + "-wal")
+    folder_writable = os.access(path.parent, os.W_OK | os.X_OK) and not _read_only_mount(
+        path.parent
+    )
+    return os.access(path, os.R_OK) and not folder_writable and not wal.exists()
+
+
+def read_only_problem(path: Path) -> str | None:
+    """Why the SQLite database ``path`` cannot be written, or None (it can, or does not exist
+    yet and its folder can take it)."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    target = path if path.exists() else folder
+    if _read_only_mount(target):
+        return "read-only file system"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "permission denied: the file is read-only for this user"
+    if not os.access(folder if not path.exists() else path.parent, os.W_OK | os.X_OK):
+        return "permission denied: its folder is read-only for this user"
+    return None
+
+
+def _read_only_mount(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _why_unreadable(path: Path, exc: sqlite3.Error) -> str:
+    if not path.exists():
+        return "no such file"
+    if not os.access(path, os.R_OK):
+        return "permission denied (the file is not readable by this user)"
+    if path.with_name(path.name + "-wal").exists():
+        return (
+            f"its write-ahead log {path.name}-wal needs a {path.name}-shm file that cannot be "
+            "created here (read-only folder); copy the database and its -wal file to a "
+            "writable folder and read them there with --db"
+        )
+    return str(exc)
 
 
 @contextmanager

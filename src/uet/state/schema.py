@@ -74,15 +74,17 @@ def status(engine: sa.Engine) -> SchemaStatus:
     return SchemaStatus(current=current, head=HEAD, has_tables=bool(tables - {VERSION_TABLE}))
 
 
-def ensure_current(engine: sa.Engine) -> None:
-    """Create an empty database at head; refuse one at another revision with a clear message."""
+def ensure_current(engine: sa.Engine, *, create: bool = True) -> bool:
+    """Create an empty database at head (only when ``create``; False: it is empty and was
+    left so); refuse one at another revision with a clear message."""
     state = status(engine)
     if state.up_to_date:
-        return
+        return True
     where = engine.url.render_as_string(hide_password=True)
     if state.current is None and not state.has_tables:
-        upgrade(engine)
-        return
+        if create:
+            upgrade(engine)
+        return create
     if state.current is None:
         message = (
             f"{where} has tables but no uet schema version: it is not a uet database "

@@ -30,7 +30,14 @@ import sqlalchemy as sa
 from uet.config import Settings
 from uet.errors import StorageFault, StoreError
 from uet.state import schema
-from uet.state.database import READONLY, engine_for, get_engine, sqlite_path, translate_errors
+from uet.state.database import (
+    READONLY,
+    engine_for,
+    get_engine,
+    read_only_problem,
+    sqlite_path,
+    translate_errors,
+)
 from uet.state.records import (
     AgentRecord,
     AttemptRecord,
@@ -198,8 +205,9 @@ class NoDatabaseError(StoreError):
 class Store:
     """uet's state. Open with :meth:`open`; safe to share between threads."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, readonly: bool = False) -> None:
         self.engine = engine
+        self.readonly = readonly  # opened by a command that only reads: no transaction()
         reader_options: dict[str, Any] = {READONLY: True}
         if engine.dialect.name == "postgresql":
             # READ COMMITTED (the default) gives each statement a new snapshot; a reader
@@ -242,7 +250,12 @@ class Store:
 
     @classmethod
     def open(
-        cls, target: Settings | str, *, check_schema: bool = True, create: bool = True
+        cls,
+        target: Settings | str,
+        *,
+        check_schema: bool = True,
+        create: bool = True,
+        readonly: bool = False,
     ) -> Store:
         """Open the database of ``target`` (settings or a URL).
 
@@ -250,16 +263,30 @@ class Store:
         SQLite file that does not exist raises :class:`NoDatabaseError` instead: commands
         that only read must not leave a database behind). One at an older schema raises
         :class:`uet.errors.SchemaError` telling the user to run ``uet db upgrade``.
+
+        ``readonly=True`` (implies ``create=False``) opens a store that never writes, so it
+        works on a database the user cannot write: its :meth:`transaction` raises
+        :class:`StoreError`, and an empty database is a :class:`NoDatabaseError`.
         """
+        create = create and not readonly
         url = target.db if isinstance(target, Settings) else target
         path = sqlite_path(url)
         if not create and path is not None and not path.exists():
             raise NoDatabaseError(f"no uet database at {path}")
-        engine = engine_for(target) if isinstance(target, Settings) else get_engine(target)
+        if not readonly and path is not None and (problem := read_only_problem(path)):
+            raise StoreError(
+                f"{path}: cannot be written ({problem}); this command writes to the state "
+                "database (status, runs, events, logs and decisions only read it)"
+            )
+        if isinstance(target, Settings):
+            engine = engine_for(target, readonly=readonly)
+        else:
+            engine = get_engine(target, readonly=readonly)
         if check_schema:
             with translate_errors(engine):
-                schema.ensure_current(engine)
-        return cls(engine)
+                if not schema.ensure_current(engine, create=not readonly):
+                    raise NoDatabaseError(f"no uet database at {path or url} (it is empty)")
+        return cls(engine, readonly=readonly)
 
     @property
     def url(self) -> str:
@@ -276,6 +303,8 @@ class Store:
         Within :meth:`pinned`, a transaction asked for while this thread's transaction is
         open joins it (committed with it) instead of failing.
         """
+        if self.readonly:
+            raise StoreError(f"{self.url}: opened read-only: this command may not write to it")
         pinned: sa.Connection | None = getattr(self._pinned, "conn", None)
         if pinned is not None and pinned.in_transaction():
             # Asked for inside this thread's open transaction (the run loop's tick calls the
