@@ -8,9 +8,11 @@ applied to each entry in turn (the first that answers decides):
 1. Empty, or starts with an uppercase letter → **prose** (``Verify …``, ``All tests pass``,
    ``Test workflow locally``): programs are lowercase, sentences start with a capital.
 2. Reads as a sentence: at least three plain words (letters only, no option, path, quote
-   or operator) after the first, one of them a little English word (``to``, ``is``,
-   ``all``, ``correctly``…) → **prose** (``diff_hash is consistent across runs``,
-   ``scripts/submit.py successfully submits task to queue``).
+   or operator) after the first, and one of them a little English word (``to``, ``is``,
+   ``all``, ``correctly``…) or, when the first word is not a known runner, the first of them
+   a verb in the third person (``…s``) → **prose** (``diff_hash is consistent across
+   runs``, ``scripts/submit.py successfully submits task to queue``,
+   ``scripts/metrics.py generates metrics dashboard``).
 3. The first word is a known runner (``pytest``, ``python``, ``ls``, ``grep``…), a path
    (``scripts/check.sh``, ``./run``), or a program on PATH → **command**.
 4. Anything shell-like in it (an option ``-x``, a path, a quote, ``|``, ``&&``, ``>``…) →
@@ -63,17 +65,20 @@ def is_command(entry: str) -> bool:
         words = text.split()
     if not words:
         return False
-    if _sentence_shaped(words[1:]):
-        return False
     first = words[0]
+    if _sentence_shaped(words[1:], runner=first in KNOWN_RUNNERS):
+        return False
     if first in KNOWN_RUNNERS or "/" in first or shutil.which(first) is not None:
         return True
     return any(_SHELLISH.search(word) for word in words[1:])
 
 
-def _sentence_shaped(rest: Iterable[str]) -> bool:
+def _sentence_shaped(rest: Iterable[str], runner: bool) -> bool:
     plain = [word.rstrip(",").lower() for word in rest if _PLAIN.fullmatch(word)]
-    return len(plain) >= _SENTENCE_MIN_WORDS and any(word in STOP_WORDS for word in plain)
+    if len(plain) < _SENTENCE_MIN_WORDS:
+        return False
+    verb = not runner and plain[0].endswith("s")  # "scripts/x.py displays correct status"
+    return verb or any(word in STOP_WORDS for word in plain)
 
 
 def split_acceptance(entries: Iterable[str]) -> tuple[list[str], list[str]]:

@@ -97,8 +97,8 @@ def detect(data: dict[Any, Any]) -> Format:
 
     A ``tasks`` list with no mapping in it but some string, or a key only bundles have
     (``files_scope``, ``acceptance_tests``, ``gate``…) with no mapping among the tasks, is a
-    legacy bundle; ``plan_id`` or ``steps`` without ``tasks`` is a plan; anything else is
-    validated as a workstream (whose errors then explain what is missing).
+    legacy bundle; ``plan_id`` without ``id``, or ``steps`` without ``tasks``, is a plan;
+    anything else is validated as a workstream (whose errors then explain what is missing).
     """
     tasks = data.get("tasks")
     listed = tasks if isinstance(tasks, list) else []
@@ -107,7 +107,7 @@ def detect(data: dict[Any, Any]) -> Format:
             return BUNDLE
         if any(key in BUNDLE_KEYS for key in data):
             return BUNDLE
-    if "tasks" not in data and ("plan_id" in data or "steps" in data):
+    if ("id" not in data and "plan_id" in data) or ("tasks" not in data and "steps" in data):
         return PLAN
     return NATIVE
 
