@@ -5,8 +5,9 @@ commands (``pytest -q tests/test_io.py``) with sentences (``All tests pass``). u
 commands as the task's acceptance gate and gives the sentences to the agent only. The rule,
 applied to each entry in turn (the first that answers decides):
 
-1. Empty, or starts with an uppercase letter → **prose** (``Verify …``, ``All tests pass``,
-   ``Test workflow locally``): programs are lowercase, sentences start with a capital.
+1. Empty, starts with an uppercase letter, or its quotes do not pair up (``it doesn't
+   crash``: no shell would run it) → **prose** (``Verify …``, ``All tests pass``, ``Test
+   workflow locally``): programs are lowercase, sentences start with a capital.
 2. Reads as a sentence: at least three plain words (letters only, no option, path, quote
    or operator) after the first, and one of them a little English word (``to``, ``is``,
    ``all``, ``correctly``…) or, when the first word is not a known runner, the first of them
@@ -62,7 +63,7 @@ def is_command(entry: str) -> bool:
     try:
         words = shlex.split(text)
     except ValueError:  # unbalanced quotes: an apostrophe in a sentence ("doesn't")
-        words = text.split()
+        return False
     if not words:
         return False
     first = words[0]

@@ -45,10 +45,9 @@ ROUTING_KINDS = {
 }
 """A bundle's ``capability`` (first) or ``kind`` → the kind routing matches on."""
 DEFAULT_ROUTING_KIND = "code_edit"
-NATIVE_FIELDS = frozenset(
-    {"id", "tasks", "tool", "files_scope", "files_create", "acceptance_tests", "depends_on"}
-)
-"""Bundle fields the task or workstream carries natively; the rest is kept in metadata."""
+NATIVE_FIELDS = frozenset({"id", "tasks", "tool", "files_scope", "acceptance_tests", "depends_on"})
+"""Bundle fields the task or workstream carries natively; the rest is kept in metadata
+(``files_create`` too: the task's scope includes it, and the overlap check leaves it out)."""
 
 
 class _Strict(pydantic.BaseModel):

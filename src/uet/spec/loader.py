@@ -27,7 +27,7 @@ from uet.errors import Problem, SpecError
 from uet.memory import collector_paused
 from uet.spec._checks import Loaded, check_tasks, check_workstreams, views_of_raw, views_of_spec
 from uet.spec._formats import BUNDLE, NATIVE, Origin, detect
-from uet.spec._overlaps import scope_overlaps
+from uet.spec._overlaps import serialise_overlaps
 from uet.spec._problems import Loc, format_path, got, translate
 from uet.spec._read import read_data
 from uet.spec._resolve import build_plan
@@ -79,11 +79,12 @@ def load_files(paths: PathLike | Iterable[PathLike], env: Mapping[str, str] | No
         problems = [problem for result in results for problem in result.problems]
         invalid_ids = {spec_id for result in results for spec_id in result.invalid_ids}
         problems.extend(check_workstreams(loaded, also_known=invalid_ids))
-        problems.extend(scope_overlaps(loaded))
+        loaded, overlaps, conflicts = serialise_overlaps(loaded)
+        problems.extend(conflicts)
         if problems:
             raise SpecError(problems)
-        warnings = tuple(warning for result in results for warning in result.warnings)
-        return dataclasses.replace(build_plan(loaded), warnings=warnings)
+        warnings = [warning for result in results for warning in result.warnings]
+        return dataclasses.replace(build_plan(loaded), warnings=(*warnings, *overlaps))
 
 
 def _load(path: Path, env: Mapping[str, str]) -> _FileResult:
