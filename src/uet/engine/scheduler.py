@@ -72,6 +72,7 @@ class Scheduler:
         self._running_per_group: dict[str, int] = defaultdict(int)
         self._running_alone = 0
         self.aborted = False
+        self.aborted_by: str | None = None  # the task whose failure aborted the run
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -188,6 +189,7 @@ class Scheduler:
             return self._satisfy(key), []
         if policy is OnFailure.ABORT:
             self.aborted = True
+            self.aborted_by = self.aborted_by or key
             return [], []
         return [], self._skip_dependents_of(key)
 
