@@ -29,21 +29,12 @@ from uet.spec.models import FixLoop, TaskSpec, WorkstreamSpec
 BUNDLE_ID_PATTERN = r"^ws-[a-z0-9._-]+$"
 IMPLEMENT_TASK = "implement"
 ROUTING_KINDS = {
-    "code_generation": "code_edit",
     "refactoring": "refactor",
-    "testing": "test",
-    "linting": "lint",
-    "version_checking": "check",
-    "impl": "code_edit",
     "refactor": "refactor",
-    "test": "test",
     "docs": "docs",
-    "design": "design",
-    "infra": "code_edit",
-    "background": "code_edit",
-    "spike": "code_edit",
 }
-"""A bundle's ``capability`` (first) or ``kind`` → the kind routing matches on."""
+"""A bundle's ``capability`` (first) or ``kind`` → the kind routing matches on, among the
+kinds every built-in editing profile lists; any other hint is ``code_edit``."""
 DEFAULT_ROUTING_KIND = "code_edit"
 NATIVE_FIELDS = frozenset({"id", "tasks", "tool", "files_scope", "acceptance_tests", "depends_on"})
 """Bundle fields the task or workstream carries natively; the rest is kept in metadata
