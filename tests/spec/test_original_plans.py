@@ -50,13 +50,20 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def run_plan(capsys: pytest.CaptureFixture[str], project: Path, name: str, *options: str) -> Ran:
+def run_plan(
+    capsys: pytest.CaptureFixture[str],
+    project: Path,
+    name: str,
+    *options: str,
+    run_id: str = "r",
+) -> Ran:
+    """``uet run`` of the corpus file ``name`` in the project, then its status and events."""
     shutil.copyfile(require_corpus() / name, project / name)
-    code = main(["run", name, "--run-id", "r", "--json", *options])
+    code = main(["run", name, "--run-id", run_id, "--json", *options])
     err = capsys.readouterr().err
-    main(["status", "r", "--json"])
+    main(["status", run_id, "--json"])
     status = json.loads(capsys.readouterr().out)
-    main(["events", "r", "--json"])
+    main(["events", run_id, "--json"])
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     tasks = {task["id"].split("/", 1)[1]: task for task in status["tasks"]}
     return Ran(code, tasks, events, err)
@@ -199,7 +206,7 @@ def test_the_originals_execute_plan_tests_run_as_they_expected(
     """tests/engine/test_plan_execution.py of the originals, run by uet."""
     simple = run_plan(capsys, project, "pipeT-execute_simple_plan.json")
     check_table(simple, [Row("echo_step", "prints hello, succeeds", "succeeded")])
-    chained = run_plan_again(capsys, project, "pipeT-execute_plan_with_dependencies.json")
+    chained = run_plan(capsys, project, "pipeT-execute_plan_with_dependencies.json", run_id="r2")
     check_table(
         chained,
         [
@@ -209,7 +216,9 @@ def test_the_originals_execute_plan_tests_run_as_they_expected(
         ],
     )
     assert started_order(chained) == ["step1", "step2", "step3"]
-    aborted = run_plan_again(capsys, project, "pipeT-execute_plan_handles_failure_abort.json")
+    aborted = run_plan(
+        capsys, project, "pipeT-execute_plan_handles_failure_abort.json", run_id="r3"
+    )
     check_table(
         aborted,
         [
@@ -219,7 +228,7 @@ def test_the_originals_execute_plan_tests_run_as_they_expected(
     )
     assert aborted.code == 1
     assert started_order(aborted) == ["fail_step"]
-    valid = run_plan_again(capsys, project, "pipeT-plan_schema_loads_valid_plan.json")
+    valid = run_plan(capsys, project, "pipeT-plan_schema_loads_valid_plan.json", run_id="r4")
     check_table(valid, [Row("step1", "prints hello", "succeeded")])
     assert (simple.code, chained.code, valid.code) == (0, 0, 0)
 
@@ -253,19 +262,6 @@ def test_variables_come_from_var(project: Path, capsys: pytest.CaptureFixture[st
     check_table(ran, [Row("echo_var", "prints the variable", "succeeded")])
     main(["logs", "r", "echo_var"])
     assert capsys.readouterr().out.strip().endswith("hi")
-
-
-def run_plan_again(capsys: pytest.CaptureFixture[str], project: Path, name: str) -> Ran:
-    """Another plan in the same project: a run id of its own."""
-    shutil.copyfile(require_corpus() / name, project / name)
-    run_id = Path(name).stem.lower().replace("_", "-")
-    code = main(["run", name, "--run-id", run_id, "--json"])
-    err = capsys.readouterr().err
-    main(["status", run_id, "--json"])
-    status = json.loads(capsys.readouterr().out)
-    main(["events", run_id, "--json"])
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    return Ran(code, {t["id"].split("/", 1)[1]: t for t in status["tasks"]}, events, err)
 
 
 def _script(path: Path, text: str) -> None:
