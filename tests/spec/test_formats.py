@@ -57,6 +57,7 @@ def test_bundle_fields_without_a_native_home_are_kept_in_metadata(tmp_path: Path
         "openspec_change": "add-eslint",
         "ccpm_issue": 0,
         "circuit_breaker": {"max_attempts": 5, "max_error_repeats": 3},
+        "files_create": ["src/plugins/eslint/plugin.py", "src/plugins/eslint/"],
         "metadata": {"owner": "generated-from-openspec"},
     }
 
