@@ -44,15 +44,15 @@ def sibling_bundles(
         for item in (item for result in pending for item in result.loaded):
             if item.origin.format.name != "legacy bundle":
                 continue
-            folder = Path(item.origin.file).resolve().parent
-            defined = index.setdefault(folder, _bundle_ids(folder))
+            folder = Path(item.origin.file).parent  # as given: messages name paths so
+            defined = index.setdefault(folder.resolve(), _bundle_ids(folder))
             for dep in item.spec.depends_on:
                 path = defined.get(dep)
-                if dep not in known and path is not None and path not in seen:
+                if dep not in known and path is not None and path.resolve() not in seen:
                     found.setdefault(path, (item.spec.id, dep))
         pending = []
         for path, (needed_by, dep) in sorted(found.items()):
-            seen.add(path)
+            seen.add(path.resolve())
             result = load(path)
             message = f"loaded because {needed_by} depends on {dep} (a bundle of the same folder)"
             result.warnings.insert(0, Problem(str(path), "", message))
@@ -78,5 +78,5 @@ def _bundle_ids(folder: Path) -> dict[str, Path]:
             continue
         for item in data if isinstance(data, list) else [data]:
             if isinstance(item, dict) and isinstance(item.get("id"), str):
-                defined.setdefault(item["id"], path.resolve())
+                defined.setdefault(item["id"], path)
     return defined
