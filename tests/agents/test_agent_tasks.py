@@ -164,7 +164,7 @@ def test_an_unknown_tool_is_refused_before_anything_starts(
     assert json.loads(capsys.readouterr().out) == []
 
 
-def test_a_legacy_bundle_runs_for_real_then_its_acceptance_tests_see_the_merge(
+def test_a_legacy_bundle_runs_for_real_as_one_task_gated_by_its_acceptance_tests(
     project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     script = [{"action": "write", "path": "src/feature.py", "content": "FEATURE = 1\n"}]
@@ -173,7 +173,7 @@ def test_a_legacy_bundle_runs_for_real_then_its_acceptance_tests_see_the_merge(
         "id": "ws-feature",
         "tasks": ["Add src/feature.py with FEATURE = 1"],
         "tool": "alpha",
-        "files_create": ["src/feature.py"],
+        "files_scope": ["src/feature.py"],
         "acceptance_tests": ["grep -q 'FEATURE = 1' src/feature.py"],
     }
     path = tmp_path / "bundle.json"
@@ -188,10 +188,7 @@ def test_a_legacy_bundle_runs_for_real_then_its_acceptance_tests_see_the_merge(
         statuses = {t.id: t.status.value for t in tx.get_tasks("r3")}
         [routed] = tx.get_decisions(run_id="r3", category="routing")
     store.close()
-    assert statuses == {
-        "ws-feature/implement": "succeeded",
-        "ws-feature/acceptance-1": "succeeded",
-    }
+    assert statuses == {"ws-feature/implement": "succeeded"}  # the gate ran in its clone
     assert (routed.chosen, routed.reason) == ("alpha", "named by the task")
 
 

@@ -140,6 +140,8 @@ def test_validate_accepts_a_good_file(uet: Uet, project: Path) -> None:
         "ok": True,
         "workstreams": 1,
         "tasks": 2,
+        "warnings": [],
+        "acceptance": [],
     }
 
 

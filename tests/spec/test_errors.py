@@ -45,7 +45,8 @@ def test_unknown_keys_are_named_with_a_guess_or_the_known_keys(tmp_path: Path) -
         (
             "keys.yaml",
             "defaults.retry",
-            "unknown key 'retry' (known: on_failure, retries, retry_delay, timeout)",
+            "unknown key 'retry' (known: abort_running, on_failure, retries, retry_backoff, "
+            "retry_delay, timeout)",
         ),
         ("keys.yaml", "tasks[0].depend_on", "unknown key 'depend_on' (did you mean 'depends_on'?)"),
     ]

@@ -187,8 +187,8 @@ def test_an_unset_variable_is_an_error_naming_its_key_path(tmp_path: Path) -> No
     assert find(problems, "env.A").message.startswith("environment variable MISSING_A is not set")
     message = find(problems, "tasks[0].argv[1]").message
     assert message == (
-        "environment variable MISSING_B is not set "
-        "(write ${MISSING_B:-default} to give a default, $${MISSING_B} for a literal ${MISSING_B})"
+        "environment variable MISSING_B is not set (pass --var MISSING_B=VALUE or export it; "
+        "write ${MISSING_B:-default} to give a default, $${MISSING_B} for a literal ${MISSING_B})"
     )
 
 

@@ -23,7 +23,14 @@ def test_files_of_every_format_form_one_dag(tmp_path: Path) -> None:
     bundle = write(
         tmp_path,
         "bundle.json",
-        json.dumps({"id": "ws-code", "tasks": ["Write it"], "acceptance_tests": ["pytest"]}),
+        json.dumps(
+            {
+                "id": "ws-code",
+                "tasks": ["Write it"],
+                "files_scope": ["src/"],
+                "acceptance_tests": ["pytest"],
+            }
+        ),
     )
     native = write(
         tmp_path,
@@ -44,12 +51,11 @@ def test_files_of_every_format_form_one_dag(tmp_path: Path) -> None:
     plan = load_files([native, bundle, plan_file], env={})
     assert [ws.id for ws in plan.workstreams] == ["release", "ws-code", "checks"]
     assert plan.sources == {"release": native, "ws-code": bundle, "checks": plan_file}
-    assert deps_of(plan)["release/tag"] == ("ws-code/acceptance-1", "checks/lint")
+    assert deps_of(plan)["release/tag"] == ("ws-code/implement", "checks/lint")
     assert deps_of(plan)["release/publish"] == ("release/tag",)
     assert keys(plan) == [
         "checks/lint",
         "ws-code/implement",
-        "ws-code/acceptance-1",
         "release/tag",
         "release/publish",
     ]

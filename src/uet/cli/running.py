@@ -14,6 +14,7 @@ from types import FrameType
 
 import click
 
+from uet.cli._loading import acceptance_lines, acceptance_of, load_plan, print_warnings, var_option
 from uet.cli.app import Context, json_option, pass_context
 from uet.cli.progress import ConsoleProgress
 from uet.clock import SystemClock
@@ -22,7 +23,6 @@ from uet.engine.model import RunOptions, RunResult, log_path, resolve_task
 from uet.engine.recovery import cancel_run, orchestrator_alive, reconcile
 from uet.errors import ExitCode, SpecError, UsageError
 from uet.project import scaffold
-from uet.spec import load_files
 from uet.state.records import TaskRecord
 from uet.states import RunStatus
 
@@ -33,26 +33,45 @@ files_argument = click.argument(
 
 @click.command()
 @files_argument
+@var_option
 @json_option
 @pass_context
-def validate(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
+def validate(
+    ctx: Context, files: tuple[Path, ...], variables: tuple[str, ...], as_json: bool
+) -> None:
     """Check workstream files and print every problem (exit 2 when there is one).
 
+    Warnings (keys the originals ignored, bundle files loaded for a dependency) go to
+    stderr; each task's acceptance entries are listed: the commands it will run as its
+    gate, and the prose it gives the agent as instructions.
+
     \b
-    Example:
+    Examples:
       uet validate workstreams/*.yaml
+      uet validate plans/safe_merge.json --var BRANCH=main
     """
     try:
-        plan = load_files(files)
+        plan = load_plan(files, variables)
     except SpecError as error:
         if not as_json:
             raise  # main() prints one problem a line and exits 2
         ctx.emit_json({"ok": False, "problems": [dataclasses.asdict(p) for p in error.problems]})
         raise click.exceptions.Exit(int(ExitCode.USAGE)) from None
     if as_json:
-        ctx.emit_json({"ok": True, "workstreams": len(plan.workstreams), "tasks": len(plan.tasks)})
-    else:
-        ctx.console.print(f"ok: {len(plan.workstreams)} workstreams, {len(plan.tasks)} tasks")
+        ctx.emit_json(
+            {
+                "ok": True,
+                "workstreams": len(plan.workstreams),
+                "tasks": len(plan.tasks),
+                "warnings": [dataclasses.asdict(w) for w in plan.warnings],
+                "acceptance": acceptance_of(plan),
+            }
+        )
+        return
+    print_warnings(plan.warnings)
+    for line in acceptance_lines(plan):
+        click.echo(line)
+    ctx.console.print(f"ok: {len(plan.workstreams)} workstreams, {len(plan.tasks)} tasks")
 
 
 @click.command()
@@ -61,6 +80,13 @@ def validate(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--deterministic", is_flag=True, help="Fixed clock and ids, tasks in waves.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--run-id", help="Name the run (default: run-<time>-<random>).")
+@var_option
+@click.option(
+    "--abort-kills",
+    is_flag=True,
+    envvar="UET_ABORT_KILLS",
+    help="An abort kills running tasks, also in plans (where they finish by default).",
+)
 @json_option
 @pass_context
 def run(
@@ -70,6 +96,8 @@ def run(
     deterministic: bool,
     executor: str,
     run_id: str | None,
+    variables: tuple[str, ...],
+    abort_kills: bool,
     as_json: bool,
 ) -> None:
     """Run workstream files as one DAG, with live progress; prints the run id.
@@ -81,11 +109,14 @@ def run(
     Examples:
       uet run examples/hello.yaml
       uet run workstreams/*.yaml -j 8 --json
+      uet run plans/safe_merge.json --var BRANCH=feature/x
     """
     if executor == "ray":
         raise UsageError("the ray executor is not available yet; use --executor local")
-    plan = load_files(files)  # on a SpecError main() prints every problem, exits 2
+    plan = load_plan(files, variables)  # on a SpecError main() prints every problem, exits 2
+    print_warnings(plan.warnings)
     options = RunOptions.make(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
+    options = dataclasses.replace(options, abort_kills=abort_kills)
     with _watching(ctx, as_json) as (progress, interrupted):
         result = start_run(
             plan,

@@ -11,7 +11,7 @@ from typing import Any
 
 from uet import defaults
 from uet.errors import ExitCode, UsageError
-from uet.spec.models import OnFailure, PlannedTask, TaskSpec
+from uet.spec.models import AbortRunning, OnFailure, PlannedTask, RetryBackoff, TaskSpec
 from uet.states import RunStatus, TaskStatus
 
 DETERMINISTIC_CONCURRENCY = 4
@@ -30,6 +30,7 @@ class RunOptions:
     deterministic: bool = False
     run_id: str | None = None
     name: str | None = None
+    abort_kills: bool = False  # an abort kills running tasks even where they would finish
 
     @classmethod
     def make(
@@ -88,6 +89,8 @@ def task_document(task: PlannedTask) -> dict[str, Any]:
         "on_failure": task.on_failure.value,
         "env": dict(task.env),
         "cwd": task.cwd,
+        "retry_backoff": task.retry_backoff.value,
+        "abort_running": task.abort_running.value,
     }
 
 
@@ -108,4 +111,6 @@ def planned_from_document(
         on_failure=OnFailure(document["on_failure"]),
         env=document["env"],
         cwd=document["cwd"],
+        retry_backoff=RetryBackoff(document.get("retry_backoff", RetryBackoff.EXPONENTIAL)),
+        abort_running=AbortRunning(document.get("abort_running", AbortRunning.KILL)),
     )

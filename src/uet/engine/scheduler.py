@@ -5,7 +5,9 @@ dependents' counters, so a completion costs O(its dependents), never a scan of e
 Ready tasks wait in a heap ordered by task key (ties are broken by id, so the order of
 dispatch is deterministic); an entry whose task is no longer ready is dropped when popped.
 Concurrency is limited globally and per workstream; a ready task whose workstream is full
-waits aside until a slot of that workstream frees.
+waits aside until a slot of that workstream frees. Two tasks of one ``conflict_group`` never
+run at once (the second waits aside until the first ends); a task with ``parallel_ok: false``
+runs alone: once it is ready nothing new starts, and it starts when the running ones ended.
 
 A task moves through the scheduler as::
 
@@ -64,10 +66,13 @@ class Scheduler:
         heapq.heapify(self._ready)
         for key in self._ready:
             self.status[key] = TaskStatus.READY
-        self._held: dict[str, list[str]] = defaultdict(list)  # heaps: ready, workstream full
+        self._held: dict[str, list[str]] = defaultdict(list)  # heaps: ready, a limit reached
         self._running: set[str] = set()
         self._running_per_ws: dict[str, int] = defaultdict(int)
+        self._running_per_group: dict[str, int] = defaultdict(int)
+        self._running_alone = 0
         self.aborted = False
+        self.aborted_by: str | None = None  # the task whose failure aborted the run
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -96,32 +101,66 @@ class Scheduler:
         if limit is not None:
             free = min(free, limit)
         taken: list[PlannedTask] = []
-        while free > 0 and self._ready and not self.aborted:
+        alone = self._held.get(_ALONE)
+        if alone and not self._running and free > 0 and not self.aborted:
+            task = self.tasks[heapq.heappop(alone)]  # a task that runs alone: its turn now
+            self._start(task)
+            return [task]
+        while free > 0 and self._ready and not self.aborted and not self._alone_pending():
             key = heapq.heappop(self._ready)
             if self.status[key] is not TaskStatus.READY:
                 continue  # stale: restored as done
             task = self.tasks[key]
-            cap = self._limits.get(task.workstream_id)
-            if cap is not None and self._running_per_ws[task.workstream_id] >= cap:
-                heapq.heappush(self._held[task.workstream_id], key)
+            wait = self._must_wait(task)
+            if wait is not None:
+                heapq.heappush(self._held[wait], key)
                 continue
             self._start(task)
             taken.append(task)
             free -= 1
+            if not task.spec.parallel_ok:
+                break
         return taken
+
+    def _alone_pending(self) -> bool:
+        """A task that runs alone is running or waiting: nothing else starts."""
+        return self._running_alone > 0 or bool(self._held.get(_ALONE))
+
+    def _must_wait(self, task: PlannedTask) -> str | None:
+        """The limit that holds ``task`` back (its ``_held`` key), or None when it may start."""
+        cap = self._limits.get(task.workstream_id)
+        if cap is not None and self._running_per_ws[task.workstream_id] >= cap:
+            return task.workstream_id
+        group = task.spec.conflict_group
+        if group is not None and self._running_per_group[group]:
+            return _GROUP + group
+        if not task.spec.parallel_ok and self._running:
+            return _ALONE
+        return None
 
     def _start(self, task: PlannedTask) -> None:
         self._running.add(task.key)
         self._running_per_ws[task.workstream_id] += 1
+        if task.spec.conflict_group is not None:
+            self._running_per_group[task.spec.conflict_group] += 1
+        if not task.spec.parallel_ok:
+            self._running_alone += 1
         self.status[task.key] = TaskStatus.RUNNING
 
     def _release(self, key: str) -> None:
         self._running.discard(key)
-        workstream = self.tasks[key].workstream_id
-        self._running_per_ws[workstream] -= 1
-        held = self._held.get(workstream)
-        if held:  # one slot freed: one held task (the smallest key) competes again, not all
-            heapq.heappush(self._ready, heapq.heappop(held))
+        task = self.tasks[key]
+        self._running_per_ws[task.workstream_id] -= 1
+        limits = [task.workstream_id]
+        if task.spec.conflict_group is not None:
+            self._running_per_group[task.spec.conflict_group] -= 1
+            limits.append(_GROUP + task.spec.conflict_group)
+        if not task.spec.parallel_ok:
+            self._running_alone -= 1
+        for limit in limits:
+            held = self._held.get(limit)
+            if held:  # one slot freed: one held task (the smallest key) competes again
+                heapq.heappush(self._ready, heapq.heappop(held))
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -150,6 +189,7 @@ class Scheduler:
             return self._satisfy(key), []
         if policy is OnFailure.ABORT:
             self.aborted = True
+            self.aborted_by = self.aborted_by or key
             return [], []
         return [], self._skip_dependents_of(key)
 
@@ -202,8 +242,7 @@ class Scheduler:
         """
         for key in _in_order(self.tasks, finished):
             status = finished[key]
-            self._running.add(key)
-            self._running_per_ws[self.tasks[key].workstream_id] += 1
+            self._start(self.tasks[key])
             if status is TaskStatus.SUCCEEDED:
                 self.succeed(key)
             elif status is TaskStatus.FAILED:
@@ -211,6 +250,10 @@ class Scheduler:
             else:  # skipped or canceled: done without satisfying anyone
                 self._release(key)
                 self.status[key] = status
+
+
+_GROUP = "group:"  # _held keys of conflict groups (no workstream id has a ':')
+_ALONE = "*"  # the _held key of tasks that run alone (parallel_ok false)
 
 
 class _Statuses(dict[str, TaskStatus]):

@@ -11,14 +11,18 @@
 from __future__ import annotations
 
 from uet.errors import Problem, SpecError
+from uet.spec._acceptance import is_command
 from uet.spec.graph import find_cycle, find_cycles, format_cycle, topological_order
 from uet.spec.loader import load_file, load_files
 from uet.spec.models import (
     ID_PATTERN,
+    AbortRunning,
     Defaults,
+    FixLoop,
     OnFailure,
     Plan,
     PlannedTask,
+    RetryBackoff,
     TaskSpec,
     WorkstreamSpec,
 )
@@ -34,9 +38,14 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     "TaskSpec",
     "Defaults",
     "OnFailure",
+    "RetryBackoff",
+    "AbortRunning",
+    "FixLoop",
     "ID_PATTERN",
     "Plan",
     "PlannedTask",
+    # legacy formats
+    "is_command",
     # graphs
     "topological_order",
     "find_cycle",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 from uet.errors import Problem
@@ -170,6 +171,9 @@ def _unknown_workstreams(item: Loaded, known: set[str]) -> list[Problem]:
         if dep not in known:
             others = known - {item.spec.id}
             message = f"unknown workstream {dep!r}{suggest(dep, others)}"
+            if item.origin.format.name == "legacy bundle":
+                folder = Path(item.origin.file).parent
+                message += f" (no bundle file in {folder}/ defines it: give the file that does)"
             where = item.origin.path("depends_on", position)
             problems.append(Problem(item.origin.file, where, message))
     return problems

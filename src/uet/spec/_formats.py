@@ -1,9 +1,10 @@
 """The three shapes a workstream file can have, and how each becomes a :class:`WorkstreamSpec`.
 
 - **workstream** (native, SPEC.md): a mapping with ``id`` and a ``tasks`` list of mappings.
-- **legacy bundle**: a mapping whose ``tasks`` is a list of instruction strings. It becomes
-  one tool task ``implement`` carrying the instructions, then one task per acceptance test.
-- **plan**: a mapping with ``plan_id`` and ``steps``; one workstream, one command per step.
+- **legacy bundle** (``_bundle``): a mapping whose ``tasks`` is a list of instruction
+  strings. It becomes one tool task ``implement`` gated by its acceptance commands.
+- **plan** (``_plan``): a mapping with ``plan_id`` and ``steps``; one workstream, one command
+  per step, with the originals' defaults.
 
 A file holds one mapping or a list of them (each detected on its own). Each format is
 validated by a pydantic model whose fields are named like the file's keys, so a validation
@@ -18,112 +19,18 @@ from typing import Any
 
 import pydantic
 
+from uet.spec._bundle import LegacyBundle, bundle_to_workstream
+from uet.spec._plan import PlanFile, plan_to_workstream, plan_warnings
 from uet.spec._problems import Loc, format_path
 from uet.spec._substitute import Pattern
-from uet.spec.models import ID_PATTERN, Defaults, OnFailure, TaskSpec, WorkstreamSpec
+from uet.spec.models import WorkstreamSpec
 
-BUNDLE_ID_PATTERN = r"^ws-[a-z0-9._-]+$"
-IMPLEMENT_TASK = "implement"
-ACCEPTANCE_TASK = "acceptance-{}"
-BUNDLE_METADATA = ("gate", "openspec_change", "ccpm_issue", "circuit_breaker", "metadata")
-"""Legacy bundle fields kept, under their own names, in the workstream's ``metadata``."""
+BUNDLE_KEYS = frozenset(LegacyBundle.model_fields) - {"id", "tasks", "depends_on", "metadata"}
+"""Top-level keys only a bundle has: with one of them, a file is a bundle (even ``tasks: []``)."""
 
 
-class _Strict(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-
-class LegacyBundle(_Strict):
-    """A work package of the original tools: instructions for one agent, then its checks."""
-
-    id: str = pydantic.Field(pattern=BUNDLE_ID_PATTERN)
-    tasks: list[str] = pydantic.Field(min_length=1)  # instructions for the agent
-    tool: str | None = None
-    files_scope: list[str] = pydantic.Field(default_factory=list)
-    files_create: list[str] = pydantic.Field(default_factory=list)
-    acceptance_tests: list[str] = pydantic.Field(default_factory=list)  # shell commands
-    depends_on: list[str] = pydantic.Field(default_factory=list)  # other bundles' ids
-    gate: Any = None
-    openspec_change: str | None = None
-    ccpm_issue: Any = None
-    circuit_breaker: dict[str, Any] | None = None
-    metadata: dict[str, Any] = pydantic.Field(default_factory=dict)
-
-
-class PlanGlobals(_Strict):
-    max_concurrency: int | None = pydantic.Field(None, ge=1)
-    default_timeout_sec: float | None = pydantic.Field(None, gt=0)
-    default_retries: int = pydantic.Field(0, ge=0)
-    env: dict[str, str] = pydantic.Field(default_factory=dict)
-
-
-class PlanStep(_Strict):
-    id: str = pydantic.Field(pattern=ID_PATTERN)
-    command: str = pydantic.Field(min_length=1)
-    args: list[str] = pydantic.Field(default_factory=list)
-    cwd: str | None = None
-    env: dict[str, str] = pydantic.Field(default_factory=dict)
-    depends_on: list[str] = pydantic.Field(default_factory=list)
-    timeout_sec: float | None = pydantic.Field(None, gt=0)
-    retries: int | None = pydantic.Field(None, ge=0)
-    retry_delay_sec: float | None = pydantic.Field(None, ge=0)
-    on_failure: OnFailure | None = None
-
-
-class PlanFile(_Strict):
-    """A flat list of commands with dependencies, run as one workstream."""
-
-    plan_id: str = pydantic.Field(pattern=ID_PATTERN)
-    globals: PlanGlobals = PlanGlobals()
-    steps: list[PlanStep] = pydantic.Field(min_length=1)
-
-
-def bundle_to_workstream(bundle: LegacyBundle) -> WorkstreamSpec:
-    """``implement`` (a tool task in its own clone), then ``acceptance-N`` after it."""
-    implement = TaskSpec(
-        id=IMPLEMENT_TASK,
-        tool=bundle.tool or "auto",
-        kind="code_edit",
-        prompt="\n".join(f"{n}. {line}" for n, line in enumerate(bundle.tasks, start=1)),
-        files_scope=list(dict.fromkeys([*bundle.files_scope, *bundle.files_create])),
-        isolation="clone",
-    )
-    checks = [
-        TaskSpec(id=ACCEPTANCE_TASK.format(n), run=test, depends_on=[IMPLEMENT_TASK])
-        for n, test in enumerate(bundle.acceptance_tests, start=1)
-    ]
-    metadata = {
-        name: getattr(bundle, name) for name in BUNDLE_METADATA if name in bundle.model_fields_set
-    }
-    return WorkstreamSpec(
-        id=bundle.id, depends_on=bundle.depends_on, tasks=[implement, *checks], metadata=metadata
-    )
-
-
-def plan_to_workstream(plan: PlanFile) -> WorkstreamSpec:
-    """One workstream named ``plan_id``; each step a task running ``[command, *args]``."""
-    settings = plan.globals
-    tasks = [
-        TaskSpec(
-            id=step.id,
-            argv=[step.command, *step.args],
-            cwd=step.cwd,
-            env=step.env,
-            depends_on=step.depends_on,
-            timeout=step.timeout_sec,
-            retries=step.retries,
-            retry_delay=step.retry_delay_sec,
-            on_failure=step.on_failure,
-        )
-        for step in plan.steps
-    ]
-    return WorkstreamSpec(
-        id=plan.plan_id,
-        concurrency=settings.max_concurrency,
-        env=settings.env,
-        defaults=Defaults(timeout=settings.default_timeout_sec, retries=settings.default_retries),
-        tasks=tasks,
-    )
+def _no_warnings(_validated: Any) -> list[tuple[Loc, str]]:
+    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +43,7 @@ class Format:
     id_key: str
     tasks_key: str
     convert: Callable[[Any], WorkstreamSpec]
+    warnings: Callable[[Any], list[tuple[Loc, str]]] = _no_warnings  # (key path, message)
 
 
 NATIVE = Format(
@@ -157,7 +65,12 @@ NATIVE = Format(
 BUNDLE = Format(
     name="legacy bundle",
     model=LegacyBundle,
-    substituted=(("tasks", "*"), ("acceptance_tests", "*")),
+    substituted=(
+        ("tasks", "*"),
+        ("acceptance_tests", "*"),
+        ("capability_payload", "prompt"),
+        ("compensation_actions", "*"),
+    ),
     id_key="id",
     tasks_key="tasks",
     convert=bundle_to_workstream,
@@ -175,22 +88,26 @@ PLAN = Format(
     id_key="plan_id",
     tasks_key="steps",
     convert=plan_to_workstream,
+    warnings=plan_warnings,
 )
 
 
 def detect(data: dict[Any, Any]) -> Format:
     """The format of one mapping, judged by its keys and the shape of its ``tasks``.
 
-    A ``tasks`` list with no mapping in it but some string is a legacy bundle; ``plan_id``
-    or ``steps`` without ``tasks`` is a plan; anything else is validated as a workstream
-    (whose errors then explain what is missing).
+    A ``tasks`` list with no mapping in it but some string, or a key only bundles have
+    (``files_scope``, ``acceptance_tests``, ``gate``…) with no mapping among the tasks, is a
+    legacy bundle; ``plan_id`` without ``id``, or ``steps`` without ``tasks``, is a plan;
+    anything else is validated as a workstream (whose errors then explain what is missing).
     """
     tasks = data.get("tasks")
-    if isinstance(tasks, list) and tasks:
-        has_mapping = any(isinstance(item, dict) for item in tasks)
-        if not has_mapping and any(isinstance(item, str) for item in tasks):
+    listed = tasks if isinstance(tasks, list) else []
+    if not any(isinstance(item, dict) for item in listed):
+        if any(isinstance(item, str) for item in listed):
             return BUNDLE
-    if "tasks" not in data and ("plan_id" in data or "steps" in data):
+        if any(key in BUNDLE_KEYS for key in data):
+            return BUNDLE
+    if ("id" not in data and "plan_id" in data) or ("tasks" not in data and "steps" in data):
         return PLAN
     return NATIVE
 

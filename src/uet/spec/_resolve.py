@@ -58,6 +58,8 @@ def plan_task(spec: WorkstreamSpec, task: TaskSpec, upstream: Sequence[str]) -> 
         on_failure=task.on_failure if task.on_failure is not None else defaults.on_failure,
         env={**spec.env, **task.env},
         cwd=task.cwd,
+        retry_backoff=task.retry_backoff or defaults.retry_backoff,
+        abort_running=defaults.abort_running,
     )
 
 

@@ -3,6 +3,7 @@
 Syntax (a small, predictable subset of the shell's):
 
 - ``${NAME}``: the value of NAME; an error when NAME is not set (an empty value is fine).
+  Values come from ``uet run --var NAME=VALUE`` first, then the environment.
 - ``${NAME:-default}``: the value of NAME, or ``default`` when NAME is unset or empty.
 - ``$${...}``: a literal ``${...}``, e.g. to leave ``$${HOME}`` for the shell of a ``run``.
 
@@ -95,6 +96,6 @@ def _walk(
 
 def _unset(name: str) -> str:
     return (
-        f"environment variable {name} is not set "
-        f"(write ${{{name}:-default}} to give a default, $${{{name}}} for a literal ${{{name}}})"
+        f"environment variable {name} is not set (pass --var {name}=VALUE or export it; "
+        f"write ${{{name}:-default}} to give a default, $${{{name}}} for a literal ${{{name}}})"
     )

@@ -14,6 +14,7 @@ naming the file, the key path and what is wrong. An invalid file never yields a 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,9 +27,11 @@ from uet.errors import Problem, SpecError
 from uet.memory import collector_paused
 from uet.spec._checks import Loaded, check_tasks, check_workstreams, views_of_raw, views_of_spec
 from uet.spec._formats import BUNDLE, NATIVE, Origin, detect
+from uet.spec._overlaps import serialise_overlaps
 from uet.spec._problems import Loc, format_path, got, translate
 from uet.spec._read import read_data
 from uet.spec._resolve import build_plan
+from uet.spec._siblings import sibling_bundles
 from uet.spec._substitute import substitute
 from uet.spec.models import Plan, WorkstreamSpec
 
@@ -42,6 +45,7 @@ class _FileResult:
     loaded: list[Loaded] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     invalid_ids: set[str] = field(default_factory=set)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def load_file(path: PathLike, env: Mapping[str, str] | None = None) -> list[WorkstreamSpec]:
@@ -68,14 +72,19 @@ def load_files(paths: PathLike | Iterable[PathLike], env: Mapping[str, str] | No
         paths = [paths]
     env = os.environ if env is None else env
     with collector_paused():
-        results = [_load(Path(path), env) for path in paths]
+        given = [Path(path) for path in paths]
+        results = [_load(path, env) for path in given]
+        results.extend(sibling_bundles(given, results, lambda path: _load(path, env)))
         loaded = [item for result in results for item in result.loaded]
         problems = [problem for result in results for problem in result.problems]
         invalid_ids = {spec_id for result in results for spec_id in result.invalid_ids}
         problems.extend(check_workstreams(loaded, also_known=invalid_ids))
+        loaded, overlaps, conflicts = serialise_overlaps(loaded)
+        problems.extend(conflicts)
         if problems:
             raise SpecError(problems)
-        return build_plan(loaded)
+        warnings = [warning for result in results for warning in result.warnings]
+        return dataclasses.replace(build_plan(loaded), warnings=(*warnings, *overlaps))
 
 
 def _load(path: Path, env: Mapping[str, str]) -> _FileResult:
@@ -113,4 +122,6 @@ def _load_one(data: Any, file: str, prefix: Loc, env: Mapping[str, str], out: _F
         return
     spec = fmt.convert(validated)  # formats' constraints imply the native model's
     out.problems.extend(check_tasks(views_of_spec(spec), origin))
+    for loc, message in fmt.warnings(validated):
+        out.warnings.append(Problem(file, format_path(prefix + loc), message))
     out.loaded.append(Loaded(spec, origin))

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import pydantic
 
+from uet.errors import Problem
 from uet.scope import FileScope
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
@@ -32,6 +33,20 @@ class OnFailure(enum.StrEnum):
     SKIP_DEPENDENTS = "skip_dependents"  # dependents (transitively) are skipped; others go on
 
 
+class RetryBackoff(enum.StrEnum):
+    """How the delay between attempts grows."""
+
+    EXPONENTIAL = "exponential"  # retry_delay, then doubling, with jitter (uet's default)
+    FIXED = "fixed"  # retry_delay every time (the originals' plans: retry_delay_sec)
+
+
+class AbortRunning(enum.StrEnum):
+    """What an ``abort`` does to the tasks already running when it happens."""
+
+    KILL = "kill"  # their process groups are killed (uet's default)
+    FINISH = "finish"  # they run to their end; nothing new starts (the originals' plans)
+
+
 class _Model(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
@@ -41,6 +56,8 @@ class Defaults(_Model):
     retries: int = pydantic.Field(0, ge=0)
     retry_delay: float = pydantic.Field(DEFAULT_RETRY_DELAY_S, ge=0)  # seconds
     on_failure: OnFailure = OnFailure.SKIP_DEPENDENTS
+    retry_backoff: RetryBackoff = RetryBackoff.EXPONENTIAL
+    abort_running: AbortRunning = AbortRunning.KILL  # `uet run --abort-kills` forces kill
 
 
 class FixLoop(_Model):
@@ -65,6 +82,7 @@ class TaskSpec(_Model):
     timeout: float | None = pydantic.Field(None, gt=0)
     retries: int | None = pydantic.Field(None, ge=0)
     retry_delay: float | None = pydantic.Field(None, ge=0)
+    retry_backoff: RetryBackoff | None = None
     on_failure: OnFailure | None = None
     cwd: str | None = None  # relative to the project root
     env: dict[str, str] = pydantic.Field(default_factory=dict)
@@ -78,6 +96,8 @@ class TaskSpec(_Model):
     acceptance_instructions: list[str] = pydantic.Field(default_factory=list)  # prose: prompt
     fix_loop: FixLoop | None = None  # tries in the clone while the acceptance gate fails
     keep_background: bool = False  # leave what the task started in the background alive
+    conflict_group: str | None = None  # no two tasks of one group run at once
+    parallel_ok: bool = True  # false: the task runs with no other task of the run
 
     @pydantic.field_validator("files_scope")
     @classmethod
@@ -112,6 +132,8 @@ class PlannedTask:
     on_failure: OnFailure
     env: Mapping[str, str]  # workstream env, then task env (variables substituted)
     cwd: str | None
+    retry_backoff: RetryBackoff = RetryBackoff.EXPONENTIAL  # how retry_delay grows
+    abort_running: AbortRunning = AbortRunning.KILL  # when its failure aborts the run
 
     @property
     def max_attempts(self) -> int:
@@ -133,3 +155,4 @@ class Plan:
     workstreams: tuple[WorkstreamSpec, ...]
     tasks: tuple[PlannedTask, ...]
     sources: Mapping[str, Path] = field(default_factory=dict)
+    warnings: tuple[Problem, ...] = ()  # what loaded but deserves a look (unknown plan keys…)

@@ -8,6 +8,7 @@ from uet.engine.progress import Progress
 from uet.engine.run.book import AttemptBook
 from uet.engine.run.tick import Tick
 from uet.engine.scheduler import Scheduler
+from uet.spec.models import AbortRunning
 from uet.state.records import AttemptResult, TaskUpdate
 from uet.state.store import Transaction
 from uet.states import AttemptState, RunStatus, TaskStatus
@@ -23,9 +24,16 @@ class Ending:
     """Watches for a cancel request and writes the run's end."""
 
     def __init__(
-        self, *, book: AttemptBook, scheduler: Scheduler, progress: Progress, run_id: str
+        self,
+        *,
+        book: AttemptBook,
+        scheduler: Scheduler,
+        progress: Progress,
+        run_id: str,
+        abort_kills: bool = False,
     ) -> None:
         self.book = book
+        self.abort_kills = abort_kills
         self.scheduler = scheduler
         self.progress = progress
         self.run_id = run_id
@@ -36,6 +44,19 @@ class Ending:
     def stopping(self) -> bool:
         """Canceled, or aborted by a task's failure: nothing new starts."""
         return self.cancel_requested or self.scheduler.aborted
+
+    @property
+    def kills_running(self) -> bool:
+        """Whether what still runs is killed: on a cancel, and on an abort unless the
+        aborting task's workstream lets running tasks finish (a plan's, without
+        ``--abort-kills``)."""
+        if self.cancel_requested:
+            return True
+        key = self.scheduler.aborted_by
+        if key is None:
+            return self.scheduler.aborted
+        task = self.scheduler.tasks[key]
+        return self.abort_kills or task.abort_running is AbortRunning.KILL
 
     def check_cancel(self, tx: Transaction, now: float) -> None:
         """Has `uet cancel` (from any process) asked for this run to stop?"""

@@ -80,7 +80,11 @@ class RunLoop:
         )
         self.tasks = self.scheduler.tasks  # key -> task
         self.ending = Ending(
-            book=self.book, scheduler=self.scheduler, progress=self.progress, run_id=self.run_id
+            book=self.book,
+            scheduler=self.scheduler,
+            progress=self.progress,
+            run_id=self.run_id,
+            abort_kills=self.options.abort_kills,
         )
         self.settler = Settler(
             book=self.book,
@@ -158,7 +162,7 @@ class RunLoop:
             self._requeue_due(now)
             if not ending.cancel_requested:
                 jobs = self.dispatcher.dispatch(tx, tick, now)
-            if ending.stopping and self.book.live:
+            if ending.stopping and self.book.live and ending.kills_running:
                 for attempt_id in sorted(self.book.live):
                     self.executor.cancel(attempt_id)
             if ending.is_done():

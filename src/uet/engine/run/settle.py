@@ -16,7 +16,7 @@ from uet.engine.scheduler import Scheduler
 from uet.engine.tooltasks import ToolTasks
 from uet.execution.api import Outcome
 from uet.routing import Transition
-from uet.spec.models import PlannedTask
+from uet.spec.models import PlannedTask, RetryBackoff
 from uet.state.records import DecisionRecord, TaskUpdate
 from uet.states import AttemptState, TaskStatus
 
@@ -42,7 +42,10 @@ def verdict(outcome: Outcome, *, used: int, max_attempts: int, stopping: bool) -
 
 
 def retry_delay(task: PlannedTask, number: int, pacing: Pacing) -> float:
-    """Seconds before the retry after attempt ``number`` (0 when the task's delay is 0)."""
+    """Seconds before the retry after attempt ``number`` (0 when the task's delay is 0):
+    ``retry_delay`` every time for a fixed backoff (the originals' plans), else growing."""
+    if task.retry_backoff is RetryBackoff.FIXED:
+        return task.retry_delay
     return compute_backoff(number, base=task.retry_delay, cap=RETRY_DELAY_CAP_S, rng=pacing.rng)
 
 
