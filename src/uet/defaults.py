@@ -58,3 +58,18 @@ TICK_GATHER_S = 0.005
 DISPATCH_AHEAD = 1
 """Jobs handed to the executor beyond ``-j``, in multiples of ``-j``: they wait in its queue,
 already recorded as dispatched, and start the moment a process slot frees."""
+
+PROTECTED_PATHS = (
+    ".git/**",
+    ".github/**",
+    ".gitlab-ci.yml",
+    ".pre-commit-config.yaml",
+    ".uet/**",
+    "uet.toml",
+    "config/*.yaml",
+    "config/*.yml",
+    "pyproject.toml[tool.uet]",
+)
+"""Paths an agent may never change unless its task's ``files_scope`` names them explicitly
+(``uet.scope.ProtectedPaths``); ``[agents] protected_paths`` in uet.toml adds more.
+``FILE[a.b]`` protects only that TOML table of the file."""
