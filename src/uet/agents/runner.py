@@ -157,6 +157,7 @@ def _in_clone(  # noqa: PLR0911 - one return per way an attempt ends, in step or
             reason=next_step.reason,
             failure=failure,
             signature=signatures[-1],
+            stopped_by=next_step.stopped_by,
         )
         if not next_step.again:
             _say(f"fix loop stops: {next_step.reason}; nothing was committed")
@@ -209,6 +210,7 @@ def _record_step(
     reason: str,
     failure: GateFailure | None = None,
     signature: str | None = None,
+    stopped_by: str | None = None,
 ) -> None:
     """One ``fix_loop`` decision: the step, its gate failure and signature, what comes next."""
     loop = attempt.fix_loop
@@ -219,6 +221,7 @@ def _record_step(
         "max_error_repeats": loop.max_error_repeats if loop else None,
         "oscillation_threshold": loop.oscillation_threshold if loop else None,
         "signature": signature,
+        "stopped_by": stopped_by,  # max_attempts | max_error_repeats | oscillation
     }
     if failure is not None:
         data.update(
