@@ -138,6 +138,11 @@ class Settings(pydantic.BaseModel):
         return value
 
     @property
+    def all_protected_paths(self) -> tuple[str, ...]:
+        """The built-in protected paths, then the configured ones."""
+        return tuple(dict.fromkeys((*defaults.PROTECTED_PATHS, *self.protected_paths)))
+
+    @property
     def is_sqlite(self) -> bool:
         return self.db.startswith("sqlite")
 

@@ -216,7 +216,8 @@ def test_an_agent_without_files_scope_may_not_touch_uet_toml_or_ci_workflows(
         ".github/workflows/x.yml": ".github/**",
         "uet.toml": "uet.toml",
     }
-    assert "uet.toml" in scope.reason and ".github/workflows/x.yml" in scope.reason
+    assert "uet.toml" in scope.reason
+    assert ".github/workflows/x.yml" in scope.reason
     assert scope.data["outside"] == []  # no files_scope: everything else was allowed
     # The work is archived, not lost, and the clone is clean again.
     archive = scope.data["archive"]
@@ -226,7 +227,8 @@ def test_an_agent_without_files_scope_may_not_touch_uet_toml_or_ci_workflows(
     assert _decisions(project, "evil", "merge") == []
     assert main(["decisions", "--run", "evil", "--category", "scope"]) == 0
     shown = capsys.readouterr().out
-    assert "uet.toml" in shown and ".github/workflows/x.yml" in shown
+    assert "uet.toml" in shown
+    assert ".github/workflows/x.yml" in shown
 
 
 def test_a_catch_all_scope_does_not_open_protected_paths_but_naming_them_does(
@@ -292,6 +294,7 @@ def test_a_bad_protected_path_in_the_config_is_a_clear_error_before_anything_run
     code = main(["run", str(_workstream(project)), "--run-id", "bad"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "agents.protected_paths" in err and "../outside" in err
+    assert "agents.protected_paths" in err
+    assert "../outside" in err
     assert "Traceback" not in err
     assert script_calls(script) == []

@@ -221,7 +221,9 @@ def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | 
             f"unknown tools ({', '.join(unknown)}); known: {', '.join(sorted(tools))} "
             f"(see `uet tools list`)"
         )
-    protected = tuple(dict.fromkeys((*defaults.PROTECTED_PATHS, *settings.protected_paths)))
     return Tooling(
-        tools=tools, routing=load_routing(settings), db=settings.db, protected_paths=protected
+        tools=tools,
+        routing=load_routing(settings),
+        db=settings.db,
+        protected_paths=settings.all_protected_paths,
     )
