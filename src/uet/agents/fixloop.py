@@ -91,4 +91,4 @@ def verdict(signatures: Sequence[str], loop: FixLoop | None) -> Verdict:
             f"oscillation_threshold {loop.oscillation_threshold})",
             "oscillation",
         )
-    return Verdict(True, f"attempt {tries + 1} of {loop.max_attempts} with the errors")
+    return Verdict(True, f"the gate failed ({last}): try {tries + 1} of {loop.max_attempts}")

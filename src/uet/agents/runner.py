@@ -162,7 +162,7 @@ def _in_clone(  # noqa: PLR0911 - one return per way an attempt ends, in step or
         if not next_step.again:
             _say(f"fix loop stops: {next_step.reason}; nothing was committed")
             return 1
-        _say(f"fix loop: {next_step.reason}")
+        _say(f"fix loop: {next_step.reason}, with the failing output in the prompt")
         error = failure.describe()
     return 1  # not reached: the verdict stops at max_attempts
 
@@ -198,6 +198,8 @@ def _gate(clone: AgentClone, attempt: ToolAttempt) -> GateFailure | None:
         if done.returncode != 0:
             _say(f"acceptance failed (exit {done.returncode}): {command}")
             return GateFailure(command, done.returncode, done.stdout[-GATE_OUTPUT_KEPT:])
+    if attempt.acceptance:
+        _say("acceptance passed")
     return None
 
 
