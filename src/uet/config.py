@@ -139,8 +139,13 @@ class Settings(pydantic.BaseModel):
 
     @property
     def all_protected_paths(self) -> tuple[str, ...]:
-        """The built-in protected paths, then the configured ones."""
-        return tuple(dict.fromkeys((*defaults.PROTECTED_PATHS, *self.protected_paths)))
+        """The built-in protected paths, uet's home when it is not ``.uet``, then the
+        configured ones."""
+        home: tuple[str, ...] = ()
+        if self.home.is_relative_to(self.root) and self.home != self.root:
+            home = (f"{self.home.relative_to(self.root).as_posix()}/**",)
+        entries = (*defaults.PROTECTED_PATHS, *home, *self.protected_paths)
+        return tuple(dict.fromkeys(entries))
 
     @property
     def is_sqlite(self) -> bool:

@@ -61,9 +61,17 @@ already recorded as dispatched, and start the moment a process slot frees."""
 
 PROTECTED_PATHS = (
     ".git/**",
+    ".gitmodules",
     ".github/**",
     ".gitlab-ci.yml",
+    ".circleci/**",
+    ".buildkite/**",
+    ".travis.yml",
+    "azure-pipelines.yml",
+    "bitbucket-pipelines.yml",
+    "Jenkinsfile",
     ".pre-commit-config.yaml",
+    ".husky/**",
     ".uet/**",
     "uet.toml",
     "config/*.yaml",

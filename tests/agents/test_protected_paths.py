@@ -94,3 +94,13 @@ def test_an_entry_must_be_relative_and_the_setting_adds_to_the_defaults() -> Non
     assert settings.all_protected_paths[-2:] == ("deploy/", "Makefile")
     with pytest.raises(ConfigError, match=r"agents\.protected_paths"):
         load_settings(env={"UET_PROTECTED_PATHS": "../up"})
+
+
+def test_uet_s_home_is_protected_wherever_it_is_configured() -> None:
+    assert load_settings().all_protected_paths.count(".uet/**") == 1
+    assert "state/**" in load_settings(env={"UET_HOME": "state"}).all_protected_paths
+
+
+def test_the_ci_files_of_the_common_ci_systems_are_protected() -> None:
+    ci = [".circleci/config.yml", "Jenkinsfile", ".travis.yml", "azure-pipelines.yml"]
+    assert _blocked(["**"], ci) == ci
