@@ -70,3 +70,13 @@ def test_the_runner_refuses_a_file_it_cannot_read_in_one_line_with_exit_2(
     assert "not a tool attempt uet can run" in done.stdout
     assert "contract version 0" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_runner_imports_nothing_of_the_engine() -> None:
+    """DESIGN.md's layering: agents/ sits below engine/; the contract is what they share."""
+    code = (
+        "import sys, uet.agents.runner\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('uet.engine', 'uet.cli'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
