@@ -179,10 +179,13 @@ def _commit_and_merge(
 
 
 def _gate(clone: AgentClone, attempt: ToolAttempt) -> GateFailure | None:
-    """Run the acceptance commands in the clone, in order; the first failure, or None."""
+    """Run the acceptance commands in the clone, in order, streaming their output; the first
+    failure (with the end of its output), or None when every one passed."""
     for command in attempt.acceptance:
         _say(f"acceptance: {command}")
-        done = subprocess.run(  # noqa: S602 - the user's acceptance command, a shell string
+        tail: deque[str] = deque()
+        size = 0
+        with subprocess.Popen(  # noqa: S602 - the user's acceptance command, a shell string
             command,
             shell=True,
             cwd=clone.path,
@@ -192,12 +195,19 @@ def _gate(clone: AgentClone, attempt: ToolAttempt) -> GateFailure | None:
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
-            check=False,
-        )
-        sys.stdout.write(done.stdout)
-        if done.returncode != 0:
-            _say(f"acceptance failed (exit {done.returncode}): {command}")
-            return GateFailure(command, done.returncode, done.stdout[-GATE_OUTPUT_KEPT:])
+        ) as process:
+            assert process.stdout is not None  # noqa: S101 - PIPE was asked for
+            for line in process.stdout:
+                sys.stdout.write(line)
+                tail.append(line)
+                size += len(line)
+                while size > GATE_OUTPUT_KEPT and len(tail) > 1:
+                    size -= len(tail.popleft())
+            code = process.wait()
+        sys.stdout.flush()
+        if code != 0:
+            _say(f"acceptance failed (exit {code}): {command}")
+            return GateFailure(command, code, "".join(tail)[-GATE_OUTPUT_KEPT:])
     if attempt.acceptance:
         _say("acceptance passed")
     return None
