@@ -298,3 +298,74 @@ def test_a_bad_protected_path_in_the_config_is_a_clear_error_before_anything_run
     assert "../outside" in err
     assert "Traceback" not in err
     assert script_calls(script) == []
+
+
+def test_a_protected_change_during_the_fix_loop_ends_it_and_keeps_all_the_work_archived(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sneaky = [*_write(RIGHT), *_write("on: push\n", ".github/workflows/x.yml")]
+    script = write_script(tmp_path / "agent.json", calls=[_write(WRONG), sneaky])
+    before = _setup(project, script)
+    workstream = _workstream(project, acceptance=[GATE], fix_loop={"max_attempts": 3})
+
+    code, out = _run(workstream, "sneaky", capsys)
+
+    assert code == 1, out
+    assert len(script_calls(script)) == 2  # no third try after a rejection
+    assert git(project, "rev-parse", "main") == before
+    [step] = _decisions(project, "sneaky", "fix_loop")
+    assert step.chosen == "again"
+    [scope] = _decisions(project, "sneaky", "scope")
+    assert scope.data["protected"] == [".github/workflows/x.yml"]
+    assert git(project, "show", f"{scope.data['archive']}:src/hello.py") == RIGHT.strip()
+    store = Store.open(f"sqlite:///{project / '.uet' / 'state.db'}")
+    with store.reader() as tx:
+        [attempt] = tx.get_attempts("sneaky")
+    store.close()
+    assert attempt.exit_code == 65
+
+
+def test_engine_retries_start_a_new_fix_loop_in_the_same_clone(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = write_script(tmp_path / "agent.json", _write(WRONG))
+    before = _setup(project, script)
+    workstream = _workstream(
+        project, acceptance=[GATE], fix_loop={"max_attempts": 2}, retries=1, retry_delay=0
+    )
+
+    code, out = _run(workstream, "retried", capsys)
+
+    assert code == 1, out
+    calls = script_calls(script)
+    assert len(calls) == 4  # (retries + 1) x max_attempts
+    assert len({call["cwd"] for call in calls}) == 1
+    steps = _decisions(project, "retried", "fix_loop")
+    assert [(d.data["attempt"], d.data["step"], d.chosen) for d in steps] == [
+        (1, 1, "again"),
+        (1, 2, "stop"),
+        (2, 1, "again"),
+        (2, 2, "stop"),
+    ]
+    assert git(project, "rev-parse", "main") == before
+
+
+def test_a_gate_that_hangs_is_killed_by_the_task_timeout_and_nothing_merges(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = write_script(tmp_path / "agent.json", _write(RIGHT))
+    before = _setup(project, script)
+    workstream = _workstream(
+        project, acceptance=["sleep 120"], fix_loop={"max_attempts": 3}, timeout=3
+    )
+
+    code, out = _run(workstream, "hung", capsys)
+
+    assert code == 1, out
+    store = Store.open(f"sqlite:///{project / '.uet' / 'state.db'}")
+    with store.reader() as tx:
+        [attempt] = tx.get_attempts("hung")
+    store.close()
+    assert attempt.state.value == "timed_out"
+    assert git(project, "rev-parse", "main") == before
+    assert _decisions(project, "hung", "merge") == []
