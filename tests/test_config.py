@@ -119,6 +119,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
         "UET_BACKUP_DIR": "bk",
         "UET_BACKUP_RETENTION_DAYS": "0",
         "UET_PG_BINDIR": "/opt/pg/bin",
+        "UET_PROTECTED_PATHS": "deploy/,Makefile",
     }
     assert {key.env for key in SETTINGS} == set(env)
     found = load_settings(env=env, cwd=project)
@@ -131,6 +132,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
     assert found.sqlite_busy_timeout == 2.5
     assert (found.event_batch_size, found.event_queue_max) == (10, 20)
     assert found.event_flush_interval == 0.5
+    assert found.protected_paths == ("deploy/", "Makefile")
     assert found.backup_dir == root / "bk"
     assert found.backup_retention_days == 0
     assert found.pg_bindir == Path("/opt/pg/bin")

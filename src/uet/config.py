@@ -20,6 +20,7 @@ import pydantic
 
 from uet import defaults
 from uet.errors import ConfigError
+from uet.scope import Protected
 
 CONFIG_FILE = "uet.toml"
 PYPROJECT_FILE = "pyproject.toml"
@@ -95,6 +96,12 @@ SETTINGS: tuple[SettingKey, ...] = (
         ("postgres", "bindir"),
         "folder of pg_dump/pg_restore (default: found on PATH)",
     ),
+    SettingKey(
+        "protected_paths",
+        "UET_PROTECTED_PATHS",
+        ("agents", "protected_paths"),
+        "more paths agents may not change (comma-separated in the variable)",
+    ),
 )
 _BY_FIELD = {key.field: key for key in SETTINGS}
 
@@ -119,6 +126,7 @@ class Settings(pydantic.BaseModel):
     backup_dir: Path
     backup_retention_days: int = pydantic.Field(defaults.BACKUP_RETENTION_DAYS, ge=0)
     pg_bindir: Path | None = None
+    protected_paths: tuple[str, ...] = ()  # added to defaults.PROTECTED_PATHS
     sections: dict[str, Any] = pydantic.Field(default_factory=dict)
     config_file: Path | None = None
 
@@ -126,6 +134,27 @@ class Settings(pydantic.BaseModel):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @pydantic.field_validator("protected_paths", mode="before")
+    @classmethod
+    def _paths(cls, value: object) -> object:
+        if isinstance(value, str):  # from the environment variable
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            for entry in value:
+                if isinstance(entry, str):
+                    Protected.parse(entry)  # a bad pattern is a ValueError: a ConfigError
+        return value
+
+    @property
+    def all_protected_paths(self) -> tuple[str, ...]:
+        """The built-in protected paths, uet's home when it is not ``.uet``, then the
+        configured ones."""
+        home: tuple[str, ...] = ()
+        if self.home.is_relative_to(self.root) and self.home != self.root:
+            home = (f"{self.home.relative_to(self.root).as_posix()}/**",)
+        entries = (*defaults.PROTECTED_PATHS, *home, *self.protected_paths)
+        return tuple(dict.fromkeys(entries))
 
     @property
     def is_sqlite(self) -> bool:

@@ -62,3 +62,26 @@ TICK_GATHER_S = 0.005
 DISPATCH_AHEAD = 1
 """Jobs handed to the executor beyond ``-j``, in multiples of ``-j``: they wait in its queue,
 already recorded as dispatched, and start the moment a process slot frees."""
+
+PROTECTED_PATHS = (
+    ".git/**",
+    ".gitmodules",
+    ".github/**",
+    ".gitlab-ci.yml",
+    ".circleci/**",
+    ".buildkite/**",
+    ".travis.yml",
+    "azure-pipelines.yml",
+    "bitbucket-pipelines.yml",
+    "Jenkinsfile",
+    ".pre-commit-config.yaml",
+    ".husky/**",
+    ".uet/**",
+    "uet.toml",
+    "config/*.yaml",
+    "config/*.yml",
+    "pyproject.toml[tool.uet]",
+)
+"""Paths an agent may never change unless its task's ``files_scope`` names them explicitly
+(``uet.scope.ProtectedPaths``); ``[agents] protected_paths`` in uet.toml adds more.
+``FILE[a.b]`` protects only that TOML table of the file."""

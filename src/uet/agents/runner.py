@@ -1,22 +1,29 @@
 """The agent runner: one attempt of a tool task, as the engine starts it.
 
-    python -m uet.agents.runner SPEC.json
+    python -m uet.agents.runner ATTEMPT.json
 
-The engine writes SPEC.json (:mod:`uet.engine.tooltasks`) and runs this module as the
-attempt's process, in the attempt's process group. With ``isolation: clone`` it:
+The engine writes ATTEMPT.json (a :class:`uet.spec.attempt.ToolAttempt`) and runs this module
+as the attempt's process, in the attempt's process group. With ``isolation: clone`` it:
 
 1. takes the task's agent clone (``.uet/agents/<agent>``; made on the first attempt, reused by
    retries so that the tool can fix its own work);
-2. writes the prompt file (instructions, files scope, acceptance commands, and on a retry the
-   previous attempt's errors) under ``.uet/prompts/<run>/``;
+2. writes the prompt file (instructions, files scope, acceptance commands and instructions,
+   and on a retry or a fix the previous errors) under ``.uet/prompts/<run>/``;
 3. runs the tool's rendered argv in the clone, streaming its output; a rate-limit or quota
    message exits :data:`RATE_LIMITED_EXIT` (the engine moves the task to the next tool);
-4. checks every changed path against ``files_scope``: a change outside it is archived
-   (``refs/uet/archive/<agent>``), discarded from the clone and rejected
-   (:data:`SCOPE_REJECTED_EXIT`), so nothing of it can reach the target;
-5. records the diff under ``.uet/patches/<run>/``, runs the ``acceptance`` commands in the
-   clone, commits the changed paths by name and merges the branch through the merge queue
-   (gated by the acceptance commands, on the rebased result).
+4. checks every changed path against ``files_scope`` and the protected paths
+   (:class:`uet.scope.ProtectedPaths`): a change outside the scope, or to a protected path
+   the scope does not name, is archived (``refs/uet/archive/<agent>``), discarded from the
+   clone and rejected (:data:`SCOPE_REJECTED_EXIT`, a ``scope`` decision naming the paths),
+   so nothing of it can reach the target;
+5. runs the ``acceptance`` commands — the gate — in the clone, *before anything is
+   committed*; when one fails and the task has a ``fix_loop``, the tool is called again in
+   the same clone with the failing command's output in its prompt (:mod:`uet.agents.fixloop`
+   says when to stop), each step a ``fix_loop`` decision;
+6. once the gate passes: records the diff under ``.uet/patches/<run>/``, commits the changed
+   paths by name and merges the branch through the merge queue (gated again by the
+   acceptance commands, on the rebased result). A gate that never passes leaves the target
+   branch untouched.
 
 With ``isolation: none`` the tool runs in the project root and nothing is committed.
 Every step prints one ``uet:`` line, so ``uet logs`` tells the story.
@@ -25,7 +32,6 @@ Every step prints one ``uet:`` line, so ``uet logs`` tells the story.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import subprocess
 import sys
@@ -33,20 +39,25 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import pydantic
+
+from uet.agents.fixloop import error_signature, verdict
 from uet.agents.service import AgentManager
-from uet.engine.tooltasks import RATE_LIMITED_EXIT, SCOPE_REJECTED_EXIT, attempt_file
 from uet.errors import UetError
 from uet.isolation.clones import AgentClone, archive_work
 from uet.isolation.git import Git, without_git_redirections
-from uet.scope import FileScope
-from uet.spec.tools import Outcome, ToolProfile, classify_output, render_argv
+from uet.scope import FileScope, ProtectedPaths
+from uet.spec.attempt import RATE_LIMITED_EXIT, SCOPE_REJECTED_EXIT, ToolAttempt, attempt_file
+from uet.spec.tools import Outcome, classify_output, render_argv
 from uet.state.records import DecisionRecord
 from uet.state.store import Store
 
 OUTPUT_KEPT = 200_000  # characters of the tool's output kept to look for rate-limit messages
+GATE_OUTPUT_KEPT = 4000  # characters of a failing gate command's output given to the next try
 
 
 def agent_id_for(run_id: str, task: str) -> str:
@@ -59,11 +70,16 @@ def agent_id_for(run_id: str, task: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m uet.agents.runner SPEC.json", file=sys.stderr)
+        print("usage: python -m uet.agents.runner ATTEMPT.json", file=sys.stderr)
         return 2
-    spec: dict[str, Any] = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     try:
-        return _run(spec)
+        attempt = ToolAttempt.read(Path(args[0]))
+    except (OSError, pydantic.ValidationError) as exc:
+        problem = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else exc
+        print(f"uet: error: {args[0]}: not a tool attempt uet can run: {problem}", flush=True)
+        return 2
+    try:
+        return _run(attempt)
     except UetError as exc:
         print(f"uet: error: {exc}", flush=True)
         return 3
@@ -73,71 +89,194 @@ def _say(message: str) -> None:
     print(f"uet: {message}", flush=True)
 
 
-def _run(spec: dict[str, Any]) -> int:
-    profile = ToolProfile.model_validate(spec["profile"])
-    root = Path(spec["root"])
-    home = Path(spec["home"])
-    if spec["isolation"] != "clone":
-        code, signal = _run_tool(profile, spec, root, _prompt_file(spec, home))
+def _run(attempt: ToolAttempt) -> int:
+    if attempt.isolation != "clone":
+        prompt = _prompt_file(attempt, attempt.previous_error, 1)
+        code, signal = _run_tool(attempt, attempt.root, prompt)
         return RATE_LIMITED_EXIT if signal is not None and code != 0 else code
-    store = Store.open(spec["db"])
+    store = Store.open(attempt.db)
     try:
-        manager = AgentManager(store, home=home)
-        agent = agent_id_for(spec["run_id"], spec["task"])
-        clone = _clone(manager, agent, root, spec["files_scope"])
+        manager = AgentManager(store, home=attempt.home, protected_paths=attempt.protected_paths)
+        agent = agent_id_for(attempt.run_id, attempt.task)
+        clone = _clone(manager, agent, attempt.root, list(attempt.files_scope))
         with clone.occupied("run it again"):  # no cleanup or merge from elsewhere meanwhile
-            return _in_clone(store, manager, clone, profile, spec)
+            return _in_clone(store, manager, clone, attempt)
     finally:
         store.close()
 
 
-def _in_clone(
-    store: Store,
-    manager: AgentManager,
-    clone: AgentClone,
-    profile: ToolProfile,
-    spec: dict[str, Any],
+@dataclass(frozen=True, slots=True)
+class GateFailure:
+    """The first acceptance command that failed, with the end of its output."""
+
+    command: str
+    exit_code: int
+    output: str
+
+    def describe(self) -> str:
+        return f"`{self.command}` exited {self.exit_code}:\n{self.output}"
+
+
+def _in_clone(  # noqa: PLR0911 - one return per way an attempt ends, in step order
+    store: Store, manager: AgentManager, clone: AgentClone, attempt: ToolAttempt
 ) -> int:
-    home = manager.home
-    _say(f"agent {clone.id} in {clone.path} (branch {clone.context.branch}), tool {profile.name}")
-    code, signal = _run_tool(profile, spec, clone.path, _prompt_file(spec, home))
-    changed = clone.state().changed
-    limited = signal is not None and (code != 0 or not changed)  # it may still exit 0
-    if limited or code != 0:
-        return RATE_LIMITED_EXIT if limited else code
-    if not changed:
-        if clone.commits_since_base() and manager.get(clone.id).status != "merged":
-            _say("nothing new, but earlier attempts' commits are not merged yet: merging them")
-            return _merge(manager, clone, spec)
-        _say(f"{profile.name} changed nothing")
-        return 1
-    outside = FileScope(spec["files_scope"]).outside(changed)
-    if outside:
-        return _reject(store, clone, spec, changed, outside)
-    _say(f"changed: {', '.join(changed)}")
-    _save_patch(clone, spec, home, changed)
-    for command in spec["acceptance"]:
+    name = attempt.profile.name
+    _say(f"agent {clone.id} in {clone.path} (branch {clone.context.branch}), tool {name}")
+    error = attempt.previous_error
+    signatures: list[str] = []
+    for step in range(1, attempt.max_tries + 1):
+        code, signal = _run_tool(attempt, clone.path, _prompt_file(attempt, error, step))
+        changed = clone.state().changed
+        limited = signal is not None and (code != 0 or not changed)  # it may still exit 0
+        if limited or code != 0:
+            return RATE_LIMITED_EXIT if limited else code
+        if not changed:
+            if clone.commits_since_base() and manager.get(clone.id).status != "merged":
+                _say("nothing new, but earlier attempts' commits are not merged yet: merging them")
+                return _merge(manager, clone, attempt)
+            _say(f"{name} changed nothing")
+            return 1
+        if _out_of_bounds(store, clone, attempt, changed):
+            return SCOPE_REJECTED_EXIT
+        _say(f"changed: {', '.join(changed)}")
+        failure = _gate(clone, attempt)
+        if failure is None:
+            if signatures:
+                _record_step(store, attempt, step=step, chosen="passed", reason="the gate passed")
+            return _commit_and_merge(manager, clone, attempt, changed)
+        signatures.append(error_signature(failure.command, failure.exit_code, failure.output))
+        if attempt.fix_loop is None:
+            return 1
+        next_step = verdict(signatures, attempt.fix_loop)
+        chosen = "again" if next_step.again else "stop"
+        _record_step(
+            store,
+            attempt,
+            step=step,
+            chosen=chosen,
+            reason=next_step.reason,
+            failure=failure,
+            signature=signatures[-1],
+            stopped_by=next_step.stopped_by,
+        )
+        if not next_step.again:
+            _say(f"fix loop stops: {next_step.reason}; nothing was committed")
+            return 1
+        _say(f"fix loop: {next_step.reason}, with the failing output in the prompt")
+        error = failure.describe()
+    return 1  # not reached: the verdict stops at max_attempts
+
+
+def _commit_and_merge(
+    manager: AgentManager, clone: AgentClone, attempt: ToolAttempt, changed: list[str]
+) -> int:
+    _save_patch(clone, attempt, changed)
+    title = (attempt.prompt.strip().splitlines() or [attempt.task])[0][:72]
+    message = f"{attempt.task}: {title}\n\nuet run {attempt.run_id}"
+    made = manager.commit(clone.id, changed, message)
+    _say(f"committed {made} on {clone.context.branch}")
+    return _merge(manager, clone, attempt)
+
+
+def _gate(clone: AgentClone, attempt: ToolAttempt) -> GateFailure | None:
+    """Run the acceptance commands in the clone, in order, streaming their output; the first
+    failure (with the end of its output), or None when every one passed."""
+    for command in attempt.acceptance:
         _say(f"acceptance: {command}")
-        done = subprocess.run(  # noqa: S602 - the user's acceptance command, a shell string
+        tail: deque[str] = deque()
+        size = 0
+        with subprocess.Popen(  # noqa: S602 - the user's acceptance command, a shell string
             command,
             shell=True,
             cwd=clone.path,
             env=_environment(),
             stdin=subprocess.DEVNULL,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        ) as process:
+            assert process.stdout is not None  # noqa: S101 - PIPE was asked for
+            for line in process.stdout:
+                sys.stdout.write(line)
+                tail.append(line)
+                size += len(line)
+                while size > GATE_OUTPUT_KEPT and len(tail) > 1:
+                    size -= len(tail.popleft())
+            code = process.wait()
+        sys.stdout.flush()
+        if code != 0:
+            _say(f"acceptance failed (exit {code}): {command}")
+            return GateFailure(command, code, "".join(tail)[-GATE_OUTPUT_KEPT:])
+    if attempt.acceptance:
+        _say("acceptance passed")
+    return None
+
+
+def _record_step(
+    store: Store,
+    attempt: ToolAttempt,
+    *,
+    step: int,
+    chosen: str,
+    reason: str,
+    failure: GateFailure | None = None,
+    signature: str | None = None,
+    stopped_by: str | None = None,
+) -> None:
+    """One ``fix_loop`` decision: the step, its gate failure and signature, what comes next."""
+    loop = attempt.fix_loop
+    data: dict[str, Any] = {
+        "step": step,
+        "attempt": attempt.attempt,
+        "max_attempts": attempt.max_tries,
+        "max_error_repeats": loop.max_error_repeats if loop else None,
+        "oscillation_threshold": loop.oscillation_threshold if loop else None,
+        "signature": signature,
+        "stopped_by": stopped_by,  # max_attempts | max_error_repeats | oscillation
+    }
+    if failure is not None:
+        data.update(
+            command=failure.command, exit_code=failure.exit_code, output=failure.output[-1000:]
         )
-        if done.returncode != 0:
-            _say(f"acceptance failed (exit {done.returncode}): {command}")
-            return 1
-    title = (spec["prompt"].strip().splitlines() or [spec["task"]])[0][:72]
-    made = manager.commit(clone.id, changed, f"{spec['task']}: {title}\n\nuet run {spec['run_id']}")
-    _say(f"committed {made} on {clone.context.branch}")
-    return _merge(manager, clone, spec)
+    _decide(
+        store,
+        attempt,
+        category="fix_loop",
+        chosen=chosen,
+        reason=reason,
+        alternatives=["again", "stop", "passed"],
+        data=data,
+    )
 
 
-def _merge(manager: AgentManager, clone: AgentClone, spec: dict[str, Any]) -> int:
-    gate = " && ".join(f"({c})" for c in spec["acceptance"]) or None
-    [result] = manager.merge([clone.id], gate=gate, run_id=spec["run_id"], task_id=spec["task"])
+def _decide(
+    store: Store,
+    attempt: ToolAttempt,
+    *,
+    category: str,
+    chosen: str,
+    reason: str,
+    alternatives: list[Any],
+    data: dict[str, Any],
+) -> None:
+    record = DecisionRecord(
+        category=category,
+        chosen=chosen,
+        reason=reason,
+        ts=time.time(),
+        run_id=attempt.run_id,
+        task_id=attempt.task,
+        alternatives=alternatives,
+        data=data,
+    )
+    with store.transaction() as tx:
+        tx.record_decisions([record])
+
+
+def _merge(manager: AgentManager, clone: AgentClone, attempt: ToolAttempt) -> int:
+    gate = " && ".join(f"({c})" for c in attempt.acceptance) or None
+    [result] = manager.merge([clone.id], gate=gate, run_id=attempt.run_id, task_id=attempt.task)
     _say(f"merge {result.status.value}: {result.reason}")
     return 0 if result.ok else 1
 
@@ -158,38 +297,48 @@ def _clone(manager: AgentManager, agent: str, root: Path, scope: list[str]) -> A
     return manager.clone(agent)
 
 
-def _prompt_file(spec: dict[str, Any], home: Path) -> Path:
-    parts = [spec["prompt"].strip() or f"Do task {spec['task']}."]
-    if spec["files_scope"]:
+def _prompt_file(attempt: ToolAttempt, error: str | None, step: int) -> Path:
+    parts = [attempt.prompt.strip() or f"Do task {attempt.task}."]
+    if attempt.files_scope:
         parts.append(
             "Only change these files (anything else is rejected):\n"
-            + "\n".join(f"- {pattern}" for pattern in spec["files_scope"])
+            + "\n".join(f"- {pattern}" for pattern in attempt.files_scope)
         )
-    if spec["acceptance"]:
+    parts.append(
+        "Never change these protected paths (the change is rejected):\n"
+        + "\n".join(f"- {entry}" for entry in ProtectedPaths(attempt.protected_paths).entries)
+    )
+    if attempt.acceptance:
         parts.append(
             "Your change is accepted when these commands pass:\n"
-            + "\n".join(f"- `{command}`" for command in spec["acceptance"])
+            + "\n".join(f"- `{command}`" for command in attempt.acceptance)
         )
-    if spec.get("previous_error"):
+    if attempt.acceptance_instructions:
         parts.append(
-            "The previous attempt failed with this output; fix the cause:\n"
-            f"```\n{spec['previous_error']}\n```"
+            "Your change must also meet these acceptance criteria:\n"
+            + "\n".join(f"- {text}" for text in attempt.acceptance_instructions)
         )
-    path = attempt_file(home / "prompts", spec["run_id"], spec["task"], spec["attempt"], ".md")
+    if error:
+        parts.append(
+            f"The previous attempt failed with this output; fix the cause:\n```\n{error}\n```"
+        )
+    suffix = ".md" if step == 1 else f".{step}.md"  # <task>-<attempt>.<fix step>.md
+    path = attempt_file(
+        attempt.home / "prompts", attempt.run_id, attempt.task, attempt.attempt, suffix
+    )
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
     return path
 
 
-def _run_tool(
-    profile: ToolProfile, spec: dict[str, Any], workdir: Path, prompt_file: Path
-) -> tuple[int, Outcome | None]:
+def _run_tool(attempt: ToolAttempt, workdir: Path, prompt_file: Path) -> tuple[int, Outcome | None]:
     """Run the tool in ``workdir``, streaming its output; (exit code, a rate-limit or quota
     message it printed). ``{prompt}`` is the task's own prompt; the full text (scope,
     acceptance, previous errors) only ever goes through the prompt file or stdin, so no
     output of an earlier attempt can reach a command line."""
-    files = [p for p in spec["files_scope"] if (workdir / p).is_file()]
+    profile = attempt.profile
+    files = [p for p in attempt.files_scope if (workdir / p).is_file()]
     argv = render_argv(
-        profile, prompt=spec["prompt"], prompt_file=prompt_file, files=files, workdir=workdir
+        profile, prompt=attempt.prompt, prompt_file=prompt_file, files=files, workdir=workdir
     )
     _say(f"running {profile.name}: {' '.join(argv[:3])}{' …' if len(argv) > 3 else ''}")
     env = _environment({**profile.env, "UET_PROMPT_FILE": str(prompt_file)})
@@ -239,38 +388,69 @@ def _feed(pipe: IO[str], text: str | None) -> None:
         pass
 
 
-def _reject(
-    store: Store, clone: AgentClone, spec: dict[str, Any], changed: list[str], outside: list[str]
-) -> int:
-    """Out of scope: keep the work in the archive, clean the clone, record why."""
-    archive = archive_work(clone, Git(Path(clone.context.repo)), reason="out of files_scope")
-    clone.discard_changes()
-    reason = (
-        f"{len(outside)} changed path(s) outside files_scope {spec['files_scope']}: "
-        f"{', '.join(outside[:10])}"
+def _out_of_bounds(
+    store: Store, clone: AgentClone, attempt: ToolAttempt, changed: list[str]
+) -> bool:
+    """Reject (True) a change outside the files scope or to a protected path the scope
+    does not name: keep the work in the archive, clean the clone, record why."""
+    scope = FileScope(attempt.files_scope)
+    outside = scope.outside(changed)
+    base = clone.context.base_commit
+    protected = ProtectedPaths(attempt.protected_paths).violations(
+        changed, scope, lambda path: (_show(clone, base, path), _read(clone.path / path))
     )
-    with store.transaction() as tx:
-        tx.record_decisions(
-            [
-                DecisionRecord(
-                    category="scope",
-                    chosen="rejected",
-                    reason=reason,
-                    ts=time.time(),
-                    run_id=spec["run_id"],
-                    task_id=spec["task"],
-                    alternatives=["accepted", "rejected"],
-                    data={"changed": changed[:200], "outside": outside[:200], "archive": archive},
-                )
-            ]
+    if not outside and not protected:
+        return False
+    archive = archive_work(clone, Git(Path(clone.context.repo)), reason="out of scope")
+    clone.discard_changes()
+    reasons = []
+    if outside:
+        reasons.append(
+            f"{len(outside)} changed path(s) outside files_scope {list(attempt.files_scope)}: "
+            f"{', '.join(outside[:10])}"
         )
+    if protected:
+        reasons.append(
+            f"{len(protected)} protected path(s) changed: "
+            + ", ".join(f"{path} ({entry})" for path, entry in protected[:10])
+        )
+    reason = "; ".join(reasons)
+    data = {
+        "changed": changed[:200],
+        "outside": outside[:200],
+        "protected": [path for path, _ in protected[:200]],
+        "protected_by": dict(protected[:200]),
+        "archive": archive,
+    }
+    _decide(
+        store,
+        attempt,
+        category="scope",
+        chosen="rejected",
+        reason=reason,
+        alternatives=["accepted", "rejected"],
+        data=data,
+    )
     _say(f"rejected: {reason}; the change is kept in {archive} and was not committed")
-    return SCOPE_REJECTED_EXIT
+    return True
 
 
-def _save_patch(clone: AgentClone, spec: dict[str, Any], home: Path, changed: list[str]) -> None:
+def _show(clone: AgentClone, commit: str, path: str) -> str | None:
+    done = clone.git.run("show", f"{commit}:{path}", check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _save_patch(clone: AgentClone, attempt: ToolAttempt, changed: list[str]) -> None:
     diff = clone.diff(changed)
-    path = attempt_file(home / "patches", spec["run_id"], spec["task"], spec["attempt"], ".diff")
+    where = attempt.home / "patches"
+    path = attempt_file(where, attempt.run_id, attempt.task, attempt.attempt, ".diff")
     path.write_text(diff, encoding="utf-8")
     _say(f"diff saved to {path}")
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from uet import defaults
 from uet.errors import UsageError
 from uet.events.bus import EventBus
 from uet.execution import Job, Outcome, OutputSink, run_job
@@ -48,7 +49,7 @@ from uet.isolation.merge import (
     merge_order,
 )
 from uet.project import ignore_home
-from uet.scope import FileScope
+from uet.scope import FileScope, ProtectedPaths
 from uet.state.records import AgentRecord, DecisionRecord
 from uet.state.store import NewEvent, Store, Transaction
 from uet.states import AttemptState
@@ -78,12 +79,14 @@ class AgentManager:
         home: Path,
         bus: EventBus | None = None,
         now: Callable[[], float] = time.time,
+        protected_paths: Sequence[str] = defaults.PROTECTED_PATHS,
     ) -> None:
         self.store = store
         self.home = Path(home).absolute()
         self.agents_dir = self.home / "agents"
         self.bus = bus
         self._now = now
+        self.protected = ProtectedPaths(protected_paths)  # checked again by every merge
         self._pending: list[tuple[NewEvent, int | None]] = []  # events of the open change
 
     # -- reading ----------------------------------------------------------------------------
@@ -345,7 +348,12 @@ class AgentManager:
         try:
             with clone.occupied("merge again"), merge_lock(base, on_wait=on_wait):
                 return merge_agent(
-                    clone, base, target=into, gate=runner, workdir=self.agents_dir / ".gates"
+                    clone,
+                    base,
+                    target=into,
+                    gate=runner,
+                    workdir=self.agents_dir / ".gates",
+                    protected=self.protected,
                 )
         except AgentBusyError as busy:
             target = into or clone.context.target

@@ -24,7 +24,8 @@ repo_option = click.option(
 
 
 def _manager(ctx: Context) -> AgentManager:
-    return AgentManager(ctx.store, home=ctx.settings.home)
+    protected = ctx.settings.all_protected_paths
+    return AgentManager(ctx.store, home=ctx.settings.home, protected_paths=protected)
 
 
 def _fail_if(ctx: Context, failed: bool) -> None:

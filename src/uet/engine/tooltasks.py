@@ -7,17 +7,16 @@ the AI tool it starts share the attempt's process group). The runner does the gi
 an isolated clone, the prompt file, the tool, the files_scope check, the acceptance
 commands, an explicit-path commit and the merge queue (see :mod:`uet.agents.runner`).
 
-The runner's exit code says what happened: 0 done, :data:`RATE_LIMITED_EXIT` the tool was
-rate-limited or out of quota (its breaker opens at once and the task goes to the next tool of
-its fallback chain without spending a retry), :data:`SCOPE_REJECTED_EXIT` the tool changed
-files outside the task's files_scope (nothing of it was committed), anything else failed.
+The attempt is described to the runner by one typed model both sides import
+(:class:`uet.spec.attempt.ToolAttempt`, versioned, written as JSON). The runner's exit code
+says what happened: 0 done, :data:`RATE_LIMITED_EXIT` the tool was rate-limited or out of
+quota (its breaker opens at once and the task goes to the next tool of its fallback chain
+without spending a retry), :data:`SCOPE_REJECTED_EXIT` the tool changed files outside the
+task's files_scope or a protected path (nothing of it was committed), anything else failed.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from uet import defaults
 from uet.config import Settings
 from uet.errors import UsageError
 from uet.execution import Outcome
@@ -36,6 +36,7 @@ from uet.routing import (
     load_routing,
     unknown_tools,
 )
+from uet.spec.attempt import RATE_LIMITED_EXIT, SCOPE_REJECTED_EXIT, ToolAttempt, attempt_file
 from uet.spec.models import PlannedTask
 from uet.spec.tools import ToolProfile, load_tools
 from uet.state.records import DecisionRecord
@@ -44,8 +45,16 @@ from uet.states import AttemptState
 AGENT_RUNNER = "uet.agents.runner"
 """The module run (``python -m``) for each attempt of a tool task; never imported here."""
 
-RATE_LIMITED_EXIT = 75  # EX_TEMPFAIL: the tool was rate-limited or out of quota
-SCOPE_REJECTED_EXIT = 65  # EX_DATAERR: the tool changed files outside files_scope
+__all__ = [  # what the engine and recovery use; the exit codes live with the contract
+    "AGENT_RUNNER",
+    "RATE_LIMITED_EXIT",
+    "SCOPE_REJECTED_EXIT",
+    "Choice",
+    "ToolTasks",
+    "Tooling",
+    "attempt_file",
+    "load_tooling",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,7 @@ class Tooling:
     tools: Mapping[str, ToolProfile]
     routing: RoutingConfig
     db: str  # the runner records its agent and merge decisions in the same store
+    protected_paths: tuple[str, ...] = defaults.PROTECTED_PATHS  # and the configured ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,27 +131,27 @@ class ToolTasks:
     def job_argv(self, task: PlannedTask, attempt_id: int, number: int, tool: str) -> list[str]:
         """Write the attempt's spec file; the argv that runs it."""
         self.attempts[attempt_id] = (tool, task.spec.tool == "auto")
-        profile = self.tooling.tools[tool]
-        spec = {
-            "run_id": self.run_id,
-            "task": task.key,
-            "attempt": number,
-            "tool": tool,
-            "profile": profile.model_dump(mode="json"),
-            "prompt": task.spec.prompt or "",
-            "kind": task.spec.kind,
-            "files_scope": list(task.spec.files_scope),
-            "acceptance": list(task.spec.acceptance),
-            "isolation": task.isolation,
-            "previous_error": self.last_error.get(task.key),
-            "root": str(self.root),
-            "home": str(self.home),
-            "db": self.tooling.db,
-        }
+        attempt = ToolAttempt(
+            run_id=self.run_id,
+            task=task.key,
+            attempt=number,
+            tool=tool,
+            profile=self.tooling.tools[tool],
+            prompt=task.spec.prompt or "",
+            kind=task.spec.kind,
+            files_scope=tuple(task.spec.files_scope),
+            acceptance=tuple(task.spec.acceptance),
+            acceptance_instructions=tuple(task.spec.acceptance_instructions),
+            fix_loop=task.spec.fix_loop,
+            protected_paths=self.tooling.protected_paths,
+            isolation=task.isolation,
+            previous_error=self.last_error.get(task.key),
+            root=self.root,
+            home=self.home,
+            db=self.tooling.db,
+        )
         path = attempt_file(self.home / "agents" / ".tasks", self.run_id, task.key, number, ".json")
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(spec, indent=2), encoding="utf-8")
-        os.replace(temporary, path)
+        attempt.write(path)
         return [sys.executable, "-m", AGENT_RUNNER, str(path)]
 
     def timeout(self, task: PlannedTask, tool: str) -> float | None:
@@ -191,18 +201,6 @@ class ToolTasks:
         self.router.close()
 
 
-def attempt_file(where: Path, run_id: str, task: str, attempt: int, suffix: str) -> Path:
-    """``<where>/<run>/<task>-<attempt><suffix>`` with safe names, its folder made: the
-    spec, prompt and patch files of a tool task's attempts."""
-    folder = where / _safe(run_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{_safe(task)}-{attempt}{suffix}"
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-
-
 def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | None:
     """The tools and routing of the project when ``tasks`` has tool tasks (else None).
 
@@ -223,4 +221,9 @@ def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | 
             f"unknown tools ({', '.join(unknown)}); known: {', '.join(sorted(tools))} "
             f"(see `uet tools list`)"
         )
-    return Tooling(tools=tools, routing=load_routing(settings), db=settings.db)
+    return Tooling(
+        tools=tools,
+        routing=load_routing(settings),
+        db=settings.db,
+        protected_paths=settings.all_protected_paths,
+    )

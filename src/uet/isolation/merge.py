@@ -3,7 +3,8 @@
 For each agent, in dependency order, with the repository's merge lock held::
 
     1. base     fetch the target's tip into the clone; nothing to do if the branch is in it
-    2. scope    every path the agent changed must be inside its files_scope (when set)
+    2. scope    every path the agent changed must be inside its files_scope (when set) and
+                be no protected path the scope does not name (``uet.scope.ProtectedPaths``)
     3. rebase   if the target moved past the agent's base: rebase the branch in the agent's
                 clone (a conflict aborts the rebase: the branch is left as it was)
     4. gate     run the gate command on the result, in a throwaway clone of it
@@ -32,7 +33,7 @@ from pathlib import Path
 from uet.errors import ExitCode, UetError, UsageError
 from uet.isolation.clones import AgentClone, AgentContext, changed_files, is_ancestor
 from uet.isolation.git import Git
-from uet.scope import FileScope
+from uet.scope import FileScope, ProtectedPaths
 
 MERGE_ROUNDS = 3
 """Times a merge starts again because the target moved while it was being verified."""
@@ -160,6 +161,7 @@ def merge_agent(  # noqa: PLR0911 - one return per step that can refuse, in step
     target: str | None = None,
     gate: Gate | None = None,
     workdir: Path,
+    protected: ProtectedPaths | None = None,
 ) -> MergeResult:
     """Merge one agent's branch into ``target`` (default: its recorded target).
 
@@ -207,15 +209,9 @@ def merge_agent(  # noqa: PLR0911 - one return per step that can refuse, in step
             )
         fork = clone.git.out("merge-base", before, tip)
         files = changed_files(clone.git, fork, tip)
-        outside = scope.outside(files)
-        if outside:
-            return refused(
-                "out_of_scope",
-                f"{len(outside)} changed path(s) outside files_scope "
-                f"{list(scope.patterns)}: {', '.join(outside[:10])}",
-                files=files,
-                tip=tip,
-            )
+        problem = _bounds(clone, scope, protected, files=files, fork=fork, tip=tip)
+        if problem is not None:
+            return refused(*problem, files=files, tip=tip)
         rebased = False
         if fork != before:  # the target moved past the agent's base: rebase in the clone
             problem = _rebase(clone, tip)
@@ -268,6 +264,41 @@ def merge_agent(  # noqa: PLR0911 - one return per step that can refuse, in step
         )
     return refused(
         "target_moved", f"{target} kept moving during {MERGE_ROUNDS} attempts; merge again"
+    )
+
+
+def _bounds(
+    clone: AgentClone,
+    scope: FileScope,
+    protected: ProtectedPaths | None,
+    *,
+    files: list[str],
+    fork: str,
+    tip: str,
+) -> tuple[str, str] | None:
+    """(code, reason) when the branch changes paths outside its scope or protected paths
+    its scope does not name; None when it may merge."""
+    outside = scope.outside(files)
+    if outside:
+        return (
+            "out_of_scope",
+            f"{len(outside)} changed path(s) outside files_scope "
+            f"{list(scope.patterns)}: {', '.join(outside[:10])}",
+        )
+    if protected is None:
+        return None
+
+    def show(commit: str, path: str) -> str | None:
+        done = clone.git.run("show", f"{commit}:{path}", check=False)
+        return done.stdout if done.returncode == 0 else None
+
+    hits = protected.violations(files, scope, lambda path: (show(fork, path), show(tip, path)))
+    if not hits:
+        return None
+    named = ", ".join(f"{path} ({entry})" for path, entry in hits[:10])
+    return (
+        "protected",
+        f"{len(hits)} protected path(s) changed that files_scope does not name: {named}",
     )
 
 
