@@ -58,3 +58,24 @@ TICK_GATHER_S = 0.005
 DISPATCH_AHEAD = 1
 """Jobs handed to the executor beyond ``-j``, in multiples of ``-j``: they wait in its queue,
 already recorded as dispatched, and start the moment a process slot frees."""
+
+# Bounds on what workstream files and flags may ask for (larger values are errors, exit 2).
+
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+"""Seconds a task's (or a step's) timeout may be at most: 7 days."""
+
+MAX_RETRY_DELAY_S = 24 * 3600.0
+"""Seconds before a retry, at most: 1 day."""
+
+MAX_RETRIES = 100
+"""Retries (attempts after the first) a task may ask for, at most."""
+
+MAX_CONCURRENCY = 10_000
+"""Tasks at once, at most: a workstream's ``concurrency`` and ``uet run -j``."""
+
+MAX_SPEC_BYTES = 16 * 1024 * 1024
+"""Bytes a workstream file may have, at most (16 MiB); the setting ``max_spec_bytes``."""
+
+MAX_INT_DIGITS = 100
+"""Digits an integer in a workstream file may have, anywhere in it (no number uet reads needs
+more; Python itself refuses to parse more than 4,300)."""

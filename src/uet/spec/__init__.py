@@ -16,6 +16,7 @@ from uet.spec.loader import load_file, load_files
 from uet.spec.models import (
     ID_PATTERN,
     Defaults,
+    FixLoop,
     OnFailure,
     Plan,
     PlannedTask,
@@ -33,6 +34,7 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     "WorkstreamSpec",
     "TaskSpec",
     "Defaults",
+    "FixLoop",
     "OnFailure",
     "ID_PATTERN",
     "Plan",

@@ -18,6 +18,7 @@ from typing import Any
 
 import pydantic
 
+from uet.spec._bounds import Command, Concurrency, Env, Retries, RetryDelay, Timeout
 from uet.spec._problems import Loc, format_path
 from uet.spec._substitute import Pattern
 from uet.spec.models import ID_PATTERN, Defaults, OnFailure, TaskSpec, WorkstreamSpec
@@ -41,7 +42,7 @@ class LegacyBundle(_Strict):
     tool: str | None = None
     files_scope: list[str] = pydantic.Field(default_factory=list)
     files_create: list[str] = pydantic.Field(default_factory=list)
-    acceptance_tests: list[str] = pydantic.Field(default_factory=list)  # shell commands
+    acceptance_tests: list[Command] = pydantic.Field(default_factory=list)  # shell commands
     depends_on: list[str] = pydantic.Field(default_factory=list)  # other bundles' ids
     gate: Any = None
     openspec_change: str | None = None
@@ -51,22 +52,22 @@ class LegacyBundle(_Strict):
 
 
 class PlanGlobals(_Strict):
-    max_concurrency: int | None = pydantic.Field(None, ge=1)
-    default_timeout_sec: float | None = pydantic.Field(None, gt=0)
-    default_retries: int = pydantic.Field(0, ge=0)
-    env: dict[str, str] = pydantic.Field(default_factory=dict)
+    max_concurrency: Concurrency | None = None
+    default_timeout_sec: Timeout | None = None
+    default_retries: Retries = 0
+    env: Env = pydantic.Field(default_factory=dict)
 
 
 class PlanStep(_Strict):
     id: str = pydantic.Field(pattern=ID_PATTERN)
-    command: str = pydantic.Field(min_length=1)
-    args: list[str] = pydantic.Field(default_factory=list)
-    cwd: str | None = None
-    env: dict[str, str] = pydantic.Field(default_factory=dict)
+    command: Command = pydantic.Field(min_length=1)
+    args: list[Command] = pydantic.Field(default_factory=list)
+    cwd: Command | None = None
+    env: Env = pydantic.Field(default_factory=dict)
     depends_on: list[str] = pydantic.Field(default_factory=list)
-    timeout_sec: float | None = pydantic.Field(None, gt=0)
-    retries: int | None = pydantic.Field(None, ge=0)
-    retry_delay_sec: float | None = pydantic.Field(None, ge=0)
+    timeout_sec: Timeout | None = None
+    retries: Retries | None = None
+    retry_delay_sec: RetryDelay | None = None
     on_failure: OnFailure | None = None
 
 

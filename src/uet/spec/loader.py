@@ -22,6 +22,7 @@ from typing import Any
 
 import pydantic
 
+from uet import defaults
 from uet.errors import Problem, SpecError
 from uet.memory import collector_paused
 from uet.spec._checks import Loaded, check_tasks, check_workstreams, views_of_raw, views_of_spec
@@ -44,31 +45,43 @@ class _FileResult:
     invalid_ids: set[str] = field(default_factory=set)
 
 
-def load_file(path: PathLike, env: Mapping[str, str] | None = None) -> list[WorkstreamSpec]:
+def load_file(
+    path: PathLike, env: Mapping[str, str] | None = None, *, max_bytes: int | None = None
+) -> list[WorkstreamSpec]:
     """The workstreams of one file (native, legacy bundle or plan; YAML or JSON).
 
     ``env`` supplies ``${VAR}`` values (default: ``os.environ``). Checks that need every
     workstream of a run (unique workstream ids, known workstream dependencies, no cycle
-    among workstreams) are :func:`load_files`' job. Raises :class:`SpecError`.
+    among workstreams) are :func:`load_files`' job. A file larger than ``max_bytes``
+    (default ``uet.defaults.MAX_SPEC_BYTES``, 16 MiB) or not a regular file is a problem,
+    refused before it is read. Raises :class:`SpecError`.
     """
+    limit = defaults.MAX_SPEC_BYTES if max_bytes is None else max_bytes
     with collector_paused():
-        result = _load(Path(path), os.environ if env is None else env)
+        result = _load(Path(path), os.environ if env is None else env, limit)
     if result.problems:
         raise SpecError(result.problems)
     return [item.spec for item in result.loaded]
 
 
-def load_files(paths: PathLike | Iterable[PathLike], env: Mapping[str, str] | None = None) -> Plan:
+def load_files(
+    paths: PathLike | Iterable[PathLike],
+    env: Mapping[str, str] | None = None,
+    *,
+    max_bytes: int | None = None,
+) -> Plan:
     """Several files as one plan: their workstreams checked together and resolved to one DAG.
 
     Raises :class:`SpecError` with every problem of every file (unreadable ones included).
-    A single path is taken as a list of one.
+    A single path is taken as a list of one; ``max_bytes`` bounds each file as in
+    :func:`load_file`.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     env = os.environ if env is None else env
+    limit = defaults.MAX_SPEC_BYTES if max_bytes is None else max_bytes
     with collector_paused():
-        results = [_load(Path(path), env) for path in paths]
+        results = [_load(Path(path), env, limit) for path in paths]
         loaded = [item for result in results for item in result.loaded]
         problems = [problem for result in results for problem in result.problems]
         invalid_ids = {spec_id for result in results for spec_id in result.invalid_ids}
@@ -78,9 +91,9 @@ def load_files(paths: PathLike | Iterable[PathLike], env: Mapping[str, str] | No
         return build_plan(loaded)
 
 
-def _load(path: Path, env: Mapping[str, str]) -> _FileResult:
+def _load(path: Path, env: Mapping[str, str], max_bytes: int) -> _FileResult:
     result = _FileResult()
-    data, result.problems = read_data(path)
+    data, result.problems = read_data(path, max_bytes)
     if isinstance(data, list):
         if not data:
             result.problems.append(Problem(str(path), "", "the file holds an empty list"))
