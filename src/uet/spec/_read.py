@@ -100,19 +100,20 @@ _WorkstreamLoader.add_constructor("tag:yaml.org,2002:float", _yaml_float)
 
 
 def read_data(path: Path, max_bytes: int = defaults.MAX_SPEC_BYTES) -> tuple[Any, list[Problem]]:
-    """The file's data, or ``(None, problems)`` when it cannot be read or parsed."""
+    """The file's data and its problems: ``(None, problems)`` when it cannot be read or parsed.
+
+    Data comes with problems when it holds numbers no run can use (each located): the rest
+    of the file can still be checked, so that every problem is reported at once.
+    """
     text, message = _read_text(path, max_bytes)
     if text is not None:
         parse = _parse_json if path.suffix.lower() in JSON_SUFFIXES else _parse_yaml
         data, message, unusable = parse(text)
         if message is None and data is None:
             message = "the file is empty"
-        if message is None and unusable:
-            problems = [Problem(str(path), format_path(loc), why) for loc, why in _unusable(data)]
-            if problems:
-                return None, problems
         if message is None:
-            return data, []
+            found = _unusable(data) if unusable else ()
+            return data, [Problem(str(path), format_path(loc), why) for loc, why in found]
     return None, [Problem(str(path), "", message or "cannot read")]
 
 
@@ -192,8 +193,8 @@ def _unusable(data: Any) -> Iterator[tuple[Loc, str]]:
             if id(value) in seen:
                 continue
             seen.add(id(value))
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in items:
+            items = list(value.items() if isinstance(value, dict) else enumerate(value))
+            for key, item in reversed(items):  # popped in the file's order
                 if isinstance(key, LongInteger | float):
                     stack.append((loc, key))
                 else:

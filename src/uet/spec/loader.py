@@ -93,7 +93,7 @@ def load_files(
 
 def _load(path: Path, env: Mapping[str, str], max_bytes: int) -> _FileResult:
     result = _FileResult()
-    data, result.problems = read_data(path, max_bytes)
+    data, unusable = read_data(path, max_bytes)  # unusable numbers come with the data
     if isinstance(data, list):
         if not data:
             result.problems.append(Problem(str(path), "", "the file holds an empty list"))
@@ -101,6 +101,9 @@ def _load(path: Path, env: Mapping[str, str], max_bytes: int) -> _FileResult:
             _load_one(item, str(path), (index,), env, result)
     elif data is not None:
         _load_one(data, str(path), (), env, result)
+    if unusable:  # said once, in the reader's words, where validation saw the same value
+        known = {problem.path for problem in unusable}
+        result.problems = [*unusable, *(p for p in result.problems if p.path not in known)]
     return result
 
 
