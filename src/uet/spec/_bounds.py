@@ -10,6 +10,7 @@ mistake, not 1). Environment names are what a shell can export, and no string th
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import pydantic
@@ -25,9 +26,16 @@ NUL_CHARACTER = "nul_character"
 """Error type of a string holding a NUL character."""
 
 
-def _no_boolean(value: object) -> object:
+def _a_number(value: object) -> object:
+    """Refuse a boolean, and NaN or an infinity however spelled (``"inf"`` too), up front."""
     if isinstance(value, bool):
         raise PydanticCustomError(NOT_A_BOOLEAN, "expected a number, not a boolean")
+    try:
+        number = float(value) if isinstance(value, str | float) else 0.0
+    except ValueError:
+        return value  # not a number at all: the field's type says so
+    if not math.isfinite(number):
+        raise PydanticCustomError("finite_number", "expected a finite number")
     return value
 
 
@@ -37,25 +45,25 @@ def _no_nul(value: str) -> str:
     return value
 
 
-_NotBoolean = pydantic.BeforeValidator(_no_boolean)
+_Number = pydantic.BeforeValidator(_a_number)
 
 Timeout = Annotated[
-    float, _NotBoolean, pydantic.Field(gt=0, le=defaults.MAX_TIMEOUT_S, allow_inf_nan=False)
+    float, _Number, pydantic.Field(gt=0, le=defaults.MAX_TIMEOUT_S, allow_inf_nan=False)
 ]
 """Seconds, more than 0, at most 7 days."""
 
 RetryDelay = Annotated[
-    float, _NotBoolean, pydantic.Field(ge=0, le=defaults.MAX_RETRY_DELAY_S, allow_inf_nan=False)
+    float, _Number, pydantic.Field(ge=0, le=defaults.MAX_RETRY_DELAY_S, allow_inf_nan=False)
 ]
 """Seconds, 0 to 1 day."""
 
-Retries = Annotated[int, _NotBoolean, pydantic.Field(ge=0, le=defaults.MAX_RETRIES)]
+Retries = Annotated[int, _Number, pydantic.Field(ge=0, le=defaults.MAX_RETRIES)]
 """Attempts after the first, 0 to 100."""
 
-Concurrency = Annotated[int, _NotBoolean, pydantic.Field(ge=1, le=defaults.MAX_CONCURRENCY)]
+Concurrency = Annotated[int, _Number, pydantic.Field(ge=1, le=defaults.MAX_CONCURRENCY)]
 """Tasks at once, 1 to 10,000."""
 
-Count = Annotated[int, _NotBoolean, pydantic.Field(ge=1, le=100)]
+Count = Annotated[int, _Number, pydantic.Field(ge=1, le=100)]
 """A small count of tries or repeats, 1 to 100."""
 
 Command = Annotated[str, pydantic.AfterValidator(_no_nul)]
