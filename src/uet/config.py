@@ -110,9 +110,13 @@ class Settings(pydantic.BaseModel):
     db: str
     non_interactive: bool = False
     sqlite_synchronous: Literal["NORMAL", "FULL"] = defaults.SQLITE_SYNCHRONOUS
-    sqlite_busy_timeout: float = pydantic.Field(defaults.SQLITE_BUSY_TIMEOUT_S, gt=0)
+    sqlite_busy_timeout: float = pydantic.Field(
+        defaults.SQLITE_BUSY_TIMEOUT_S, gt=0, le=defaults.MAX_TIMEOUT_S, allow_inf_nan=False
+    )
     event_batch_size: int = pydantic.Field(defaults.EVENT_BATCH_SIZE, ge=1)
-    event_flush_interval: float = pydantic.Field(defaults.EVENT_FLUSH_INTERVAL_S, gt=0)
+    event_flush_interval: float = pydantic.Field(
+        defaults.EVENT_FLUSH_INTERVAL_S, gt=0, le=defaults.MAX_TIMEOUT_S, allow_inf_nan=False
+    )
     event_queue_max: int = pydantic.Field(defaults.EVENT_QUEUE_MAX, ge=1)
     backup_dir: Path
     backup_retention_days: int = pydantic.Field(defaults.BACKUP_RETENTION_DAYS, ge=0)
