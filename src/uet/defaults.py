@@ -79,3 +79,7 @@ MAX_SPEC_BYTES = 16 * 1024 * 1024
 MAX_INT_DIGITS = 100
 """Digits an integer in a workstream file may have, anywhere in it (no number uet reads needs
 more; Python itself refuses to parse more than 4,300)."""
+
+MAX_YAML_VALUES = 10_000_000
+"""Values a YAML workstream file may hold once its aliases are expanded: more than a 16 MiB
+file can spell without aliases, far fewer than an alias bomb (``&a [*b, *b, …]``) makes."""

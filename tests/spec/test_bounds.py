@@ -302,3 +302,26 @@ def test_json_text_as_big_as_allowed_still_loads(tmp_path: Path) -> None:
     file = tmp_path / "many.json"
     file.write_text(json.dumps({"id": "ws", "tasks": tasks}), encoding="utf-8")
     assert len(load_files([file], env={}, max_bytes=file.stat().st_size).tasks) == 2000
+
+
+def test_a_yaml_alias_bomb_is_refused(tmp_path: Path) -> None:
+    """Ten levels of ten aliases are 10^10 values once expanded (and stored as metadata)."""
+    lines = ["id: ws", "metadata:", "  l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 10)]
+    lines.append("tasks: [{id: t, run: 'true'}]")
+    (problem,) = problems_of(load_file, write(tmp_path, "bomb.yaml", "\n".join(lines)))
+    assert "aliases expand to more than 10,000,000 values" in problem.message
+
+
+def test_ordinary_aliases_still_load(tmp_path: Path) -> None:
+    text = """
+    id: ws
+    defaults: &d {timeout: 30}
+    metadata: {glob: "src/**/*.py", again: *d}
+    tasks:
+      - {id: a, run: "true", env: &e {A: "1"}}
+      - {id: b, run: "true", env: *e}
+    """
+    (spec,) = load_file(write(tmp_path, "ws.yaml", text), env={})
+    assert spec.tasks[1].env == {"A": "1"}
+    assert spec.metadata["again"] == {"timeout": 30}

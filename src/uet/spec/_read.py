@@ -50,6 +50,19 @@ class _WorkstreamLoader(_SafeLoader):
     """Safe YAML, strict about duplicate keys, dates kept as text, long integers not parsed."""
 
     unusable_numbers = False  # set when a number was found that a run cannot use
+    may_have_aliases = True  # False when the text has no '*': no alias to expand
+
+    def get_single_data(self) -> Any:
+        """The document, refused when its aliases expand it past ``MAX_YAML_VALUES``."""
+        node = self.get_single_node()
+        if node is None:
+            return None
+        if self.may_have_aliases and _expanded_size(node, {}) > defaults.MAX_YAML_VALUES:
+            raise yaml.YAMLError(
+                f"its aliases expand to more than {defaults.MAX_YAML_VALUES:,} values"
+                " (an alias bomb?)"
+            )
+        return self.construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         _reject_duplicate_keys(node)
@@ -72,6 +85,21 @@ def _reject_duplicate_keys(node: yaml.MappingNode) -> None:
                 key_node.start_mark,
             )
         seen.add(key)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` becomes with every alias expanded (each node counted once)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = 1  # a recursive alias counts once
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, sizes) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = size
+    return size
 
 
 def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
@@ -267,6 +295,7 @@ def _repeated(pairs: list[tuple[str, Any]]) -> list[str]:
 
 def _parse_yaml(text: str) -> tuple[Any, str | None, bool]:
     loader = _WorkstreamLoader(text)  # what yaml.load does, keeping the loader to ask it after
+    loader.may_have_aliases = "*" in text
     try:
         return loader.get_single_data(), None, loader.unusable_numbers
     except yaml.MarkedYAMLError as exc:
