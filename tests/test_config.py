@@ -520,6 +520,7 @@ def test_stdin_not_a_terminal_means_non_interactive(
         ("sqlite:/x.db", "'sqlite:/x.db' is not a database URL"),
         ("mysql://u:secret@h/db", "unknown database 'mysql': uet keeps its state in sqlite"),
         ("mysql+pymysql://h/db", "unknown database 'mysql'"),
+        ("postgres://h/db", "unknown database 'postgres' (did you mean postgresql://?)"),
         (
             "postgresql+asyncpg://h/db",
             "unknown driver 'asyncpg' for postgresql (known: postgresql+psycopg, postgresql+ps",

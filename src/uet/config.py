@@ -224,7 +224,8 @@ def database_url_problem(url: str) -> str | None:
         return f"{hide_password(url)!r} is not a database URL (expected {DATABASE_URL_FORMS})"
     dialect, driver = found["dialect"].lower(), found["driver"]
     if dialect not in DATABASES:
-        return f"unknown database {dialect!r}: uet keeps its state in {DATABASE_URL_FORMS}"
+        hint = " (did you mean postgresql://?)" if dialect == "postgres" else ""
+        return f"unknown database {dialect!r}{hint}: uet keeps its state in {DATABASE_URL_FORMS}"
     if driver is not None and driver.lower() not in DATABASES[dialect]:
         known = ", ".join(f"{dialect}+{name}" for name in DATABASES[dialect])
         return f"unknown driver {driver!r} for {dialect} (known: {known})"
