@@ -120,6 +120,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
         "UET_BACKUP_RETENTION_DAYS": "0",
         "UET_PG_BINDIR": "/opt/pg/bin",
         "UET_PROTECTED_PATHS": "deploy/,Makefile",
+        "UET_MAX_SPEC_BYTES": "1024",
     }
     assert {key.env for key in SETTINGS} == set(env)
     found = load_settings(env=env, cwd=project)
@@ -136,6 +137,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
     assert found.backup_dir == root / "bk"
     assert found.backup_retention_days == 0
     assert found.pg_bindir == Path("/opt/pg/bin")
+    assert found.max_spec_bytes == 1024
 
 
 def test_every_setting_has_a_working_file_key(project: Path) -> None:
@@ -146,6 +148,7 @@ def test_every_setting_has_a_working_file_key(project: Path) -> None:
 home = "h"
 db = "sqlite:///:memory:"
 non_interactive = true
+max_spec_bytes = 2048
 [sqlite]
 synchronous = "FULL"
 busy_timeout = 3
@@ -174,6 +177,7 @@ bindir = "/usr/lib/postgresql/16/bin"
     assert found.backup_dir == Path("/abs/backups")
     assert found.backup_retention_days == 9
     assert found.pg_bindir == Path("/usr/lib/postgresql/16/bin")
+    assert found.max_spec_bytes == 2048
 
 
 def test_settings_are_frozen(project: Path) -> None:
@@ -505,3 +509,78 @@ def test_stdin_not_a_terminal_means_non_interactive(
     assert is_non_interactive(plain, {}) is True
     monkeypatch.setattr(sys, "stdin", None)
     assert is_non_interactive(plain, {}) is True
+
+
+# -- the database URL, checked before anything is opened (issue 9, finding 8) ----------------
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("bogus", "'bogus' is not a database URL (expected sqlite:///PATH or postgresql+psycopg"),
+        ("", "'' is not a database URL"),
+        ("sqlite:/x.db", "'sqlite:/x.db' is not a database URL"),
+        ("mysql://u:secret@h/db", "unknown database 'mysql': uet keeps its state in sqlite"),
+        ("mysql+pymysql://h/db", "unknown database 'mysql'"),
+        ("postgres://h/db", "unknown database 'postgres' (did you mean postgresql://?)"),
+        (
+            "postgresql+asyncpg://h/db",
+            "unknown driver 'asyncpg' for postgresql (known: postgresql+psycopg, postgresql+ps",
+        ),
+        (
+            "sqlite+aiosqlite:///x.db",
+            "unknown driver 'aiosqlite' for sqlite (known: sqlite+pysqlite)",
+        ),
+    ],
+)
+def test_a_bad_database_url_names_its_source_and_the_problem(
+    project: Path, url: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"UET_DB": url} if url else {}, overrides={"db": url}, cwd=project)
+    assert info.value.source == "--db"
+    assert info.value.key == ""
+    assert problem in info.value.problem
+    assert "secret" not in str(info.value)
+
+
+def test_a_bad_database_url_in_the_file_names_the_file_and_key(project: Path) -> None:
+    write(project / "uet.toml", 'db = "redis://localhost"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, cwd=project)
+    assert (info.value.source, info.value.key) == (str(project.resolve() / "uet.toml"), "db")
+    assert info.value.problem.startswith("unknown database 'redis'")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite+pysqlite:///x.db",
+        "SQLite:///x.db",
+        "postgresql://h/db",
+        "postgresql+psycopg://u:p@h:5432/db",
+        "postgresql+psycopg2://h/db",
+    ],
+)
+def test_the_database_urls_uet_supports_pass(project: Path, url: str) -> None:
+    assert load_settings(env={"UET_DB": url}, cwd=project).db.lower().startswith(url[:6].lower())
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("UET_SQLITE_BUSY_TIMEOUT", "inf"),
+        ("UET_SQLITE_BUSY_TIMEOUT", "nan"),
+        ("UET_EVENT_FLUSH_INTERVAL", "1e999"),
+        ("UET_EVENT_BATCH_SIZE", "9" * 5000),
+        ("UET_MAX_SPEC_BYTES", "0"),
+        ("UET_MAX_SPEC_BYTES", "true"),
+    ],
+)
+def test_numeric_settings_are_finite_and_sane(project: Path, variable: str, value: str) -> None:
+    """A setting from the environment is checked like a workstream's numbers."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={variable: value}, cwd=project)
+    assert info.value.source == f"environment variable {variable}"

@@ -9,6 +9,7 @@ key path in the file; ``SETTINGS`` lists them, and ``docs/configuration.md`` doc
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -91,6 +92,12 @@ SETTINGS: tuple[SettingKey, ...] = (
         "days `uet db prune` keeps backups",
     ),
     SettingKey(
+        "max_spec_bytes",
+        "UET_MAX_SPEC_BYTES",
+        ("max_spec_bytes",),
+        "bytes a workstream file may have, at most",
+    ),
+    SettingKey(
         "pg_bindir",
         "UET_PG_BINDIR",
         ("postgres", "bindir"),
@@ -116,15 +123,20 @@ class Settings(pydantic.BaseModel):
     db: str
     non_interactive: bool = False
     sqlite_synchronous: Literal["NORMAL", "FULL"] = defaults.SQLITE_SYNCHRONOUS
-    sqlite_busy_timeout: float = pydantic.Field(defaults.SQLITE_BUSY_TIMEOUT_S, gt=0)
+    sqlite_busy_timeout: float = pydantic.Field(
+        defaults.SQLITE_BUSY_TIMEOUT_S, gt=0, le=defaults.MAX_TIMEOUT_S, allow_inf_nan=False
+    )
     store_fault_timeout: float = pydantic.Field(
-        defaults.STORE_FAULT_TIMEOUT_S, gt=0, le=86_400, allow_inf_nan=False
+        defaults.STORE_FAULT_TIMEOUT_S, gt=0, le=defaults.MAX_TIMEOUT_S, allow_inf_nan=False
     )
     event_batch_size: int = pydantic.Field(defaults.EVENT_BATCH_SIZE, ge=1)
-    event_flush_interval: float = pydantic.Field(defaults.EVENT_FLUSH_INTERVAL_S, gt=0)
+    event_flush_interval: float = pydantic.Field(
+        defaults.EVENT_FLUSH_INTERVAL_S, gt=0, le=defaults.MAX_TIMEOUT_S, allow_inf_nan=False
+    )
     event_queue_max: int = pydantic.Field(defaults.EVENT_QUEUE_MAX, ge=1)
     backup_dir: Path
     backup_retention_days: int = pydantic.Field(defaults.BACKUP_RETENTION_DAYS, ge=0)
+    max_spec_bytes: int = pydantic.Field(defaults.MAX_SPEC_BYTES, ge=1)
     pg_bindir: Path | None = None
     protected_paths: tuple[str, ...] = ()  # added to defaults.PROTECTED_PATHS
     sections: dict[str, Any] = pydantic.Field(default_factory=dict)
@@ -214,6 +226,10 @@ def _build(
     home = root / str(values.pop("home", defaults.HOME_DIR))
     values["home"] = home
     values.setdefault("db", f"sqlite:///{home / defaults.STATE_DB_NAME}")
+    problem = database_url_problem(str(values["db"]))
+    if problem is not None:
+        source = origins.get("db", "settings")
+        raise ConfigError(source, "db" if source == str(config_file) else "", problem)
     values["db"] = _absolute_sqlite_url(str(values["db"]), root)
     values["backup_dir"] = root / str(values.get("backup_dir", home / defaults.BACKUP_DIR_NAME))
     try:
@@ -226,6 +242,37 @@ def _build(
         key = _BY_FIELD.get(field)
         source = origins.get(field, "settings")
         raise ConfigError(source, key.dotted if key else field, error["msg"]) from None
+
+
+DATABASES = {"sqlite": ("pysqlite",), "postgresql": ("psycopg", "psycopg2")}
+"""The dialects uet keeps its state in, and the drivers it knows for each (the first is the
+default)."""
+DATABASE_URL_FORMS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+_URL = re.compile(r"(?P<dialect>[A-Za-z][A-Za-z0-9]*)(?:\+(?P<driver>[A-Za-z0-9_]+))?://")
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with a database URL at a glance (its form, dialect and driver), or None.
+
+    Whether the driver is installed is only known when it is imported, by
+    ``uet.state.database``; this needs no SQLAlchemy, so every command checks it cheaply.
+    """
+    found = _URL.match(url)
+    if found is None:
+        return f"{hide_password(url)!r} is not a database URL (expected {DATABASE_URL_FORMS})"
+    dialect, driver = found["dialect"].lower(), found["driver"]
+    if dialect not in DATABASES:
+        hint = " (did you mean postgresql://?)" if dialect == "postgres" else ""
+        return f"unknown database {dialect!r}{hint}: uet keeps its state in {DATABASE_URL_FORMS}"
+    if driver is not None and driver.lower() not in DATABASES[dialect]:
+        known = ", ".join(f"{dialect}+{name}" for name in DATABASES[dialect])
+        return f"unknown driver {driver!r} for {dialect} (known: {known})"
+    return None
+
+
+def hide_password(url: str) -> str:
+    """``scheme://user:***@host/...``: a URL fit to print."""
+    return re.sub(r"(://[^/?#@:]*:)[^/?#@]*@", r"\1***@", url, count=1)
 
 
 def _absolute_sqlite_url(url: str, root: Path) -> str:

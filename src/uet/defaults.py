@@ -85,3 +85,27 @@ PROTECTED_PATHS = (
 """Paths an agent may never change unless its task's ``files_scope`` names them explicitly
 (``uet.scope.ProtectedPaths``); ``[agents] protected_paths`` in uet.toml adds more.
 ``FILE[a.b]`` protects only that TOML table of the file."""
+# Bounds on what workstream files and flags may ask for (larger values are errors, exit 2).
+
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+"""Seconds a task's (or a step's) timeout may be at most: 7 days."""
+
+MAX_RETRY_DELAY_S = 24 * 3600.0
+"""Seconds before a retry, at most: 1 day."""
+
+MAX_RETRIES = 100
+"""Retries (attempts after the first) a task may ask for, at most."""
+
+MAX_CONCURRENCY = 10_000
+"""Tasks at once, at most: a workstream's ``concurrency`` and ``uet run -j``."""
+
+MAX_SPEC_BYTES = 16 * 1024 * 1024
+"""Bytes a workstream file may have, at most (16 MiB); the setting ``max_spec_bytes``."""
+
+MAX_INT_DIGITS = 100
+"""Digits an integer in a workstream file may have, anywhere in it (no number uet reads needs
+more; Python itself refuses to parse more than 4,300)."""
+
+MAX_YAML_VALUES = 10_000_000
+"""Values a YAML workstream file may hold once its aliases are expanded: more than a 16 MiB
+file can spell without aliases, far fewer than an alias bomb (``&a [*b, *b, …]``) makes."""

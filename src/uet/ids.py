@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 import threading
 import time
 from typing import Protocol
+
+from uet.errors import UsageError
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+"""What a run id may be (``--run-id``): it names folders (``.uet/logs/<run>/``), so no ``/``,
+no leading ``.`` and at most 128 characters."""
+_RUN_ID = re.compile(RUN_ID_PATTERN)
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` when it matches :data:`RUN_ID_PATTERN`, else a UsageError (exit 2)."""
+    if _RUN_ID.fullmatch(run_id) is None:
+        raise UsageError(
+            f"{run_id!r} is not a valid run id: use letters, digits, '.', '_' and '-',"
+            " starting with a letter or digit, at most 128 characters"
+        )
+    return run_id
 
 
 class IdFactory(Protocol):

@@ -43,10 +43,13 @@ def parse_variables(given: Iterable[str]) -> dict[str, str]:
     return variables
 
 
-def load_plan(files: Sequence[Path], variables: Iterable[str]) -> Plan:
-    """The files as one plan, ``--var`` values first, then the environment, for ``${VAR}``."""
+def load_plan(
+    files: Sequence[Path], variables: Iterable[str], *, max_bytes: int | None = None
+) -> Plan:
+    """The files as one plan, ``--var`` values first, then the environment, for ``${VAR}``;
+    each file at most ``max_bytes`` (the ``max_spec_bytes`` setting)."""
     env = {**os.environ, **parse_variables(variables)}
-    return load_files(files, env=env)
+    return load_files(files, env=env, max_bytes=max_bytes)
 
 
 def print_warnings(warnings: Iterable[Problem]) -> None:

@@ -14,6 +14,7 @@ from types import FrameType
 
 import click
 
+from uet import defaults
 from uet.cli._loading import acceptance_lines, acceptance_of, load_plan, print_warnings, var_option
 from uet.cli.app import Context, json_option, pass_context
 from uet.cli.progress import ConsoleProgress
@@ -22,6 +23,7 @@ from uet.engine.api import resume_run, start_run
 from uet.engine.model import RunOptions, RunResult, log_path, resolve_task
 from uet.engine.recovery import cancel_run, orchestrator_alive, reconcile
 from uet.errors import ExitCode, SpecError, UsageError
+from uet.ids import check_run_id
 from uet.project import scaffold
 from uet.state.records import TaskRecord
 from uet.states import RunStatus
@@ -29,6 +31,17 @@ from uet.states import RunStatus
 files_argument = click.argument(
     "files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False)
 )
+CONCURRENCY = click.IntRange(min=1, max=defaults.MAX_CONCURRENCY)
+
+
+def _checked_run_id(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--run-id`` names folders: checked before anything starts (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return check_run_id(value)
+    except UsageError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 @click.command()
@@ -51,7 +64,7 @@ def validate(
       uet validate plans/safe_merge.json --var BRANCH=main
     """
     try:
-        plan = load_plan(files, variables)
+        plan = load_plan(files, variables, max_bytes=ctx.settings.max_spec_bytes)
     except SpecError as error:
         if not as_json:
             raise  # main() prints one problem a line and exits 2
@@ -76,10 +89,14 @@ def validate(
 
 @click.command()
 @files_argument
-@click.option("--concurrency", "-j", type=click.IntRange(min=1), help="Tasks at once [CPUs].")
+@click.option("--concurrency", "-j", type=CONCURRENCY, help="Tasks at once [CPUs].")
 @click.option("--deterministic", is_flag=True, help="Fixed clock and ids, tasks in waves.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
-@click.option("--run-id", help="Name the run (default: run-<time>-<random>).")
+@click.option(
+    "--run-id",
+    callback=_checked_run_id,
+    help="Name the run: letters, digits, '.', '_', '-' (default: run-<time>-<random>).",
+)
 @var_option
 @click.option(
     "--abort-kills",
@@ -113,7 +130,8 @@ def run(
     """
     if executor == "ray":
         raise UsageError("the ray executor is not available yet; use --executor local")
-    plan = load_plan(files, variables)  # on a SpecError main() prints every problem, exits 2
+    # on a SpecError main() prints every problem, exits 2
+    plan = load_plan(files, variables, max_bytes=ctx.settings.max_spec_bytes)
     print_warnings(plan.warnings)
     options = RunOptions.make(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
     options = dataclasses.replace(options, abort_kills=abort_kills)
@@ -131,7 +149,7 @@ def run(
 
 @click.command()
 @click.argument("run_id")
-@click.option("--concurrency", "-j", type=click.IntRange(min=1), help="Tasks at once.")
+@click.option("--concurrency", "-j", type=CONCURRENCY, help="Tasks at once.")
 @json_option
 @pass_context
 def resume(ctx: Context, run_id: str, concurrency: int | None, as_json: bool) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from uet import defaults
 from uet.errors import ExitCode, UsageError
+from uet.ids import check_run_id
 from uet.spec.models import AbortRunning, OnFailure, PlannedTask, RetryBackoff, TaskSpec
 from uet.states import RunStatus, TaskStatus
 
@@ -39,6 +40,12 @@ class RunOptions:
         """Options with the right default concurrency for the mode."""
         if concurrency is None:
             concurrency = DETERMINISTIC_CONCURRENCY if deterministic else default_concurrency()
+        if not 1 <= concurrency <= defaults.MAX_CONCURRENCY:
+            raise UsageError(
+                f"concurrency must be 1 to {defaults.MAX_CONCURRENCY}, not {concurrency}"
+            )
+        if run_id is not None:
+            check_run_id(run_id)
         return cls(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
 
 
@@ -64,7 +71,11 @@ def log_path(home: Path, run_id: str, task_key: str) -> Path:
 
 
 def logs_dir(home: Path, run_id: str) -> Path:
-    """The folder of a run's task logs (``log_path`` of a task is inside it)."""
+    """The folder of a run's task logs (``log_path`` of a task is inside it).
+
+    The run id is checked here too, where it becomes a path: logs never leave ``logs/``.
+    """
+    check_run_id(run_id)
     return home / defaults.LOGS_DIR_NAME / run_id
 
 

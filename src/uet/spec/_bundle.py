@@ -24,6 +24,7 @@ from typing import Any, Literal
 import pydantic
 
 from uet.spec._acceptance import split_acceptance
+from uet.spec._bounds import Command
 from uet.spec.models import FixLoop, TaskSpec, WorkstreamSpec
 
 BUNDLE_ID_PATTERN = r"^ws-[a-z0-9._-]+$"
@@ -80,7 +81,7 @@ class LegacyBundle(_Strict):
     files_scope: list[str] = pydantic.Field(min_length=1)
     files_create: list[str] = pydantic.Field(default_factory=list)
     tasks: list[str]  # instructions for the agent (may be empty: the prompt says the rest)
-    acceptance_tests: list[str] = pydantic.Field(default_factory=list)
+    acceptance_tests: list[Command] = pydantic.Field(default_factory=list)
     depends_on: list[str] = pydantic.Field(default_factory=list)  # other bundles' ids
     tool: str | None = None
     capability: (

@@ -26,6 +26,7 @@ from typing import Any
 
 import pydantic
 
+from uet.spec._bounds import Command, Concurrency, Env, PlanTimeout, Retries, RetryDelay
 from uet.spec._problems import Loc
 from uet.spec.models import (
     AbortRunning,
@@ -52,24 +53,24 @@ class _Open(pydantic.BaseModel):
 
 
 class PlanGlobals(_Open):
-    max_concurrency: int | None = pydantic.Field(None, ge=1)
-    default_timeout_sec: float | None = pydantic.Field(None, ge=0)
-    default_retries: int = pydantic.Field(0, ge=0)
-    env: dict[str, str] = pydantic.Field(default_factory=dict)
+    max_concurrency: Concurrency | None = None
+    default_timeout_sec: PlanTimeout | None = None
+    default_retries: Retries = 0
+    env: Env = pydantic.Field(default_factory=dict)
 
 
 class PlanStep(_Open):
     id: str = pydantic.Field(min_length=1)
     name: str | None = None
-    command: str = pydantic.Field(min_length=1)
-    args: list[str] = pydantic.Field(default_factory=list)
-    cwd: str | None = None
+    command: Command = pydantic.Field(min_length=1)
+    args: list[Command] = pydantic.Field(default_factory=list)
+    cwd: Command | None = None
     shell: bool = False
-    env: dict[str, str] = pydantic.Field(default_factory=dict)
+    env: Env = pydantic.Field(default_factory=dict)
     depends_on: list[str] = pydantic.Field(default_factory=list)
-    timeout_sec: float | None = pydantic.Field(None, ge=0)
-    retries: int | None = pydantic.Field(None, ge=0)
-    retry_delay_sec: float | None = pydantic.Field(None, ge=0)
+    timeout_sec: PlanTimeout | None = None
+    retries: Retries | None = None
+    retry_delay_sec: RetryDelay | None = None
     critical: bool = True
     on_failure: OnFailure | None = None
     description: str | None = None

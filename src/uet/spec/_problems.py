@@ -18,7 +18,9 @@ from typing import Any
 import pydantic
 from pydantic_core import ErrorDetails
 
+from uet import defaults
 from uet.errors import Problem
+from uet.spec._bounds import ENV_NAME_PATTERN, NOT_A_BOOLEAN, NUL_CHARACTER
 from uet.spec.models import ID_PATTERN
 
 Loc = tuple[int | str, ...]
@@ -28,6 +30,7 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _REPR = reprlib.Repr()
 _REPR.maxstring = 60
 _REPR.maxother = 60
+_LONG_INT_BITS = 200  # about 60 digits: what maxother would cut anyway
 
 _EXPECTED = {
     "string_type": "expected a string",
@@ -42,7 +45,14 @@ _EXPECTED = {
     "dict_type": "expected a mapping",
     "model_type": "expected a mapping",
     "model_attributes_type": "expected a mapping",
+    NOT_A_BOOLEAN: "expected a number",
+    "finite_number": "expected a finite number",
 }
+_IN_WORDS = {
+    defaults.MAX_TIMEOUT_S: "7 days",
+    defaults.MAX_RETRY_DELAY_S: "1 day",
+}
+"""Limits that read better with their unit, in seconds: ``at most 604800 (7 days)``."""
 _KINDS: tuple[tuple[type, str], ...] = (
     (bool, "a boolean"),
     (int, "a whole number"),
@@ -78,6 +88,8 @@ def describe(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and value.bit_length() > _LONG_INT_BITS:
+        return f"a number of about {value.bit_length() * 3 // 10} digits"  # repr() may refuse
     return _REPR.repr(value)
 
 
@@ -121,19 +133,17 @@ def translate(
 
 def _message(details: ErrorDetails, model: type[pydantic.BaseModel]) -> str:
     kind, value, ctx = details["type"], details["input"], details.get("ctx", {})
-    if kind == "extra_forbidden":
+    special = _key_message(details) or _number_message(kind, value, ctx)
+    if special is not None:
+        message = special
+    elif kind == "extra_forbidden":
         message = _unknown_key(model, tuple(details["loc"]))
     elif kind == "missing":
         message = "required key is missing"
-    elif kind == "invalid_key" or details["loc"][-1:] == ("[key]",):
-        message = f"keys must be strings, {got(value)}"
     elif kind in _EXPECTED:
         message = f"{_EXPECTED[kind]}, {got(value)}"
-    elif kind in _BOUNDS:
-        words, bound = _BOUNDS[kind]
-        limit = ctx[bound]
-        limit = int(limit) if isinstance(limit, float) and limit.is_integer() else limit
-        message = f"{words} {limit}, got {describe(value)}"
+    elif kind == NUL_CHARACTER:
+        message = "must not contain a NUL character"
     elif kind in ("enum", "literal_error"):
         message = f"must be {ctx['expected']}, got {describe(value)}"
     elif kind == "too_short" and ctx.get("min_length") == 1:
@@ -146,8 +156,41 @@ def _message(details: ErrorDetails, model: type[pydantic.BaseModel]) -> str:
     return message
 
 
+def _key_message(details: ErrorDetails) -> str | None:
+    """What is wrong with a mapping's key (an environment variable's name…), if it is one."""
+    kind, value = details["type"], details["input"]
+    if details["loc"][-1:] != ("[key]",) and kind != "invalid_key":
+        return None
+    if kind == "string_pattern_mismatch":
+        return _bad_id(value, str(details.get("ctx", {}).get("pattern", "")))
+    return f"keys must be strings, {got(value)}"
+
+
+def _number_message(kind: str, value: object, ctx: dict[str, Any]) -> str | None:
+    """A number out of its bounds or too large to be one, in the file's words."""
+    if kind in _BOUNDS:
+        return _out_of_bounds(kind, ctx, value)
+    huge_int = kind == "float_type" and isinstance(value, int) and not isinstance(value, bool)
+    if huge_int or kind == "int_parsing_size":
+        return f"the number is too large, got {describe(value)}"
+    return None
+
+
+def _out_of_bounds(kind: str, ctx: dict[str, Any], value: object) -> str:
+    words, bound = _BOUNDS[kind]
+    limit = ctx[bound]
+    unit = f" ({_IN_WORDS[limit]})" if limit in _IN_WORDS else ""
+    limit = int(limit) if isinstance(limit, float) and limit.is_integer() else limit
+    return f"{words} {limit}{unit}, got {describe(value)}"
+
+
 def _bad_id(value: object, pattern: str) -> str:
     chars = "lowercase letters, digits, '.', '_' and '-'"
+    if pattern == ENV_NAME_PATTERN:
+        return (
+            f"{describe(value)} is not a valid environment variable name: use letters, digits"
+            " and '_', not starting with a digit"
+        )
     if pattern == ID_PATTERN:
         rule = f"use {chars}, starting with a letter or digit"
     elif pattern.startswith("^ws-"):

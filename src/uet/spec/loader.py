@@ -23,6 +23,7 @@ from typing import Any
 
 import pydantic
 
+from uet import defaults
 from uet.errors import Problem, SpecError
 from uet.memory import collector_paused
 from uet.spec._checks import Loaded, check_tasks, check_workstreams, views_of_raw, views_of_spec
@@ -48,33 +49,45 @@ class _FileResult:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def load_file(path: PathLike, env: Mapping[str, str] | None = None) -> list[WorkstreamSpec]:
+def load_file(
+    path: PathLike, env: Mapping[str, str] | None = None, *, max_bytes: int | None = None
+) -> list[WorkstreamSpec]:
     """The workstreams of one file (native, legacy bundle or plan; YAML or JSON).
 
     ``env`` supplies ``${VAR}`` values (default: ``os.environ``). Checks that need every
     workstream of a run (unique workstream ids, known workstream dependencies, no cycle
-    among workstreams) are :func:`load_files`' job. Raises :class:`SpecError`.
+    among workstreams) are :func:`load_files`' job. A file larger than ``max_bytes``
+    (default ``uet.defaults.MAX_SPEC_BYTES``, 16 MiB) or not a regular file is a problem,
+    refused before it is read. Raises :class:`SpecError`.
     """
+    limit = defaults.MAX_SPEC_BYTES if max_bytes is None else max_bytes
     with collector_paused():
-        result = _load(Path(path), os.environ if env is None else env)
+        result = _load(Path(path), os.environ if env is None else env, limit)
     if result.problems:
         raise SpecError(result.problems)
     return [item.spec for item in result.loaded]
 
 
-def load_files(paths: PathLike | Iterable[PathLike], env: Mapping[str, str] | None = None) -> Plan:
+def load_files(
+    paths: PathLike | Iterable[PathLike],
+    env: Mapping[str, str] | None = None,
+    *,
+    max_bytes: int | None = None,
+) -> Plan:
     """Several files as one plan: their workstreams checked together and resolved to one DAG.
 
     Raises :class:`SpecError` with every problem of every file (unreadable ones included).
-    A single path is taken as a list of one.
+    A single path is taken as a list of one; ``max_bytes`` bounds each file as in
+    :func:`load_file`.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     env = os.environ if env is None else env
+    limit = defaults.MAX_SPEC_BYTES if max_bytes is None else max_bytes
     with collector_paused():
         given = [Path(path) for path in paths]
-        results = [_load(path, env) for path in given]
-        results.extend(sibling_bundles(given, results, lambda path: _load(path, env)))
+        results = [_load(path, env, limit) for path in given]
+        results.extend(sibling_bundles(given, results, lambda path: _load(path, env, limit)))
         loaded = [item for result in results for item in result.loaded]
         problems = [problem for result in results for problem in result.problems]
         invalid_ids = {spec_id for result in results for spec_id in result.invalid_ids}
@@ -87,9 +100,9 @@ def load_files(paths: PathLike | Iterable[PathLike], env: Mapping[str, str] | No
         return dataclasses.replace(build_plan(loaded), warnings=(*warnings, *overlaps))
 
 
-def _load(path: Path, env: Mapping[str, str]) -> _FileResult:
+def _load(path: Path, env: Mapping[str, str], max_bytes: int) -> _FileResult:
     result = _FileResult()
-    data, result.problems = read_data(path)
+    data, unusable = read_data(path, max_bytes)  # unusable numbers come with the data
     if isinstance(data, list):
         if not data:
             result.problems.append(Problem(str(path), "", "the file holds an empty list"))
@@ -97,6 +110,9 @@ def _load(path: Path, env: Mapping[str, str]) -> _FileResult:
             _load_one(item, str(path), (index,), env, result)
     elif data is not None:
         _load_one(data, str(path), (), env, result)
+    if unusable:  # said once, in the reader's words, where validation saw the same value
+        known = {problem.path for problem in unusable}
+        result.problems = [*unusable, *(p for p in result.problems if p.path not in known)]
     return result
 
 

@@ -18,6 +18,7 @@ import pydantic
 
 from uet.errors import Problem
 from uet.scope import FileScope
+from uet.spec._bounds import Command, Concurrency, Count, Env, Retries, RetryDelay, Timeout
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
@@ -52,9 +53,9 @@ class _Model(pydantic.BaseModel):
 
 
 class Defaults(_Model):
-    timeout: float | None = pydantic.Field(None, gt=0)  # seconds
-    retries: int = pydantic.Field(0, ge=0)
-    retry_delay: float = pydantic.Field(DEFAULT_RETRY_DELAY_S, ge=0)  # seconds
+    timeout: Timeout | None = None  # seconds
+    retries: Retries = 0
+    retry_delay: RetryDelay = DEFAULT_RETRY_DELAY_S  # seconds
     on_failure: OnFailure = OnFailure.SKIP_DEPENDENTS
     retry_backoff: RetryBackoff = RetryBackoff.EXPONENTIAL
     abort_running: AbortRunning = AbortRunning.KILL  # `uet run --abort-kills` forces kill
@@ -65,9 +66,9 @@ class FixLoop(_Model):
     (a legacy bundle's ``circuit_breaker``). Each try gets the previous errors in its prompt;
     the loop stops early when one error signature repeats or the errors oscillate."""
 
-    max_attempts: int = pydantic.Field(1, ge=1, le=100)
-    max_error_repeats: int | None = pydantic.Field(None, ge=1, le=100)
-    oscillation_threshold: int | None = pydantic.Field(None, ge=1, le=100)
+    max_attempts: Count = 1
+    max_error_repeats: Count | None = None
+    oscillation_threshold: Count | None = None
 
 
 class TaskSpec(_Model):
@@ -75,24 +76,24 @@ class TaskSpec(_Model):
 
     id: str = pydantic.Field(pattern=ID_PATTERN)
     name: str | None = None
-    run: str | None = None  # shell string, run by /bin/sh -c
-    argv: list[str] | None = pydantic.Field(None, min_length=1)  # exec form, no shell
+    run: Command | None = None  # shell string, run by /bin/sh -c
+    argv: list[Command] | None = pydantic.Field(None, min_length=1)  # exec form, no shell
     tool: str | None = None  # a tool name, or "auto": the router chooses
     depends_on: list[str] = pydantic.Field(default_factory=list)
-    timeout: float | None = pydantic.Field(None, gt=0)
-    retries: int | None = pydantic.Field(None, ge=0)
-    retry_delay: float | None = pydantic.Field(None, ge=0)
+    timeout: Timeout | None = None  # seconds
+    retries: Retries | None = None
+    retry_delay: RetryDelay | None = None  # seconds
     retry_backoff: RetryBackoff | None = None
     on_failure: OnFailure | None = None
-    cwd: str | None = None  # relative to the project root
-    env: dict[str, str] = pydantic.Field(default_factory=dict)
+    cwd: Command | None = None  # relative to the project root
+    env: Env = pydantic.Field(default_factory=dict)
     kind: str | None = None  # what routing matches on (tool tasks)
     risk: str | None = None  # routing matches on these too (e.g. low | medium | high)
     complexity: str | None = None
     prompt: str | None = None
     files_scope: list[str] = pydantic.Field(default_factory=list)
     isolation: Literal["none", "clone"] | None = None
-    acceptance: list[str] = pydantic.Field(default_factory=list)  # commands: the gate
+    acceptance: list[Command] = pydantic.Field(default_factory=list)  # commands: the gate
     acceptance_instructions: list[str] = pydantic.Field(default_factory=list)  # prose: prompt
     fix_loop: FixLoop | None = None  # tries in the clone while the acceptance gate fails
     keep_background: bool = False  # leave what the task started in the background alive
@@ -109,9 +110,9 @@ class TaskSpec(_Model):
 class WorkstreamSpec(_Model):
     id: str = pydantic.Field(pattern=ID_PATTERN)
     name: str | None = None
-    concurrency: int | None = pydantic.Field(None, ge=1)
+    concurrency: Concurrency | None = None
     depends_on: list[str] = pydantic.Field(default_factory=list)
-    env: dict[str, str] = pydantic.Field(default_factory=dict)
+    env: Env = pydantic.Field(default_factory=dict)
     defaults: Defaults = Defaults()
     tasks: list[TaskSpec] = pydantic.Field(min_length=1)
     metadata: dict[str, Any] = pydantic.Field(default_factory=dict)  # kept from legacy formats

@@ -32,7 +32,8 @@ from sqlalchemy import event
 if TYPE_CHECKING:
     from uet.config import Settings
 
-from uet.errors import StorageFault, StoreError
+from uet.config import database_url_problem, hide_password
+from uet.errors import ConfigError, StorageFault, StoreError
 
 READONLY = "uet_readonly"
 """Execution option: this connection only reads, so it need not take the write lock."""
@@ -73,20 +74,24 @@ def dispose_engines() -> None:
 
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None (another dialect, or an in-memory database)."""
-    parsed = sa.make_url(url)
+    parsed = _parse(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
 
 
+_DRIVER_FIX = {"psycopg": "pip install 'uet[postgres]'", "psycopg2": "pip install psycopg2"}
+
+
 def _create(url: str, synchronous: str, busy_timeout: float, readonly: bool) -> sa.Engine:
-    parsed = sa.make_url(url)
+    parsed = _parse(url)
     if parsed.get_backend_name() != "sqlite":
-        if readonly:  # the server refuses writes in every transaction of this engine
-            return sa.create_engine(
-                parsed, pool_pre_ping=True, execution_options={"postgresql_readonly": True}
-            )
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        # a read-only engine: the server refuses writes in every transaction of it
+        options = {"postgresql_readonly": True} if readonly else {}
+        try:
+            return sa.create_engine(parsed, pool_pre_ping=True, execution_options=options)
+        except ImportError as exc:  # the dialect's driver is missing (or cannot load)
+            raise _missing_driver(parsed, exc) from None
     path = sqlite_path(url)
     if readonly and path is not None:
         return _create_readonly(parsed, path, busy_timeout)
@@ -98,6 +103,26 @@ def _create(url: str, synchronous: str, busy_timeout: float, readonly: bool) -> 
     )
     _tune_sqlite(engine, synchronous)
     return engine
+
+
+def _parse(url: str) -> sa.URL:
+    """The URL parsed, or a ConfigError (exit 2) saying what is wrong with it."""
+    problem = database_url_problem(url)
+    try:
+        parsed = sa.make_url(url) if problem is None else None
+    except sa.exc.ArgumentError:
+        parsed = None
+    if parsed is None:
+        raise ConfigError("database URL", "", problem or f"{hide_password(url)!r} is not valid")
+    return parsed
+
+
+def _missing_driver(url: sa.URL, exc: ImportError) -> ConfigError:
+    driver = url.get_driver_name()
+    fix = _DRIVER_FIX.get(driver, f"install the Python package {driver}")
+    where = url.render_as_string(hide_password=True)
+    problem = f"the {url.get_backend_name()} driver {driver} cannot be imported ({exc}): {fix}"
+    return ConfigError(where, "", problem)
 
 
 def _tune_sqlite(engine: sa.Engine, synchronous: str) -> None:

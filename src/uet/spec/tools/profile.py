@@ -30,6 +30,7 @@ from typing import Annotated, Literal
 import pydantic
 
 from uet.errors import ConfigError
+from uet.spec._bounds import Concurrency, Env, Timeout
 
 TOOL_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 KIND_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
@@ -92,7 +93,7 @@ class ToolCheck(_Model):
     binary: str | None = None  # default: argv[0]
     version_args: list[str] | None = pydantic.Field(default_factory=lambda: ["--version"])
     min_version: str | None = pydantic.Field(None, pattern=VERSION_PATTERN)
-    timeout: float = pydantic.Field(10.0, gt=0)  # seconds the version command may take
+    timeout: Timeout = 10.0  # seconds the version command may take
 
 
 class ToolProfile(_Model):
@@ -107,11 +108,11 @@ class ToolProfile(_Model):
 
     name: str = pydantic.Field(pattern=TOOL_NAME_PATTERN)
     argv: list[Template] = pydantic.Field(min_length=1)
-    env: dict[str, str] = pydantic.Field(default_factory=dict)
-    timeout: float | None = pydantic.Field(None, gt=0)  # seconds per invocation
+    env: Env = pydantic.Field(default_factory=dict)
+    timeout: Timeout | None = None  # seconds per invocation
     success_codes: list[int] = pydantic.Field(default_factory=lambda: [0], min_length=1)
     capabilities: list[Kind] = pydantic.Field(default_factory=list)
-    max_parallel: int | None = pydantic.Field(None, ge=1)  # invocations at once
+    max_parallel: Concurrency | None = None  # invocations at once
     check: ToolCheck = ToolCheck()
     rate_limit_patterns: list[Regex] = pydantic.Field(default_factory=list)
     quota_patterns: list[Regex] = pydantic.Field(default_factory=list)
