@@ -113,6 +113,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
         "UET_NON_INTERACTIVE": "1",
         "UET_SQLITE_SYNCHRONOUS": "full",
         "UET_SQLITE_BUSY_TIMEOUT": "2.5",
+        "UET_STORE_FAULT_TIMEOUT": "4",
         "UET_EVENT_BATCH_SIZE": "10",
         "UET_EVENT_FLUSH_INTERVAL": "0.5",
         "UET_EVENT_QUEUE_MAX": "20",
@@ -131,6 +132,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
     assert found.non_interactive is True
     assert found.sqlite_synchronous == "FULL"
     assert found.sqlite_busy_timeout == 2.5
+    assert found.store_fault_timeout == 4.0
     assert (found.event_batch_size, found.event_queue_max) == (10, 20)
     assert found.event_flush_interval == 0.5
     assert found.protected_paths == ("deploy/", "Makefile")
