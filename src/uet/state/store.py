@@ -18,7 +18,7 @@ import hashlib
 import operator
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -263,12 +263,32 @@ class Store:
             # router, which writes): join it, so everything commits together.
             yield Transaction(self, pinned, readonly=False)
             return
+        fence: Callable[[Transaction], None] | None = getattr(self._pinned, "fence", None)
         if pinned is not None:
             with translate_errors(self.engine), pinned.begin():
-                yield Transaction(self, pinned, readonly=False)
+                tx = Transaction(self, pinned, readonly=False)
+                if fence is not None:
+                    fence(tx)
+                yield tx
             return
         with translate_errors(self.engine), self.engine.begin() as conn:
-            yield Transaction(self, conn, readonly=False)
+            tx = Transaction(self, conn, readonly=False)
+            if fence is not None:
+                fence(tx)
+            yield tx
+
+    @contextmanager
+    def fenced(self, fence: Callable[[Transaction], None]) -> Iterator[None]:
+        """Within this block, every write transaction this thread begins first calls
+        ``fence`` in it: a run lease's renewal (``uet.state.lease``), which raises once the
+        lease was taken over, so that nothing the transaction would write is committed.
+        Other threads (the event bus's writer) are not fenced."""
+        previous = getattr(self._pinned, "fence", None)
+        self._pinned.fence = fence
+        try:
+            yield
+        finally:
+            self._pinned.fence = previous
 
     @contextmanager
     def pinned(self) -> Iterator[None]:
