@@ -126,6 +126,7 @@ def test_postgres_lease_expires_is_taken_over_and_fences_the_former_owner(pg_url
     second = Store.open(pg_url)
     _new_run(first, "r3")
     old = take_lease(first, "r3", host="a", pid=111, ttl=0.3)
+    assert (old.epoch, old.fresh) == (1, True)
     with first.fenced(old.renew), first.transaction() as tx:
         tx.heartbeat("r3", 1.0)  # renewed: still the owner
     with pytest.raises(LeaseHeldError) as held:

@@ -217,9 +217,12 @@ def _claim_row(
     insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     values = {"run_id": run_id, "host": host, "pid": pid, "epoch": 1, "expires_at": now + ttl}
     made = conn.execute(
-        insert(run_leases).values(values).on_conflict_do_nothing(index_elements=["run_id"])
-    )
-    if made.rowcount == 1:
+        insert(run_leases)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["run_id"])
+        .returning(run_leases.c.epoch)  # rowcount is not reliable here on every driver
+    ).first()
+    if made is not None:
         return 1, True
     row = conn.execute(
         sa.select(run_leases, _db_now(conn).label("now"))
