@@ -119,6 +119,8 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
         "UET_BACKUP_DIR": "bk",
         "UET_BACKUP_RETENTION_DAYS": "0",
         "UET_PG_BINDIR": "/opt/pg/bin",
+        "UET_RUN_LEASE_TTL": "7.5",
+        "UET_ORCHESTRATOR_STALE": "9",
     }
     assert {key.env for key in SETTINGS} == set(env)
     found = load_settings(env=env, cwd=project)
@@ -134,6 +136,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
     assert found.backup_dir == root / "bk"
     assert found.backup_retention_days == 0
     assert found.pg_bindir == Path("/opt/pg/bin")
+    assert (found.run_lease_ttl, found.orchestrator_stale) == (7.5, 9.0)
 
 
 def test_every_setting_has_a_working_file_key(project: Path) -> None:
@@ -156,9 +159,13 @@ dir = "/abs/backups"
 retention_days = 9
 [postgres]
 bindir = "/usr/lib/postgresql/16/bin"
+[runs]
+lease_ttl = 12
+orchestrator_stale = 120
 """,
     )
     found = load_settings(env={}, cwd=project)
+    assert (found.run_lease_ttl, found.orchestrator_stale) == (12.0, 120.0)
     assert found.config_file == project.resolve() / "uet.toml"
     assert found.home == project.resolve() / "h"
     assert found.db == "sqlite:///:memory:"

@@ -32,6 +32,7 @@ UET_TABLES = {
     "tool_state",  # 0004
     "route_cursors",
     "tool_leases",
+    "run_leases",  # 0005
 }
 TABLES_OF_0001 = {"runs", "workstreams", "tasks", "attempts", "events"}
 
