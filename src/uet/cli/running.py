@@ -132,7 +132,8 @@ def cancel(ctx: Context, run_id: str, as_json: bool) -> None:
     Example:
       uet cancel run-20261124T094110-c4f2e4
     """
-    status = cancel_run(ctx.store, run_id, SystemClock())
+    stale = ctx.settings.orchestrator_stale
+    status = cancel_run(ctx.store, run_id, SystemClock(), stale_after=stale)
     if status is None:
         raise UsageError(f"no run {run_id!r} (see `uet runs`)")
     if as_json:
@@ -160,7 +161,10 @@ def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
         run_id = run_id or next((r.id for r in tx.list_runs(limit=1)), None)
     if run_id is None:
         raise UsageError("no runs yet")
-    reconcile(store, run_id, SystemClock())  # a dead orchestrator's run becomes interrupted
+    # A run whose owner died (it no longer holds the run's lease) becomes interrupted.
+    settings = ctx.settings
+    stale = settings.orchestrator_stale
+    reconcile(store, run_id, SystemClock(), ttl=settings.run_lease_ttl, stale_after=stale)
     with store.reader() as tx:
         run = tx.get_run(run_id)
         tasks = tx.get_tasks(run_id)
