@@ -119,6 +119,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
         "UET_BACKUP_DIR": "bk",
         "UET_BACKUP_RETENTION_DAYS": "0",
         "UET_PG_BINDIR": "/opt/pg/bin",
+        "UET_STORE_FAULT_TIMEOUT": "4",
         "UET_RUN_LEASE_TTL": "7.5",
         "UET_ORCHESTRATOR_STALE": "9",
     }
@@ -137,6 +138,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
     assert found.backup_retention_days == 0
     assert found.pg_bindir == Path("/opt/pg/bin")
     assert (found.run_lease_ttl, found.orchestrator_stale) == (7.5, 9.0)
+    assert found.store_fault_timeout == 4.0
 
 
 def test_every_setting_has_a_working_file_key(project: Path) -> None:
