@@ -101,3 +101,31 @@ def _exists(project: _PgProject, query: str, run_id: str) -> bool:
         return bool(project.pg(query, (run_id,)))
     except psycopg.errors.UndefinedTable:  # the first command is still making the tables
         return False
+
+
+def test_a_live_orchestrator_keeps_its_lease_past_the_ttl(tmp_path: Path, pg_url: str) -> None:
+    """Renewal: a run that lasts several lease lifetimes (1 s each) is never taken over while
+    its orchestrator runs: ``uet resume`` during it exits 2 naming it, ``uet status`` shows it
+    running, and it ends succeeded with one epoch only."""
+    project = _PgProject.create(tmp_path)
+    project.url = pg_url
+    go = tmp_path / "go"
+    project.write("w.yaml", _workstream(tmp_path / "ledger", go))
+    run_id = unique_run_id("renew")
+    proc = project.start("run", "w.yaml", "--run-id", run_id, "--json", log="run")
+    try:
+        slow = "SELECT 1 FROM attempts WHERE run_id = %s AND task_id = 'w/slow' AND pid > 0"
+        assert wait_until(lambda: _exists(project, slow, run_id), 60), "slow never ran"
+        for _ in range(3):  # each look is longer than the lease's time to live
+            refused = project.uet("resume", run_id)
+            assert refused.returncode == 2, refused.stdout + refused.stderr
+            assert f"pid {proc.pid}" in refused.stderr
+            assert project.uet_json("status", run_id)["status"] == "running"
+        go.touch()
+        assert proc.wait(timeout=60) == 0, (tmp_path / "run.out").read_text()
+    finally:
+        stop(proc)
+        kill_run_processes(run_id)
+    assert project.pg("SELECT epoch, expires_at FROM run_leases WHERE run_id = %s", (run_id,)) == [
+        (1, 0.0)
+    ]
