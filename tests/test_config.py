@@ -122,6 +122,8 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
         "UET_PG_BINDIR": "/opt/pg/bin",
         "UET_PROTECTED_PATHS": "deploy/,Makefile",
         "UET_MAX_SPEC_BYTES": "1024",
+        "UET_RUN_LEASE_TTL": "7.5",
+        "UET_ORCHESTRATOR_STALE": "9",
     }
     assert {key.env for key in SETTINGS} == set(env)
     found = load_settings(env=env, cwd=project)
@@ -140,6 +142,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
     assert found.backup_retention_days == 0
     assert found.pg_bindir == Path("/opt/pg/bin")
     assert found.max_spec_bytes == 1024
+    assert (found.run_lease_ttl, found.orchestrator_stale) == (7.5, 9.0)
 
 
 def test_every_setting_has_a_working_file_key(project: Path) -> None:
@@ -163,9 +166,13 @@ dir = "/abs/backups"
 retention_days = 9
 [postgres]
 bindir = "/usr/lib/postgresql/16/bin"
+[runs]
+lease_ttl = 12
+orchestrator_stale = 120
 """,
     )
     found = load_settings(env={}, cwd=project)
+    assert (found.run_lease_ttl, found.orchestrator_stale) == (12.0, 120.0)
     assert found.config_file == project.resolve() / "uet.toml"
     assert found.home == project.resolve() / "h"
     assert found.db == "sqlite:///:memory:"

@@ -84,6 +84,18 @@ SETTINGS: tuple[SettingKey, ...] = (
         ("events", "queue_max"),
         "events waiting to be written before emit() blocks",
     ),
+    SettingKey(
+        "run_lease_ttl",
+        "UET_RUN_LEASE_TTL",
+        ("runs", "lease_ttl"),
+        "seconds a run's lease lives without renewal (PostgreSQL takeover)",
+    ),
+    SettingKey(
+        "orchestrator_stale",
+        "UET_ORCHESTRATOR_STALE",
+        ("runs", "orchestrator_stale"),
+        "seconds without a heartbeat that orphan a run with no lease (older runs)",
+    ),
     SettingKey("backup_dir", "UET_BACKUP_DIR", ("backups", "dir"), "where backups go"),
     SettingKey(
         "backup_retention_days",
@@ -134,6 +146,8 @@ class Settings(pydantic.BaseModel):
         defaults.EVENT_FLUSH_INTERVAL_S, gt=0, le=defaults.MAX_TIMEOUT_S, allow_inf_nan=False
     )
     event_queue_max: int = pydantic.Field(defaults.EVENT_QUEUE_MAX, ge=1)
+    run_lease_ttl: float = pydantic.Field(defaults.RUN_LEASE_TTL_S, gt=0)
+    orchestrator_stale: float = pydantic.Field(defaults.ORCHESTRATOR_STALE_S, gt=0)
     backup_dir: Path
     backup_retention_days: int = pydantic.Field(defaults.BACKUP_RETENTION_DAYS, ge=0)
     max_spec_bytes: int = pydantic.Field(defaults.MAX_SPEC_BYTES, ge=1)

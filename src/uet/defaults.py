@@ -48,7 +48,17 @@ HEARTBEAT_INTERVAL_S = 5.0
 """Seconds between an orchestrator's signs of life in its run's row."""
 
 ORCHESTRATOR_STALE_S = 60.0
-"""Seconds without a heartbeat after which a run on another host is taken as orphaned."""
+"""Seconds without a heartbeat after which a run is taken as orphaned, for runs that have no
+lease to ask (recorded by a uet from before run leases)."""
+
+RUN_LEASE_TTL_S = 30.0
+"""Seconds a run's lease row lives without a renewal (the owner renews it at every tick, by
+the database's clock). On PostgreSQL another orchestrator may take an expired lease over; on
+SQLite the lock file decides (held while the owner lives, whatever the row says)."""
+
+RUN_LEASE_WAIT_S = 1.0
+"""Seconds ``uet resume`` tries to take a run's lock before it concludes that the owner lives
+(a ``uet status`` holds it for a moment while it looks)."""
 
 CANCEL_CHECK_INTERVAL_S = 0.25
 """Seconds between a running orchestrator's looks for a cancel request."""

@@ -6,8 +6,10 @@ uses for it, so a caller catches one root and maps it deliberately::
     UetError                      exit
     ├── ConfigError                 2   a setting is wrong: names the source, the key, the problem
     ├── UsageError                  2   a command was asked something that cannot be (a revision…)
+    │   └── LeaseHeldError          2   the run is owned by a live orchestrator (pid, host)
     ├── SpecError                   2   workstream files are wrong: every Problem of every file
     ├── StoreError                  3   the state database could not do what was asked
+    │   ├── LeaseLostError          3   this orchestrator's run lease was taken over: it stopped
     │   ├── StorageFault            3   writes cannot go on (disk full, read-only, file gone…)
     │   ├── SchemaError             3   the database is not at the schema this uet expects
     │   └── BackupError             3   a backup, restore or prune could not be done
@@ -98,6 +100,20 @@ class UsageError(UetError):
     exit_code = ExitCode.USAGE
 
 
+class LeaseHeldError(UsageError):
+    """A run is owned by an orchestrator that lives (it holds the run's lease): it may not be
+    resumed or reconciled by another process. ``pid`` and ``host`` name the owner."""
+
+    def __init__(self, run_id: str, *, pid: int | None, host: str | None) -> None:
+        self.run_id = run_id
+        self.pid = pid
+        self.host = host
+        super().__init__(
+            f"run {run_id} is being driven by pid {pid} on {host} (it holds the run's lease); "
+            f"wait for it to end, or stop it with `uet cancel {run_id}`"
+        )
+
+
 class StoreError(UetError):
     """The state database could not do what was asked.
 
@@ -112,6 +128,24 @@ class StoreError(UetError):
         self.refused = refused
         self.transient = transient and not refused
         super().__init__(message)
+
+
+class LeaseLostError(StoreError):
+    """Another orchestrator took this one's run lease over (it was stopped or cut off past the
+    lease's time to live): the tick that found out wrote nothing, and the run loop stops at
+    once. ``epoch`` is the lease this process held; ``pid``/``host`` the new owner if known."""
+
+    def __init__(self, run_id: str, *, epoch: int, pid: int | None, host: str | None) -> None:
+        self.run_id = run_id
+        self.epoch = epoch
+        self.pid = pid
+        self.host = host
+        owner = f"pid {pid} on {host}" if pid is not None else "another orchestrator"
+        super().__init__(
+            f"run {run_id}: this orchestrator lost its lease (epoch {epoch}) to {owner}; "
+            "it stopped without writing more",
+            refused=True,
+        )
 
 
 class StorageFault(StoreError):

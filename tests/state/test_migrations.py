@@ -32,6 +32,7 @@ UET_TABLES = {
     "tool_state",  # 0004
     "route_cursors",
     "tool_leases",
+    "run_leases",  # 0005
 }
 TABLES_OF_0001 = {"runs", "workstreams", "tasks", "attempts", "events"}
 
@@ -183,7 +184,7 @@ def test_head_constant_equals_alembic_head() -> None:
     """schema.HEAD (checked on every open) is the newest migration script's revision."""
     assert schema.script_directory().get_current_head() == schema.HEAD
     assert schema.revisions()[-1] == schema.HEAD
-    assert schema.revisions() == ["0001", "0002", "0003", "0004"]
+    assert schema.revisions() == ["0001", "0002", "0003", "0004", "0005"]
 
 
 def test_fresh_database_is_created_at_head_without_drift(db_url: str) -> None:

@@ -21,7 +21,7 @@ from uet.cli.progress import ConsoleProgress
 from uet.clock import SystemClock
 from uet.engine.api import resume_run, start_run
 from uet.engine.model import RunOptions, RunResult, log_path, resolve_task
-from uet.engine.recovery import cancel_run, orchestrator_alive, reconcile
+from uet.engine.recovery import cancel_run, owner_alive, reconcile
 from uet.errors import ExitCode, SpecError, UsageError
 from uet.ids import check_run_id
 from uet.project import scaffold
@@ -182,7 +182,8 @@ def cancel(ctx: Context, run_id: str, as_json: bool) -> None:
     Example:
       uet cancel run-20261124T094110-c4f2e4
     """
-    status = cancel_run(ctx.store, run_id, SystemClock())
+    stale = ctx.settings.orchestrator_stale
+    status = cancel_run(ctx.store, run_id, SystemClock(), stale_after=stale)
     if status is None:
         raise UsageError(f"no run {run_id!r} (see `uet runs`)")
     if as_json:
@@ -222,14 +223,18 @@ def status(ctx: Context, run_id: str | None, reconcile_run: bool, as_json: bool)
     if run_id is None:
         raise UsageError("no runs yet")
     clock = SystemClock()
-    if reconcile_run:
-        reconcile(store, run_id, clock)  # a dead orchestrator's run becomes interrupted
+    settings = ctx.settings
+    stale = settings.orchestrator_stale
+    if reconcile_run:  # a run whose owner died (it no longer holds its lease): interrupted
+        reconcile(store, run_id, clock, ttl=settings.run_lease_ttl, stale_after=stale)
     with store.reader() as tx:
         run = tx.get_run(run_id)
         tasks = tx.get_tasks(run_id)
     if run is None:
         raise UsageError(f"no run {run_id!r} (see `uet runs`)")
-    orphaned = not run.status.finished and not orchestrator_alive(run, clock.now())
+    orphaned = not run.status.finished and not owner_alive(
+        store, run, clock.now(), stale_after=stale
+    )
     settled = RunStatus.CANCELED if run.status is RunStatus.CANCELING else RunStatus.INTERRUPTED
     shown = settled if orphaned else run.status
     if as_json:

@@ -22,7 +22,7 @@ from uet.engine.progress import NullProgress, Progress
 from uet.engine.recovery import counted_attempts, orchestrator_alive, reconcile, routed_tasks
 from uet.engine.run import ExecutorFactory, RunContext, RunLoop
 from uet.engine.tooltasks import Tooling, ToolTasks, load_tooling
-from uet.errors import StorageFault, UsageError
+from uet.errors import LeaseHeldError, StorageFault, UsageError
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, OutputSink
 from uet.execution.local import LocalExecutor
@@ -30,6 +30,7 @@ from uet.ids import RandomIds, SequentialIds
 from uet.routing import Router
 from uet.spec import load_files, topological_order
 from uet.spec.models import Plan, PlannedTask
+from uet.state.lease import RunLease, take_lease
 from uet.state.records import RunRecord, TaskRecord, TaskUpdate, WorkstreamRecord
 from uet.state.store import NewEvent, Store
 from uet.states import RunStatus, TaskStatus
@@ -62,31 +63,9 @@ def start_run(
     ids = SequentialIds() if options.deterministic else RandomIds()
     run_id = options.run_id or ids.new("run")
     tooling = load_tooling(plan.tasks, settings)  # a bad tools/routing section: nothing starts
-    now = clock.now()
-    with store.transaction() as tx:
-        if tx.get_run(run_id) is not None:
-            raise UsageError(f"a run {run_id!r} exists already (see `uet status {run_id}`)")
-        tx.create_run(_run_record(run_id, plan, options, now))
-        tx.add_workstreams(
-            [
-                WorkstreamRecord(
-                    run_id=run_id,
-                    id=ws.id,
-                    status=TaskStatus.PENDING,
-                    name=ws.name,
-                    concurrency=ws.concurrency,
-                    depends_on=list(ws.depends_on),
-                    source=str(plan.sources.get(ws.id, "")) or None,
-                    spec=ws.model_dump(mode="json", exclude={"tasks"}),
-                )
-                for ws in plan.workstreams
-            ]
-        )
-        tx.add_tasks([_task_record(run_id, task) for task in plan.tasks])
-        created: list[NewEvent] = [
-            ("run.created", now, run_id, None, None, {"tasks": len(plan.tasks)})
-        ] + [("task.ready", now, run_id, t.key, None, None) for t in plan.tasks if not t.depends_on]
-        announce = (created, tx.insert_events(created))
+    lease, announce = _record_new_run(
+        store, run_id, plan, options, settings=settings, now=clock.now()
+    )
     limits = {ws.id: ws.concurrency for ws in plan.workstreams if ws.concurrency}
     return _drive(
         store,
@@ -103,7 +82,57 @@ def start_run(
         bus=bus,
         announce=announce,
         tooling=tooling,
+        lease=lease,
     )
+
+
+def _record_new_run(
+    store: Store, run_id: str, plan: Plan, options: RunOptions, *, settings: Settings, now: float
+) -> tuple[RunLease, tuple[list[NewEvent], list[int | None]]]:
+    """Write a new run (its workstreams, tasks, first events) owned by this process from
+    its first moment: nobody sees the run without its lease held."""
+    lease: RunLease | None = None
+    try:
+        with store.transaction() as tx:
+            if tx.get_run(run_id) is not None:
+                raise UsageError(f"a run {run_id!r} exists already (see `uet status {run_id}`)")
+            tx.create_run(_run_record(run_id, plan, options, now))
+            lease = take_lease(
+                store,
+                run_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                ttl=settings.run_lease_ttl,
+                tx=tx,
+            )
+            tx.add_workstreams(
+                [
+                    WorkstreamRecord(
+                        run_id=run_id,
+                        id=ws.id,
+                        status=TaskStatus.PENDING,
+                        name=ws.name,
+                        concurrency=ws.concurrency,
+                        depends_on=list(ws.depends_on),
+                        source=str(plan.sources.get(ws.id, "")) or None,
+                        spec=ws.model_dump(mode="json", exclude={"tasks"}),
+                    )
+                    for ws in plan.workstreams
+                ]
+            )
+            tx.add_tasks([_task_record(run_id, task) for task in plan.tasks])
+            created: list[NewEvent] = [
+                ("run.created", now, run_id, None, None, {"tasks": len(plan.tasks)})
+            ] + [
+                ("task.ready", now, run_id, t.key, None, None)
+                for t in plan.tasks
+                if not t.depends_on
+            ]
+            return lease, (created, tx.insert_events(created))
+    except BaseException:
+        if lease is not None:
+            lease.release()
+        raise
 
 
 def resume_run(
@@ -126,9 +155,60 @@ def resume_run(
     clock: Clock = FixedClock() if run.deterministic else SystemClock()
     if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED):
         raise UsageError(f"run {run_id} has {run.status.value}: there is nothing to resume")
-    if orchestrator_alive(run, clock.now()) and run.pid != os.getpid():
-        raise UsageError(f"run {run_id} is being driven by pid {run.pid} on {run.host}")
-    reconcile(store, run_id, clock)
+    lease = _take_for_resume(store, run, settings, clock)
+    try:
+        return _resume_owned(
+            store,
+            run,
+            lease,
+            settings=settings,
+            clock=clock,
+            concurrency=concurrency,
+            progress=progress,
+            executor_factory=executor_factory,
+            interrupted=interrupted,
+            bus=bus,
+        )
+    finally:
+        lease.release()  # a no-op once the run loop gave it back
+
+
+def _take_for_resume(store: Store, run: RunRecord, settings: Settings, clock: Clock) -> RunLease:
+    """The run's lease, or LeaseHeldError naming the live owner (exit 2)."""
+    lease = take_lease(
+        store,
+        run.id,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        ttl=settings.run_lease_ttl,
+        wait=defaults.RUN_LEASE_WAIT_S,
+    )
+    stale = settings.orchestrator_stale
+    if (
+        lease.fresh  # a run of an older uet: no lease to ask, its row must do
+        and run.pid != os.getpid()
+        and orchestrator_alive(run, clock.now(), stale_after=stale)
+    ):
+        lease.release()
+        raise LeaseHeldError(run.id, pid=run.pid, host=run.host)
+    return lease
+
+
+def _resume_owned(
+    store: Store,
+    run: RunRecord,
+    lease: RunLease,
+    *,
+    settings: Settings,
+    clock: Clock,
+    concurrency: int | None,
+    progress: Progress | None,
+    executor_factory: ExecutorFactory | None,
+    interrupted: threading.Event | None,
+    bus: EventBus | None,
+) -> RunResult:
+    run_id = run.id
+    reconcile(store, run_id, clock, lease=lease)
     with store.reader() as tx:
         rows = tx.get_tasks(run_id)
         attempts = tx.get_attempts(run_id)
@@ -168,6 +248,7 @@ def resume_run(
         bus=bus,
         announce=announce,
         tooling=tooling,
+        lease=lease,
     )
 
 
@@ -189,6 +270,58 @@ def _drive(
     bus: EventBus | None = None,
     announce: tuple[Sequence[NewEvent], Sequence[int | None]] = ((), ()),
     tooling: Tooling | None = None,
+    lease: RunLease,
+) -> RunResult:
+    """Drive the run whose ``lease`` this process holds; every write transaction of the run
+    loop renews it (the fence), and it is given back however the loop ends."""
+    result: RunResult | None = None
+    try:
+        with store.fenced(lease.renew):
+            result = _drive_fenced(
+                store,
+                settings=settings,
+                run_id=run_id,
+                tasks=tasks,
+                limits=limits,
+                options=options,
+                clock=clock,
+                progress=progress,
+                executor_factory=executor_factory,
+                interrupted=interrupted,
+                used=used,
+                finished=finished,
+                numbered=numbered,
+                bus=bus,
+                announce=announce,
+                tooling=tooling,
+            )
+        return result
+    finally:
+        lease.release(finished=result is not None and result.status in _ENDED)
+
+
+_ENDED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED)
+"""Statuses a run never leaves: its lock file goes with its lease."""
+
+
+def _drive_fenced(
+    store: Store,
+    *,
+    settings: Settings,
+    run_id: str,
+    tasks: Sequence[PlannedTask],
+    limits: Mapping[str, int],
+    options: RunOptions,
+    clock: Clock,
+    progress: Progress | None,
+    executor_factory: ExecutorFactory | None,
+    interrupted: threading.Event | None,
+    used: Mapping[str, int],
+    finished: Mapping[str, TaskStatus] | None,
+    numbered: Mapping[str, int] | None,
+    bus: EventBus | None,
+    announce: tuple[Sequence[NewEvent], Sequence[int | None]],
+    tooling: Tooling | None,
 ) -> RunResult:
     own_bus = bus is None
     bus = bus or EventBus(store, clock=clock, fault_timeout=settings.store_fault_timeout)

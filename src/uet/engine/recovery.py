@@ -1,9 +1,14 @@
 """After a crash: find runs whose orchestrator is gone, and make their state true again.
 
-A run's row names its orchestrator (host, pid) and carries its heartbeat. The orchestrator is
-taken as dead when, on this host, its pid no longer exists or its heartbeat is older than the
-machine's boot or than ``ORCHESTRATOR_STALE_S``; on another host, when its heartbeat is stale.
-For a dead orchestrator, reconciling a run:
+Whether a run's orchestrator lives is its lease's to say (``uet.state.lease``): on a SQLite
+file, whether a process holds the run's lock; on PostgreSQL, whether the lease row has not
+expired by the database's clock. Only a run with no lease (recorded by a uet from before
+leases) is judged by its row: its orchestrator is taken as dead when, on this host, its pid
+no longer exists or its heartbeat is older than the machine's boot or than the staleness
+threshold (``ORCHESTRATOR_STALE_S``, setting ``runs.orchestrator_stale``); on another host,
+when its heartbeat is stale. Reconciling takes the run's lease first and holds it
+throughout, so it never races a live owner or a ``uet resume``. For a dead orchestrator,
+reconciling a run:
 
 1. kills the process groups its live attempts left behind (only groups whose processes carry
    the run's ``UET_RUN_ID``: a recycled group number is never killed), including those of
@@ -30,8 +35,10 @@ from dataclasses import dataclass
 from uet import defaults
 from uet.clock import Clock
 from uet.engine.tooltasks import RATE_LIMITED_EXIT
+from uet.errors import LeaseHeldError, StoreError
 from uet.execution.process import environments_with, kill_process_group
 from uet.state import ledgers
+from uet.state.lease import RunLease, lease_owner, take_lease
 from uet.state.records import AttemptRecord, AttemptResult, RunRecord, TaskRecord, TaskUpdate
 from uet.state.store import NewEvent, Store
 from uet.states import (
@@ -62,11 +69,24 @@ class Reconciled:
     status: RunStatus
 
 
-def orchestrator_alive(run: RunRecord, now: float) -> bool:
-    """Whether the process that drives ``run`` still does (see the module docstring)."""
+def owner_alive(
+    store: Store, run: RunRecord, now: float, *, stale_after: float = defaults.ORCHESTRATOR_STALE_S
+) -> bool:
+    """Whether the process that drives ``run`` still does: its lease says, else its row."""
+    held = lease_owner(store, run.id).held
+    if held is None:
+        return orchestrator_alive(run, now, stale_after=stale_after)
+    return held
+
+
+def orchestrator_alive(
+    run: RunRecord, now: float, *, stale_after: float = defaults.ORCHESTRATOR_STALE_S
+) -> bool:
+    """Whether the run's row says its orchestrator lives (pid and heartbeat): the judge for
+    runs that have no lease (see the module docstring)."""
     if run.pid is None or run.heartbeat_at is None:
         return False
-    if now - run.heartbeat_at > defaults.ORCHESTRATOR_STALE_S:
+    if now - run.heartbeat_at > stale_after:
         return False
     if run.host != socket.gethostname():
         return True
@@ -83,13 +103,47 @@ def _pid_exists(pid: int) -> bool:
     return True
 
 
-def reconcile(store: Store, run_id: str, clock: Clock) -> Reconciled | None:
-    """Reconcile ``run_id`` if its orchestrator is dead; None when there is nothing to do."""
+def reconcile(
+    store: Store,
+    run_id: str,
+    clock: Clock,
+    *,
+    lease: RunLease | None = None,
+    ttl: float = defaults.RUN_LEASE_TTL_S,
+    stale_after: float = defaults.ORCHESTRATOR_STALE_S,
+) -> Reconciled | None:
+    """Reconcile ``run_id`` if its orchestrator is dead; None when there is nothing to do.
+
+    Pass the run's ``lease`` when the caller holds it (``uet resume``); otherwise it is
+    taken here for the time of the work, and a live owner (one that holds it) means there
+    is nothing to do. Nor is there when the lease cannot be taken at all (a database or a
+    lock folder this user cannot write: a read-only look changes nothing)."""
     with store.reader() as tx:
         run = tx.get_run(run_id)
         if run is None or (run.status.finished and run.status is not RunStatus.INTERRUPTED):
             return None
-        if orchestrator_alive(run, clock.now()):
+        if run.status is RunStatus.INTERRUPTED and not tx.get_attempts(
+            run_id, states=LIVE_ATTEMPT_STATES
+        ):
+            return None  # reconciled already: nothing left to settle
+    if lease is not None:
+        return _reconcile(store, run, clock)
+    try:
+        own = take_lease(store, run_id, host=socket.gethostname(), pid=os.getpid(), ttl=ttl)
+    except (LeaseHeldError, StoreError):  # its owner lives, or no lease can be taken here
+        return None
+    with own:
+        if own.fresh and orchestrator_alive(run, clock.now(), stale_after=stale_after):
+            return None  # a run of an older uet, whose orchestrator seems to live
+        return _reconcile(store, run, clock)
+
+
+def _reconcile(store: Store, run: RunRecord, clock: Clock) -> Reconciled | None:
+    """Reconcile ``run``, whose lease this process holds (see the module docstring)."""
+    run_id = run.id
+    with store.reader() as tx:
+        run = tx.get_run(run_id) or run  # as it is now that we hold its lease
+        if run.status.finished and run.status is not RunStatus.INTERRUPTED:
             return None
         attempts = tx.get_attempts(run_id)
         # Only when one could be a routed task's fallback (rare): which tasks are routed.
@@ -157,7 +211,13 @@ def reconcile(store: Store, run_id: str, clock: Clock) -> Reconciled | None:
     return Reconciled(run_id, lost, killed, status)
 
 
-def cancel_run(store: Store, run_id: str, clock: Clock) -> RunStatus | None:
+def cancel_run(
+    store: Store,
+    run_id: str,
+    clock: Clock,
+    *,
+    stale_after: float = defaults.ORCHESTRATOR_STALE_S,
+) -> RunStatus | None:
     """Cancel a run from any process; returns its final status (None: no such run)."""
     with store.transaction() as tx:
         run = tx.get_run(run_id)
@@ -167,7 +227,7 @@ def cancel_run(store: Store, run_id: str, clock: Clock) -> RunStatus | None:
             return run.status
         tx.set_run_status(run_id, RunStatus.CANCELING)
         tx.insert_events([("run.cancel_requested", clock.now(), run_id, None, None, None)])
-    if orchestrator_alive(run, clock.now()):
+    if owner_alive(store, run, clock.now(), stale_after=stale_after):
         deadline = time.monotonic() + CANCEL_WAIT_S
         while time.monotonic() < deadline:
             time.sleep(0.05)

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -311,14 +311,34 @@ class Store:
             # router, which writes): join it, so everything commits together.
             yield Transaction(self, pinned, readonly=False)
             return
+        fence: Callable[[Transaction], None] | None = getattr(self._pinned, "fence", None)
         if pinned is not None:
             with translate_errors(self.engine), self._begin_pinned(pinned):
-                yield Transaction(self, pinned, readonly=False)
+                tx = Transaction(self, pinned, readonly=False)
+                if fence is not None:
+                    fence(tx)
+                yield tx
                 self.check_file()
             return
         with translate_errors(self.engine), self.engine.begin() as conn:
-            yield Transaction(self, conn, readonly=False)
+            tx = Transaction(self, conn, readonly=False)
+            if fence is not None:
+                fence(tx)
+            yield tx
             self.check_file()
+
+    @contextmanager
+    def fenced(self, fence: Callable[[Transaction], None]) -> Iterator[None]:
+        """Within this block, every write transaction this thread begins first calls
+        ``fence`` in it: a run lease's renewal (``uet.state.lease``), which raises once the
+        lease was taken over, so that nothing the transaction would write is committed.
+        Other threads (the event bus's writer) are not fenced."""
+        previous = getattr(self._pinned, "fence", None)
+        self._pinned.fence = fence
+        try:
+            yield
+        finally:
+            self._pinned.fence = previous
 
     def check_file(self) -> None:
         """Raise :class:`StorageFault` when the SQLite file this store writes is no longer

@@ -188,3 +188,14 @@ tool_leases = sa.Table(
     sa.Column("acquired_at", sa.Float, nullable=False),
     sa.Index(None, "tool"),
 )
+
+run_leases = sa.Table(
+    "run_leases",
+    metadata,
+    sa.Column("run_id", sa.String(RUN_ID_MAX), sa.ForeignKey("runs.id", ondelete="CASCADE")),
+    sa.Column("host", sa.String(256), nullable=False),  # the owner orchestrator's host name
+    sa.Column("pid", sa.Integer, nullable=False),  # and process id
+    sa.Column("epoch", sa.BigInteger, nullable=False),  # +1 at every take: the fencing token
+    sa.Column("expires_at", sa.Float, nullable=False),  # the database's clock; 0 once released
+    sa.PrimaryKeyConstraint("run_id"),
+)
