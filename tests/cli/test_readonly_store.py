@@ -22,7 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.procs import Project, kill_run_processes, stop, unique_run_id, wait_until
+from tests.engine.procs import (
+    Project,
+    kill_run_processes,
+    run_processes,
+    still_alive,
+    stop,
+    unique_run_id,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow  # whole `uet` processes, a dozen per test
 
@@ -300,3 +308,42 @@ def test_a_user_who_cannot_write_the_database_can_read_it(shared: Project) -> No
     assert "permission denied" in one_line_error(write)
     assert shared.db.read_bytes() == before
     assert sorted(p.name for p in shared.db.parent.iterdir()) == ["logs", "state.db"]
+
+
+def test_status_on_a_writable_database_does_not_reconcile_either(tmp_path: Path) -> None:
+    """Reading is not settling, whoever may write: after SIGKILL of the orchestrator, plain
+    `uet status` shows the run interrupted but leaves the attempt `running` and its process
+    alive; `--reconcile` then marks it `lost` and kills the group."""
+    project = Project.create(tmp_path)
+    run_id = unique_run_id("rwstatus")
+    project.write("ws.yaml", SLEEPER)
+    proc = project.start("run", "ws.yaml", "--run-id", run_id)
+    try:
+        assert wait_until(
+            lambda: bool(
+                project.run_row(run_id)
+                and project.sql(
+                    "SELECT 1 FROM attempts WHERE run_id = ? AND state = 'running' AND pgid > 0",
+                    (run_id,),
+                )
+            ),
+            timeout=30,
+        ), "the task never started"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        strays = run_processes(run_id)
+
+        shown = project.uet_json("status", run_id)
+        after_read = project.sql("SELECT state FROM attempts WHERE run_id = ?", (run_id,))
+        alive_after_read = still_alive(strays)
+        settled = project.uet_json("status", run_id, "--reconcile")
+
+        assert shown["status"] == "interrupted"
+        assert after_read == [("running",)]
+        assert alive_after_read
+        assert settled["recorded_status"] == "interrupted"
+        assert project.sql("SELECT state FROM attempts WHERE run_id = ?", (run_id,)) == [("lost",)]
+        assert wait_until(lambda: not still_alive(strays), timeout=5)
+    finally:
+        stop(proc)
+        kill_run_processes(run_id)
