@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -252,17 +253,26 @@ def test_ordinary_environment_names_are_accepted(tmp_path: Path) -> None:
 
 
 def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    """Opening a FIFO waited for a writer forever. A writer is waiting here, so a reader
+    that opened it would read an empty file instead of refusing it."""
     fifo = tmp_path / "ws.yaml"
     os.mkfifo(fifo)
-    (problem,) = problems_of(load_file, fifo)
+    writer = threading.Thread(target=lambda: fifo.open("wb").close(), daemon=True)
+    writer.start()
+    try:
+        (problem,) = problems_of(load_file, fifo)
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # lets the writer go
+        writer.join(timeout=30)
     assert problem.message == "is a named pipe (FIFO), not a workstream file"
 
 
 def test_a_device_is_refused_before_reading() -> None:
-    """/dev/zero never ends: reading it grew uet to gigabytes."""
-    (problem,) = problems_of(load_file, "/dev/zero")
+    """A character device (here /dev/null, which a reader would find empty) is refused by
+    its kind; /dev/zero, which never ends, is tried through the CLI with a memory cap."""
+    (problem,) = problems_of(load_file, "/dev/null")
     assert (problem.file, problem.message) == (
-        "/dev/zero",
+        "/dev/null",
         "is a character device, not a workstream file",
     )
 
