@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from uet.cli.app import Context, json_option, pass_context
+from uet.engine.toolroute import preview_route
 from uet.errors import ExitCode, UsageError
-from uet.routing import Router, load_routing, unknown_tools
 from uet.spec.tools import ToolProfile, check_tools, load_tools
 
 
@@ -116,41 +116,34 @@ def route(
     """Show the routing decision for a task, without running or recording anything.
 
     Uses the routing rules, the tool profiles and the stored breaker and round-robin state
-    (so an open breaker shows up); exit 1 when no tool could take the task.
+    (so an open breaker shows up). With no rule for the kind, the tools whose profiles list
+    it are candidates (alphabetically). Tools not usable here (binary missing, version too
+    old) are passed over and listed with the reason. Exit 1 when no tool could take the task.
 
     \b
     Example:
       uet route --kind code_edit --risk low
     """
-    settings = ctx.settings
-    profiles = load_tools(settings)
-    config = load_routing(settings)
-    # Read the stored breakers and cursors; never close (flush) it: a dry run writes nothing.
-    router = Router(config, store=ctx.existing_store())
-    decision = router.decide(
+    preview = preview_route(
+        ctx.settings,
         kind,
         risk=risk,
         complexity=complexity,
-        exclude={*exclude, *unknown_tools(config, profiles)},
-        reserve=False,
+        exclude=exclude,
+        store=ctx.existing_store(),
     )
+    decision = preview.decision
     if as_json:
-        ctx.emit_json(
-            {
-                "tool": decision.tool,
-                "rule": decision.rule,
-                "strategy": decision.strategy.value,
-                "candidates": list(decision.candidates),
-                "skipped": dict(decision.skipped),
-                "fallback": list(decision.fallback),
-                "reason": decision.reason,
-            }
-        )
+        ctx.emit_json(preview.to_dict())
     else:
         ctx.console.print(f"{decision.tool or 'no tool'}: {decision.reason}", markup=False)
         for tool, why in decision.skipped:
             ctx.console.print(f"  passed over {tool}: {why}", markup=False)
         if decision.fallback:
             ctx.console.print(f"  then: {', '.join(decision.fallback)}", markup=False)
+        passed = {tool for tool, _ in decision.skipped}
+        for tool, why in preview.unavailable.items():
+            if tool not in passed:
+                ctx.console.print(f"  not available here: {tool}: {why}", markup=False)
     if decision.tool is None:
         raise click.exceptions.Exit(int(ExitCode.FAILED))

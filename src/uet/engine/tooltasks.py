@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from uet.config import Settings
+from uet.engine.toolroute import routing_inputs
 from uet.errors import UsageError
 from uet.execution import Outcome
 from uet.routing import (
@@ -46,6 +47,7 @@ AGENT_RUNNER = "uet.agents.runner"
 
 RATE_LIMITED_EXIT = 75  # EX_TEMPFAIL: the tool was rate-limited or out of quota
 SCOPE_REJECTED_EXIT = 65  # EX_DATAERR: the tool changed files outside files_scope
+CANNOT_START_EXIT = 127  # the tool's program was not found (the shell's "command not found")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,18 @@ class Tooling:
     tools: Mapping[str, ToolProfile]
     routing: RoutingConfig
     db: str  # the runner records its agent and merge decisions in the same store
+    capable: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # kind -> tools
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # tool -> why not usable here
+
+    def router_inputs(self) -> dict[str, Any]:
+        """The keyword arguments of :class:`Router` that come from the tools."""
+        limits = {n: t.max_parallel for n, t in self.tools.items() if t.max_parallel}
+        unusable = dict.fromkeys(unknown_tools(self.routing, self.tools), "no tool profile")
+        return {
+            "max_parallel": limits,
+            "capable": self.capable,
+            "unavailable": {**unusable, **self.unavailable},
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +100,6 @@ class ToolTasks:
         self.excluded: dict[str, set[str]] = defaultdict(set)  # task key -> tools given up
         self.last_error: dict[str, str] = {}  # task key -> output tail of its last failure
         self.attempts: dict[int, tuple[str, bool]] = {}  # attempt -> (tool, the router's)
-        self._unprofiled = unknown_tools(tooling.routing, tooling.tools)
 
     def choose(self, task: PlannedTask, now: float) -> Choice:
         """The tool for the next attempt of ``task`` (None: no tool can take it)."""
@@ -107,7 +120,7 @@ class ToolTasks:
             risk=task.spec.risk,
             complexity=task.spec.complexity,
             task_id=task.key,
-            exclude=self.excluded[task.key] | self._unprofiled,
+            exclude=self.excluded[task.key],
         )
         payload: dict[str, Any] = {
             "tool": decision.tool,
@@ -162,6 +175,7 @@ class ToolTasks:
             return tool, [], False
         ok = outcome.state is AttemptState.SUCCEEDED
         limited = outcome.exit_code == RATE_LIMITED_EXIT
+        missing = outcome.exit_code == CANNOT_START_EXIT
         transitions = self.router.record_outcome(
             tool,
             ok=ok,
@@ -170,12 +184,14 @@ class ToolTasks:
             rate_limited=limited,
             task_id=task.key,
             reserved=routed,
+            cannot_start=f"could not start (exit {CANNOT_START_EXIT})" if missing else None,
         )
         if not ok:
             self.last_error[task.key] = (outcome.output_tail or outcome.error or "")[-2000:]
-        if limited and routed:  # the next tool of its chain; a named tool is retried
+        moves_on = (limited or missing) and routed  # the next tool; a named tool is retried
+        if moves_on:
             self.excluded[task.key].add(tool)
-        return tool, transitions, limited and routed
+        return tool, transitions, moves_on
 
     def wait_before_retry(self, task: PlannedTask, now: float) -> float:
         """Seconds a task that names its tool should wait before its retry: until the tool's
@@ -223,4 +239,9 @@ def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | 
             f"unknown tools ({', '.join(unknown)}); known: {', '.join(sorted(tools))} "
             f"(see `uet tools list`)"
         )
-    return Tooling(tools=tools, routing=load_routing(settings), db=settings.db)
+    routing = load_routing(settings)
+    kinds = {task.spec.kind for task in tool_tasks if task.spec.tool == "auto"}
+    if not kinds:
+        return Tooling(tools=tools, routing=routing, db=settings.db)
+    capable, unavailable = routing_inputs(tools, routing, kinds)  # checks the candidates
+    return Tooling(tools, routing, settings.db, capable, unavailable)

@@ -187,7 +187,7 @@ class Router:
             tools = self.capable.get(kind or "", ())
             self._by_capability[kind] = (
                 _Route(
-                    Rule(name=f"capable-{kind}", tools=list(tools), strategy=self.config.strategy),
+                    Rule(tools=list(tools), strategy=self.config.strategy),
                     capability=kind,
                 )
                 if tools
@@ -341,11 +341,13 @@ class Router:
         retry_after: float | None = None,
         task_id: str | None = None,
         reserved: bool = True,
+        cannot_start: str | None = None,
     ) -> list[Transition]:
         """How work sent to ``tool`` ended; returns the breaker transitions it caused.
 
         ``reserved=False`` for work this router did not choose (a task that names its tool):
-        it took no slot, so none is given back.
+        it took no slot, so none is given back. ``cannot_start`` says why the tool could
+        not even start (its binary is missing): its breaker opens at once, for the cooldown.
 
         A failure whose ``output`` matches a quota/rate-limit pattern (or ``rate_limited``)
         opens the breaker at once, for the tool's stated retry-after when it gave one. A
@@ -362,6 +364,8 @@ class Router:
         before = (breaker.state, breaker.failures)
         if ok:
             moved = breaker.success(at)
+        elif cannot_start is not None:
+            moved = breaker.trip(at, cannot_start, None)
         else:
             signal = self.quota.detect(output)
             if rate_limited or signal is not None:
@@ -471,7 +475,7 @@ class _Route:
 
     def __init__(self, rule: Rule, *, capability: str | None = None) -> None:
         self.capability = capability  # the kind, for a route of capable tools (no rule)
-        self.key = rule.key
+        self.key = rule.key if capability is None else f"capable:{capability}"
         self.strategy = rule.strategy
         self.tools = tuple(rule.tools)
         self.fallback = tuple(rule.fallback)

@@ -16,7 +16,13 @@ See docs/tools.md for the configuration schema and the built-in profiles.
 
 from __future__ import annotations
 
-from uet.spec.tools.availability import ToolStatus, check_tool, check_tools, parse_version
+from uet.spec.tools.availability import (
+    ToolStatus,
+    check_tool,
+    check_tools,
+    parse_version,
+    unavailable_tools,
+)
 from uet.spec.tools.builtin import BUILTIN_TOOL_DATA, BUILTIN_TOOLS
 from uet.spec.tools.loader import TOOLS_FILE, ToolLayer, load_tools, merge_layers
 from uet.spec.tools.profile import (
@@ -50,6 +56,7 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     # availability
     "check_tool",
     "check_tools",
+    "unavailable_tools",
     "ToolStatus",
     "parse_version",
 ]

@@ -63,6 +63,13 @@ def check_tools(
         return list(pool.map(lambda p: check_tool(p, env), profiles))
 
 
+def unavailable_tools(
+    profiles: Iterable[ToolProfile], env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Name -> why, for each of ``profiles`` that is not usable here (checked at once)."""
+    return {s.name: s.problem or "not usable" for s in check_tools(profiles, env) if not s.usable}
+
+
 def parse_version(text: str) -> tuple[int, ...] | None:
     """The first dotted number in ``text`` (``aider 0.86.1`` → ``(0, 86, 1)``), or None."""
     match = _VERSION.search(text)
