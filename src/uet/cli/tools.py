@@ -20,8 +20,12 @@ def _profile_dict(profile: ToolProfile) -> dict[str, object]:
         "prompt_via": profile.prompt_via,
         "enabled": profile.enabled,
         "source": profile.source,
+        "overrides": profile.overrides,
         "argv": profile.argv,
+        "model": profile.model,
+        "exit_codes": {str(code): meaning for code, meaning in profile.exit_codes.items()},
         "description": profile.description,
+        "notes": profile.notes,
     }
 
 
@@ -30,7 +34,8 @@ def tools() -> None:
     """Tool profiles: how uet runs aider, Claude Code, Codex CLI, Gemini CLI or any command.
 
     Built-in profiles can be changed and new ones added in uet.toml ([tools.NAME]) or in
-    config/tools.yaml; later wins. See docs/tools.md.
+    config/tools.yaml; later wins. The originals' invoke.yaml (tools:) and
+    config/tool_profiles.json are read too, before them. See docs/tools.md.
 
     \b
     Example:
@@ -45,6 +50,9 @@ def tools() -> None:
 def list_(ctx: Context, as_json: bool) -> None:
     """List tool profiles: capabilities, parallel limit, binary, and where each is defined.
 
+    A profile whose command replaces a built-in's says "(overrides built-in NAME)"; what
+    loading kept, changed or ignored follows on its own lines.
+
     \b
     Example:
       uet tools list --json | jq '.[] | select(.capabilities | index("code_edit")) | .name'
@@ -53,15 +61,20 @@ def list_(ctx: Context, as_json: bool) -> None:
     if as_json:
         ctx.emit_json([_profile_dict(p) for p in found.values()])
         return
+    name_width = max([12, *(len(p.name) for p in found.values())])
+    binary_width = max([12, *(len(p.binary) for p in found.values())])
     for profile in found.values():
         kinds = ",".join(profile.capabilities) or "-"
         parallel = "-" if profile.max_parallel is None else str(profile.max_parallel)
         state = "" if profile.enabled else "  (disabled)"
+        overrides = f"  (overrides {profile.overrides})" if profile.overrides else ""
         ctx.console.print(
-            f"{profile.name:12} {kinds:40} parallel {parallel:3} {profile.binary:12} "
-            f"{profile.source}{state}",
+            f"{profile.name:{name_width}} {kinds:40} parallel {parallel:3} "
+            f"{profile.binary:{binary_width}} {profile.source}{overrides}{state}",
             markup=False,
         )
+        for note in profile.notes:
+            ctx.console.print(f"  {profile.name}: {note}", markup=False)
 
 
 @tools.command()

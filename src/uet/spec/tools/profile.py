@@ -100,9 +100,11 @@ class ToolProfile(_Model):
 
     ``name`` is the key the profile is registered under; ``source`` says where it was
     defined (``built-in``, ``uet.toml``, ``config/tools.yaml``…, joined by ``+`` when a
-    later layer changed an earlier one). ``prompt_via`` is how the prompt reaches the tool:
-    as an argument (``{prompt}``), as a file (``{prompt_file}``), or on stdin (neither);
-    it is derived from ``argv`` when not given.
+    later layer changed an earlier one); ``overrides`` names the built-in whose command a
+    user's entry replaced, and ``notes`` what the loader kept, changed or ignored.
+    ``prompt_via`` is how the prompt reaches the tool: as an argument (``{prompt}``), as a
+    file (``{prompt_file}``), or on stdin (neither); it is derived from ``argv`` when not
+    given.
     """
 
     name: str = pydantic.Field(pattern=TOOL_NAME_PATTERN)
@@ -119,7 +121,10 @@ class ToolProfile(_Model):
     prompt_via: Literal["arg", "file", "stdin"] = "stdin"
     description: str = ""
     enabled: bool = True
+    exit_codes: dict[int, str] = pydantic.Field(default_factory=dict)  # code -> meaning
     source: str = "built-in"
+    overrides: str | None = None  # "built-in aider": a user's command replaced the built-in's
+    notes: list[str] = pydantic.Field(default_factory=list)  # what loading changed or ignored
 
     @pydantic.model_validator(mode="before")
     @classmethod
