@@ -194,7 +194,7 @@ def _file_layer(root: Path, relative: Path, *, original: bool = False) -> list[T
         raise ConfigError(str(path), "", problem)
     prefix: Loc = ()
     for key in ("profiles", SECTION):
-        if isinstance(data.get(key), Mapping) and (key != SECTION or original or len(data) == 1):
+        if isinstance(data.get(key), Mapping):
             data, prefix = data[key], (key,)
             original = original or key == "profiles"
             break
