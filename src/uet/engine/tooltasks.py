@@ -48,6 +48,8 @@ AGENT_RUNNER = "uet.agents.runner"
 RATE_LIMITED_EXIT = 75  # EX_TEMPFAIL: the tool was rate-limited or out of quota
 SCOPE_REJECTED_EXIT = 65  # EX_DATAERR: the tool changed files outside files_scope
 CANNOT_START_EXIT = 127  # the tool's program was not found (the shell's "command not found")
+FALLBACK_EXITS = frozenset({RATE_LIMITED_EXIT, CANNOT_START_EXIT})
+"""Runner exits after which a routed task goes to its next tool without spending a retry."""
 
 
 @dataclass(frozen=True, slots=True)
