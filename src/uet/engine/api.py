@@ -18,9 +18,9 @@ from uet.engine.model import (
     planned_from_document,
     task_document,
 )
-from uet.engine.progress import Progress
+from uet.engine.progress import NullProgress, Progress
 from uet.engine.recovery import counted_attempts, orchestrator_alive, reconcile, routed_tasks
-from uet.engine.run import ExecutorFactory, RunLoop
+from uet.engine.run import ExecutorFactory, RunContext, RunLoop
 from uet.engine.tooltasks import Tooling, ToolTasks, load_tooling
 from uet.errors import UsageError
 from uet.events.bus import EventBus
@@ -193,26 +193,23 @@ def _drive(
     own_bus = bus is None
     bus = bus or EventBus(store, clock=clock)
     try:
-        loop = RunLoop(
+        context = RunContext(
             store=store,
             bus=bus,
+            executor_factory=executor_factory or local_executor(options.concurrency),
             clock=clock,
             run_id=run_id,
-            tasks=tasks,
-            workstream_limits=limits,
             options=options,
             root=settings.root,
             home=settings.home,
-            progress=progress,
+            progress=progress or NullProgress(),
             base_env=os.environ,
-            executor_factory=executor_factory or local_executor(options.concurrency),
-            used=used,
-            numbered=numbered,
-            interrupted=interrupted,
+            interrupted=interrupted or threading.Event(),
             tool_tasks=None
             if tooling is None
             else _tool_tasks(tooling, store, settings, run_id, clock, fixed=options.deterministic),
         )
+        loop = RunLoop(context, tasks, workstream_limits=limits, used=used, numbered=numbered)
         _restore(loop, finished or {}, store, run_id, clock)
         now = clock.now()
         started: list[NewEvent] = [("run.started", now, run_id, None, None, None)]
