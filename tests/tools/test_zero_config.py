@@ -137,5 +137,8 @@ def test_a_tool_that_cannot_start_opens_its_breaker_and_the_task_moves_on_withou
     opened = [e for e in events if e.type == "breaker.opened"]
     assert [e.payload["tool"] for e in opened] == ["aider"]
     assert any(d.category == "breaker" and d.chosen == "open" for d in decisions)
+    [moved_on] = [d for d in decisions if d.chosen == "next tool"]
+    assert moved_on.reason.startswith("aider could not start (exit 127")
+    assert "no retry is spent" in moved_on.reason
     shown = _cli(capsys, "route", "--kind", "code_edit")
     assert "passed over aider: breaker open" in shown.out  # the next run knows it too
