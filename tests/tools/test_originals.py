@@ -196,3 +196,12 @@ def test_a_bad_original_entry_names_the_file_and_key(
     assert caught.value.source == str(tmp_path / "invoke.yaml")
     assert caught.value.key == key
     assert problem in caught.value.problem
+
+
+def test_a_builtin_argv_that_is_not_a_list_is_an_error_not_a_list_of_letters(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "uet.toml").write_text('[tools.aider]\nargv = "aider --yes"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_tools(load_settings(cwd=tmp_path, env={}))
+    assert caught.value.key == "tools.aider.argv"

@@ -121,6 +121,8 @@ def _shadowing(name: str, data: dict[str, Any]) -> dict[str, Any]:
     """A user's command for built-in ``name``: it keeps the built-in's prompt delivery and
     model argument unless it has its own (or sets ``prompt_via``)."""
     builtin = BUILTIN_TOOL_DATA[name]["argv"]
+    if not isinstance(data["argv"], list):
+        return data  # validation names the problem
     argv = list(data["argv"])
     used = set().union(*(placeholders_in(str(word)) for word in argv))
     notes = list(data["notes"])
