@@ -48,7 +48,7 @@ class RoutePreview:
     """A dry routing decision (``uet route``) and every candidate not usable here."""
 
     decision: Decision
-    unavailable: dict[str, str]  # tool -> why, for the candidates of this kind
+    unavailable: dict[str, str]  # tool -> why, for the decision's candidates
 
     def to_dict(self) -> dict[str, object]:
         decision = self.decision
@@ -83,9 +83,8 @@ def preview_route(
         **dict.fromkeys(unknown_tools(routing, tools), "no tool profile"),
         **unavailable,
     }
-    candidates = routing_candidates(routing, capable, [kind])
     # Reads the stored breakers and cursors; never closed (flushed): a dry run writes nothing.
     router = Router(routing, store=store, capable=capable, unavailable=unusable)
     decision = router.decide(kind, risk=risk, complexity=complexity, exclude=exclude, reserve=False)
-    shown = {tool: why for tool, why in sorted(unusable.items()) if tool in candidates}
+    shown = {tool: unusable[tool] for tool in decision.candidates if tool in unusable}
     return RoutePreview(decision, shown)
