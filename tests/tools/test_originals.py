@@ -14,7 +14,7 @@ from tests.routing.originals import corpus_file, manifest
 from tests.tools.conftest import Uet
 from uet.config import load_settings
 from uet.errors import ConfigError
-from uet.spec.tools import load_tools, render_argv
+from uet.spec.tools import check_tools, load_tools, render_argv
 
 # corpus file -> where the originals kept it in a project
 TOOL_PROFILE_FILES = {
@@ -91,6 +91,9 @@ def test_a_placeholder_uet_cannot_fill_disables_the_profile_and_says_why(tmp_pat
     assert not git.enabled
     assert "{git_subcommand}" in git.notes[0]
     assert "git" not in load_tools(settings)  # never routed to, never run
+    [status] = check_tools([git])
+    assert status.problem is not None
+    assert "{git_subcommand}" in status.problem  # uet tools check says why, too
 
 
 def test_model_name_and_message_map_onto_model_and_prompt(tmp_path: Path) -> None:

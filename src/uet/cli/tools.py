@@ -136,6 +136,7 @@ def route(
     \b
     Example:
       uet route --kind code_edit --risk low
+      uet route --kind code_edit --json | jq .unavailable
     """
     preview = preview_route(
         ctx.settings,

@@ -44,7 +44,8 @@ def check_tool(profile: ToolProfile, env: Mapping[str, str] | None = None) -> To
     environment = {**(os.environ if env is None else env), **profile.env}
     binary = shutil.which(profile.binary, path=environment.get("PATH"))
     if not profile.enabled:
-        return ToolStatus(profile.name, False, binary, problem="disabled in configuration")
+        why = next((n for n in profile.notes if n.startswith("disabled")), None)
+        return ToolStatus(profile.name, False, binary, problem=why or "disabled in configuration")
     if binary is None:
         return ToolStatus(profile.name, False, problem=f"{profile.binary!r} not found on PATH")
     if not profile.check.version_args:
