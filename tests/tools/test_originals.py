@@ -208,3 +208,20 @@ def test_a_builtin_argv_that_is_not_a_list_is_an_error_not_a_list_of_letters(
     with pytest.raises(ConfigError) as caught:
         load_tools(load_settings(cwd=tmp_path, env={}))
     assert caught.value.key == "tools.aider.argv"
+
+
+def test_the_originals_placeholder_names_work_in_uet_profiles_too(tmp_path: Path) -> None:
+    """{model_name}, {message}, {file_paths}, {test_paths} were "unknown placeholder"s."""
+    (tmp_path / "uet.toml").write_text(
+        '[tools.mine]\nargv = ["mine", "--model={model_name}", "--say={message}", '
+        '"{file_paths}", "{test_paths}", "--cwd={repo_root}", "{{literal}}"]\n',
+        encoding="utf-8",
+    )
+    mine = load_tools(load_settings(cwd=tmp_path, env={}))["mine"]
+    assert mine.argv == [
+        "mine", "--model={model}", "--say={prompt}", "{files}", "{files}", "--cwd={workdir}",
+        "{{literal}}",
+    ]  # fmt: skip
+    assert mine.prompt_via == "arg"
+    argv = render_argv(mine, prompt="hi", files=["a.py"], workdir="/w", model="m")
+    assert argv == ["mine", "--model=m", "--say=hi", "a.py", "a.py", "--cwd=/w", "{literal}"]

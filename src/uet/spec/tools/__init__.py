@@ -27,6 +27,7 @@ from uet.spec.tools.builtin import BUILTIN_TOOL_DATA, BUILTIN_TOOLS
 from uet.spec.tools.loader import TOOLS_FILE, ToolLayer, load_tools, merge_layers
 from uet.spec.tools.profile import (
     KNOWN_KINDS,
+    PLACEHOLDER_ALIASES,
     PLACEHOLDERS,
     Outcome,
     ToolCheck,
@@ -41,6 +42,7 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     "ToolProfile",
     "ToolCheck",
     "PLACEHOLDERS",
+    "PLACEHOLDER_ALIASES",
     "KNOWN_KINDS",
     "render_argv",
     "placeholders_in",

@@ -28,18 +28,14 @@ from typing import Any, NoReturn
 
 from uet.errors import ConfigError
 from uet.spec._problems import Loc, format_path, kind_of
-from uet.spec.tools.profile import KIND_PATTERN, PLACEHOLDERS, VERSION_PATTERN
+from uet.spec.tools.profile import (
+    KIND_PATTERN,
+    PLACEHOLDER_ALIASES,
+    PLACEHOLDERS,
+    VERSION_PATTERN,
+)
 
-PLACEHOLDER_MAP = {
-    "model_name": "model",
-    "message": "prompt",
-    "file_paths": "files",
-    "test_paths": "files",
-    "file": "files",
-    "cwd": "workdir",
-    "repo_root": "workdir",
-    "worktree_path": "workdir",
-}
+PLACEHOLDER_MAP = PLACEHOLDER_ALIASES
 """The originals' placeholder -> uet's (the tool runs in the task's clone: ``{workdir}``)."""
 
 EDIT_KINDS = ("code_edit", "refactor", "test_fix", "docs")
