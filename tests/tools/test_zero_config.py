@@ -142,3 +142,21 @@ def test_a_tool_that_cannot_start_opens_its_breaker_and_the_task_moves_on_withou
     assert "no retry is spent" in moved_on.reason
     shown = _cli(capsys, "route", "--kind", "code_edit")
     assert "passed over aider: breaker open" in shown.out  # the next run knows it too
+
+
+def test_a_named_tool_that_cannot_start_is_retried_as_a_failure_without_opening_its_breaker(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A task that names its tool has no next tool: the attempt is a plain failure, so the
+    retry does not wait out a breaker's cooldown."""
+    tools = json.loads((project / "config" / "tools.yaml").read_text(encoding="utf-8"))
+    tools["aider"] = {"argv": ["/nonexistent/bin/aider", "--message-file", "{prompt_file}"]}
+    (project / "config" / "tools.yaml").write_text(json.dumps(tools), encoding="utf-8")
+    workstream = json.loads((project / "workstreams" / "edit.yaml").read_text(encoding="utf-8"))
+    workstream["tasks"][0].update({"tool": "aider", "retries": 1, "retry_delay": 0})
+    (project / "workstreams" / "edit.yaml").write_text(json.dumps(workstream), encoding="utf-8")
+    result = _cli(capsys, "run", "workstreams/edit.yaml", "--run-id", "z3")
+    assert result.code == 1
+    attempts, _, events = _recorded(project, "z3")
+    assert [(a.tool, a.exit_code) for a in attempts] == [("aider", 127), ("aider", 127)]
+    assert not [e for e in events if e.type == "breaker.opened"]

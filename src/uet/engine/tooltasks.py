@@ -177,7 +177,7 @@ class ToolTasks:
             return tool, [], False
         ok = outcome.state is AttemptState.SUCCEEDED
         limited = outcome.exit_code == RATE_LIMITED_EXIT
-        missing = outcome.exit_code == CANNOT_START_EXIT
+        missing = outcome.exit_code == CANNOT_START_EXIT and routed  # a named tool: a failure
         transitions = self.router.record_outcome(
             tool,
             ok=ok,
@@ -190,7 +190,7 @@ class ToolTasks:
         )
         if not ok:
             self.last_error[task.key] = (outcome.output_tail or outcome.error or "")[-2000:]
-        moves_on = (limited or missing) and routed  # the next tool; a named tool is retried
+        moves_on = (limited and routed) or missing  # the next tool; a named tool is retried
         if moves_on:
             self.excluded[task.key].add(tool)
         return tool, transitions, moves_on
