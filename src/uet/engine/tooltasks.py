@@ -9,8 +9,13 @@ commands, an explicit-path commit and the merge queue (see :mod:`uet.agents.runn
 
 The runner's exit code says what happened: 0 done, :data:`RATE_LIMITED_EXIT` the tool was
 rate-limited or out of quota (its breaker opens at once and the task goes to the next tool of
-its fallback chain without spending a retry), :data:`SCOPE_REJECTED_EXIT` the tool changed
-files outside the task's files_scope (nothing of it was committed), anything else failed.
+its fallback chain without spending a retry), :data:`CANNOT_START_EXIT` the tool's program
+could not start (for a routed task: the same, its breaker opened at once; a named tool's
+attempt is a plain failure), :data:`SCOPE_REJECTED_EXIT` the tool changed files outside
+the task's files_scope (nothing of it was committed), anything else failed.
+
+For ``tool: auto`` tasks the tools the router may choose are checked before the run starts
+(:mod:`uet.engine.toolroute`): one not usable here is passed over with the reason.
 """
 
 from __future__ import annotations
