@@ -357,13 +357,14 @@ def test_a_missing_working_directory_is_an_error_outcome(project: Project) -> No
 def test_a_tool_task_no_tool_can_take_is_an_error_outcome_and_the_run_goes_on(
     project: Project,
 ) -> None:
-    """`tool: auto` with no routing rule for its kind: the attempt ends as `error` with the
-    router's reason, not as a crash, and the rest of the run goes on."""
+    """`tool: auto` with no routing rule for its kind and no tool capable of it: the attempt
+    ends as `error` with the router's reason, not as a crash, and the rest of the run goes
+    on. (A kind no profile lists, so that no AI tool installed here can take it.)"""
     result = project.run(
         """
         id: ws
         tasks:
-          - {id: agent, tool: auto, kind: code_edit, prompt: Fix the bug}
+          - {id: agent, tool: auto, kind: translate, prompt: Fix the bug}
           - {id: plain, run: echo still runs}
         """
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from uet.cli.app import Context, json_option, pass_context
+from uet.engine.toolroute import preview_route
 from uet.errors import ExitCode, UsageError
-from uet.routing import Router, load_routing, unknown_tools
 from uet.spec.tools import ToolProfile, check_tools, load_tools
 
 
@@ -20,8 +20,12 @@ def _profile_dict(profile: ToolProfile) -> dict[str, object]:
         "prompt_via": profile.prompt_via,
         "enabled": profile.enabled,
         "source": profile.source,
+        "overrides": profile.overrides,
         "argv": profile.argv,
+        "model": profile.model,
+        "exit_codes": {str(code): meaning for code, meaning in profile.exit_codes.items()},
         "description": profile.description,
+        "notes": profile.notes,
     }
 
 
@@ -30,7 +34,8 @@ def tools() -> None:
     """Tool profiles: how uet runs aider, Claude Code, Codex CLI, Gemini CLI or any command.
 
     Built-in profiles can be changed and new ones added in uet.toml ([tools.NAME]) or in
-    config/tools.yaml; later wins. See docs/tools.md.
+    config/tools.yaml; later wins. The originals' invoke.yaml (tools:) and
+    config/tool_profiles.json are read too, before them. See docs/tools.md.
 
     \b
     Example:
@@ -45,6 +50,9 @@ def tools() -> None:
 def list_(ctx: Context, as_json: bool) -> None:
     """List tool profiles: capabilities, parallel limit, binary, and where each is defined.
 
+    A profile whose command replaces a built-in's says "(overrides built-in NAME)"; what
+    loading kept, changed or ignored follows on its own lines.
+
     \b
     Example:
       uet tools list --json | jq '.[] | select(.capabilities | index("code_edit")) | .name'
@@ -53,15 +61,20 @@ def list_(ctx: Context, as_json: bool) -> None:
     if as_json:
         ctx.emit_json([_profile_dict(p) for p in found.values()])
         return
+    name_width = max([12, *(len(p.name) for p in found.values())])
+    binary_width = max([12, *(len(p.binary) for p in found.values())])
     for profile in found.values():
         kinds = ",".join(profile.capabilities) or "-"
         parallel = "-" if profile.max_parallel is None else str(profile.max_parallel)
         state = "" if profile.enabled else "  (disabled)"
+        overrides = f"  (overrides {profile.overrides})" if profile.overrides else ""
         ctx.console.print(
-            f"{profile.name:12} {kinds:40} parallel {parallel:3} {profile.binary:12} "
-            f"{profile.source}{state}",
+            f"{profile.name:{name_width}} {kinds:40} parallel {parallel:3} "
+            f"{profile.binary:{binary_width}} {profile.source}{overrides}{state}",
             markup=False,
         )
+        for note in profile.notes:
+            ctx.console.print(f"  {profile.name}: {note}", markup=False)
 
 
 @tools.command()
@@ -116,41 +129,35 @@ def route(
     """Show the routing decision for a task, without running or recording anything.
 
     Uses the routing rules, the tool profiles and the stored breaker and round-robin state
-    (so an open breaker shows up); exit 1 when no tool could take the task.
+    (so an open breaker shows up). With no rule for the kind, the tools whose profiles list
+    it are candidates (alphabetically). Tools not usable here (binary missing, version too
+    old) are passed over and listed with the reason. Exit 1 when no tool could take the task.
 
     \b
     Example:
       uet route --kind code_edit --risk low
+      uet route --kind code_edit --json | jq .unavailable
     """
-    settings = ctx.settings
-    profiles = load_tools(settings)
-    config = load_routing(settings)
-    # Read the stored breakers and cursors; never close (flush) it: a dry run writes nothing.
-    router = Router(config, store=ctx.existing_store())
-    decision = router.decide(
+    preview = preview_route(
+        ctx.settings,
         kind,
         risk=risk,
         complexity=complexity,
-        exclude={*exclude, *unknown_tools(config, profiles)},
-        reserve=False,
+        exclude=exclude,
+        store=ctx.existing_store(),
     )
+    decision = preview.decision
     if as_json:
-        ctx.emit_json(
-            {
-                "tool": decision.tool,
-                "rule": decision.rule,
-                "strategy": decision.strategy.value,
-                "candidates": list(decision.candidates),
-                "skipped": dict(decision.skipped),
-                "fallback": list(decision.fallback),
-                "reason": decision.reason,
-            }
-        )
+        ctx.emit_json(preview.to_dict())
     else:
         ctx.console.print(f"{decision.tool or 'no tool'}: {decision.reason}", markup=False)
         for tool, why in decision.skipped:
             ctx.console.print(f"  passed over {tool}: {why}", markup=False)
         if decision.fallback:
             ctx.console.print(f"  then: {', '.join(decision.fallback)}", markup=False)
+        passed = {tool for tool, _ in decision.skipped}
+        for tool, why in preview.unavailable.items():
+            if tool not in passed:
+                ctx.console.print(f"  not available here: {tool}: {why}", markup=False)
     if decision.tool is None:
         raise click.exceptions.Exit(int(ExitCode.FAILED))

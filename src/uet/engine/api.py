@@ -378,7 +378,7 @@ def _tool_tasks(
         clock=clock,
         deterministic=fixed,
         run_id=run_id,
-        max_parallel={n: t.max_parallel for n, t in tooling.tools.items() if t.max_parallel},
+        **tooling.router_inputs(),
     )
     return ToolTasks(tooling, router, run_id=run_id, root=settings.root, home=settings.home)
 

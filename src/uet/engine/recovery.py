@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from uet import defaults
 from uet.clock import Clock
-from uet.engine.tooltasks import RATE_LIMITED_EXIT
+from uet.engine.tooltasks import FALLBACK_EXITS
 from uet.errors import LeaseHeldError, StoreError
 from uet.execution.process import environments_with, kill_process_group
 from uet.state import ledgers
@@ -147,7 +147,7 @@ def _reconcile(store: Store, run: RunRecord, clock: Clock) -> Reconciled | None:
             return None
         attempts = tx.get_attempts(run_id)
         # Only when one could be a routed task's fallback (rare): which tasks are routed.
-        fallbacks = any(a.exit_code == RATE_LIMITED_EXIT for a in attempts)
+        fallbacks = any(a.exit_code in FALLBACK_EXITS for a in attempts)
         routed = routed_tasks(tx.get_tasks(run_id)) if fallbacks else set()
     live = [a for a in attempts if a.state in LIVE_ATTEMPT_STATES]
     groups = _process_groups(run, live)
@@ -259,12 +259,13 @@ def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock) -> RunStatus:
 
 def counted_attempts(attempts: Iterable[AttemptRecord], routed: Collection[str]) -> Counter[str]:
     """Attempts each task has spent of its retry budget: finished ones, except canceled
-    ones and the rate-limited attempts of routed tasks (those went on to the next tool)."""
+    ones and the rate-limited or could-not-start attempts of routed tasks (those went on to
+    the next tool)."""
     return Counter(
         a.task_id
         for a in attempts
         if a.state not in UNCOUNTED_ATTEMPT_STATES | LIVE_ATTEMPT_STATES
-        and not (a.task_id in routed and a.exit_code == RATE_LIMITED_EXIT)
+        and not (a.task_id in routed and a.exit_code in FALLBACK_EXITS)
     )
 
 

@@ -11,8 +11,13 @@ The attempt is described to the runner by one typed model both sides import
 (:class:`uet.spec.attempt.ToolAttempt`, versioned, written as JSON). The runner's exit code
 says what happened: 0 done, :data:`RATE_LIMITED_EXIT` the tool was rate-limited or out of
 quota (its breaker opens at once and the task goes to the next tool of its fallback chain
-without spending a retry), :data:`SCOPE_REJECTED_EXIT` the tool changed files outside the
-task's files_scope or a protected path (nothing of it was committed), anything else failed.
+without spending a retry), :data:`CANNOT_START_EXIT` the tool's program could not start (for
+a routed task: the same, its breaker opened at once; a named tool's attempt is a plain
+failure), :data:`SCOPE_REJECTED_EXIT` the tool changed files outside the task's files_scope
+or a protected path (nothing of it was committed), anything else failed.
+
+For ``tool: auto`` tasks the tools the router may choose are checked before the run starts
+(:mod:`uet.engine.toolroute`): one not usable here is passed over with the reason.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 from uet import defaults
 from uet.config import Settings
+from uet.engine.toolroute import routing_inputs
 from uet.errors import UsageError
 from uet.execution import Outcome
 from uet.routing import (
@@ -36,7 +42,14 @@ from uet.routing import (
     load_routing,
     unknown_tools,
 )
-from uet.spec.attempt import RATE_LIMITED_EXIT, SCOPE_REJECTED_EXIT, ToolAttempt, attempt_file
+from uet.spec.attempt import (
+    CANNOT_START_EXIT,
+    FALLBACK_EXITS,
+    RATE_LIMITED_EXIT,
+    SCOPE_REJECTED_EXIT,
+    ToolAttempt,
+    attempt_file,
+)
 from uet.spec.models import PlannedTask
 from uet.spec.tools import ToolProfile, load_tools
 from uet.state.records import DecisionRecord
@@ -47,6 +60,8 @@ AGENT_RUNNER = "uet.agents.runner"
 
 __all__ = [  # what the engine and recovery use; the exit codes live with the contract
     "AGENT_RUNNER",
+    "CANNOT_START_EXIT",
+    "FALLBACK_EXITS",
     "RATE_LIMITED_EXIT",
     "SCOPE_REJECTED_EXIT",
     "Choice",
@@ -65,6 +80,18 @@ class Tooling:
     routing: RoutingConfig
     db: str  # the runner records its agent and merge decisions in the same store
     protected_paths: tuple[str, ...] = defaults.PROTECTED_PATHS  # and the configured ones
+    capable: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # kind -> tools
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # tool -> why not usable here
+
+    def router_inputs(self) -> dict[str, Any]:
+        """The keyword arguments of :class:`Router` that come from the tools."""
+        limits = {n: t.max_parallel for n, t in self.tools.items() if t.max_parallel}
+        unusable = dict.fromkeys(unknown_tools(self.routing, self.tools), "no tool profile")
+        return {
+            "max_parallel": limits,
+            "capable": self.capable,
+            "unavailable": {**unusable, **self.unavailable},
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +123,6 @@ class ToolTasks:
         self.excluded: dict[str, set[str]] = defaultdict(set)  # task key -> tools given up
         self.last_error: dict[str, str] = {}  # task key -> output tail of its last failure
         self.attempts: dict[int, tuple[str, bool]] = {}  # attempt -> (tool, the router's)
-        self._unprofiled = unknown_tools(tooling.routing, tooling.tools)
 
     def choose(self, task: PlannedTask, now: float) -> Choice:
         """The tool for the next attempt of ``task`` (None: no tool can take it)."""
@@ -117,7 +143,7 @@ class ToolTasks:
             risk=task.spec.risk,
             complexity=task.spec.complexity,
             task_id=task.key,
-            exclude=self.excluded[task.key] | self._unprofiled,
+            exclude=self.excluded[task.key],
         )
         payload: dict[str, Any] = {
             "tool": decision.tool,
@@ -172,6 +198,7 @@ class ToolTasks:
             return tool, [], False
         ok = outcome.state is AttemptState.SUCCEEDED
         limited = outcome.exit_code == RATE_LIMITED_EXIT
+        missing = outcome.exit_code == CANNOT_START_EXIT and routed  # a named tool: a failure
         transitions = self.router.record_outcome(
             tool,
             ok=ok,
@@ -180,12 +207,14 @@ class ToolTasks:
             rate_limited=limited,
             task_id=task.key,
             reserved=routed,
+            cannot_start=f"could not start (exit {CANNOT_START_EXIT})" if missing else None,
         )
         if not ok:
             self.last_error[task.key] = (outcome.output_tail or outcome.error or "")[-2000:]
-        if limited and routed:  # the next tool of its chain; a named tool is retried
+        moves_on = (limited and routed) or missing  # the next tool; a named tool is retried
+        if moves_on:
             self.excluded[task.key].add(tool)
-        return tool, transitions, limited and routed
+        return tool, transitions, moves_on
 
     def wait_before_retry(self, task: PlannedTask, now: float) -> float:
         """Seconds a task that names its tool should wait before its retry: until the tool's
@@ -221,9 +250,17 @@ def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | 
             f"unknown tools ({', '.join(unknown)}); known: {', '.join(sorted(tools))} "
             f"(see `uet tools list`)"
         )
+    routing = load_routing(settings)
+    protected = settings.all_protected_paths
+    kinds = {task.spec.kind for task in tool_tasks if task.spec.tool == "auto"}
+    if not kinds:
+        return Tooling(tools=tools, routing=routing, db=settings.db, protected_paths=protected)
+    capable, unavailable = routing_inputs(tools, routing, kinds)  # checks the candidates
     return Tooling(
         tools=tools,
-        routing=load_routing(settings),
+        routing=routing,
         db=settings.db,
-        protected_paths=settings.all_protected_paths,
+        protected_paths=protected,
+        capable=capable,
+        unavailable=unavailable,
     )

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from uet.clock import Clock, SystemClock
 from uet.routing.breaker import BreakerState, Transition
@@ -58,15 +58,20 @@ class Decision:
     at: float
     transitions: tuple[Transition, ...] = ()  # breakers that went half-open while deciding
     fallback: tuple[str, ...] = field(default=())  # candidates after the chosen one
+    capable_of: str | None = None  # no rule applied: tools that declare this kind were tried
 
     @property
     def category(self) -> str:
-        """``routing`` when the preferred candidate was chosen, ``fallback`` otherwise."""
-        return "routing" if not self.skipped and self.tool is not None else "fallback"
+        """``routing`` when a rule's preferred candidate was chosen, ``fallback`` otherwise
+        (a candidate was passed over, or no rule applied and a capable tool was taken)."""
+        preferred = not self.skipped and self.tool is not None and self.capable_of is None
+        return "routing" if preferred else "fallback"
 
     def data(self) -> dict[str, object]:
         """What the registry keeps beside the choice: the rule, the strategy, the skips."""
         data: dict[str, object] = {"rule": self.rule, "strategy": self.strategy.value}
+        if self.capable_of is not None:
+            data["capable_of"] = self.capable_of
         if self.skipped:
             data["skipped"] = dict(self.skipped)
         return data
@@ -100,10 +105,14 @@ class Router:
         deterministic: bool = False,
         run_id: str | None = None,
         max_parallel: Mapping[str, int] | None = None,
+        capable: Mapping[str, Collection[str]] | None = None,
+        unavailable: Mapping[str, str] | None = None,
         flush_every: int = FLUSH_EVERY,
         flush_interval: float = FLUSH_INTERVAL_S,
     ) -> None:
         self.config = config
+        self.capable = {kind: tuple(tools) for kind, tools in (capable or {}).items()}
+        self.unavailable = dict(unavailable or {})
         self.clock: Clock = clock or SystemClock()
         self.deterministic = deterministic
         self.rng = rng or random.Random(0 if deterministic else None)  # noqa: S311 - not crypto
@@ -121,6 +130,7 @@ class Router:
         self._leases: dict[str, list[int]] = {}  # lease ids held, by tool
         self._shared = store is not None  # max_parallel counted across routers on the store
         self._routes = {id(rule): _Route(rule) for rule in _rules(config)}
+        self._by_capability: dict[str | None, _Route | None] = {}
         self._matched: dict[tuple[str | None, str | None, str | None], _Route | None] = {}
         self._json: dict[tuple[str, ...], str | None] = {}
 
@@ -149,6 +159,8 @@ class Router:
             decision = Decision(None, NO_RULE, Strategy.FIXED, (), (), _no_rule(kind), at)
         else:
             decision = self._choose(route, at, exclude, reserve)
+            if route.capability is not None:
+                decision = replace(decision, capable_of=route.capability)
         if reserve:
             self._record(decision, route, task_id)
         return decision
@@ -162,8 +174,26 @@ class Router:
         if len(self._matched) >= _CACHE_MAX:
             self._matched.clear()
         rule = self.config.rule_for(kind, risk, complexity)
-        found = self._matched[key] = None if rule is None else self._routes[id(rule)]
+        if rule is None:
+            found = self._matched[key] = self._capability_route(kind)
+        else:
+            found = self._matched[key] = self._routes[id(rule)]
         return found
+
+    def _capability_route(self, kind: str | None) -> _Route | None:
+        """No rule applies: the tools that declare ``kind``, alphabetically, ordered by the
+        config's ``strategy`` (the originals' fallback to a capable tool)."""
+        if kind not in self._by_capability:
+            tools = self.capable.get(kind or "", ())
+            self._by_capability[kind] = (
+                _Route(
+                    Rule(tools=list(tools), strategy=self.config.strategy),
+                    capability=kind,
+                )
+                if tools
+                else None
+            )
+        return self._by_capability[kind]
 
     def _choose(
         self, route: _Route, at: float, exclude: Collection[str], reserve: bool
@@ -238,6 +268,9 @@ class Router:
         """Why ``tool`` cannot take work now, or None."""
         if tool in exclude:
             return "excluded"
+        missing = self.unavailable.get(tool)
+        if missing is not None:
+            return f"not available: {missing}"
         breaker = self.state.breakers.get(tool)
         if breaker is not None and breaker.state is not BreakerState.CLOSED:
             moved = breaker.poll(at)
@@ -308,11 +341,13 @@ class Router:
         retry_after: float | None = None,
         task_id: str | None = None,
         reserved: bool = True,
+        cannot_start: str | None = None,
     ) -> list[Transition]:
         """How work sent to ``tool`` ended; returns the breaker transitions it caused.
 
         ``reserved=False`` for work this router did not choose (a task that names its tool):
-        it took no slot, so none is given back.
+        it took no slot, so none is given back. ``cannot_start`` says why the tool could
+        not even start (its binary is missing): its breaker opens at once, for the cooldown.
 
         A failure whose ``output`` matches a quota/rate-limit pattern (or ``rate_limited``)
         opens the breaker at once, for the tool's stated retry-after when it gave one. A
@@ -329,6 +364,8 @@ class Router:
         before = (breaker.state, breaker.failures)
         if ok:
             moved = breaker.success(at)
+        elif cannot_start is not None:
+            moved = breaker.trip(at, cannot_start, None)
         else:
             signal = self.quota.detect(output)
             if rate_limited or signal is not None:
@@ -409,31 +446,43 @@ def _rules(config: RoutingConfig) -> list[Rule]:
 
 
 def _no_rule(kind: str | None) -> str:
-    return f"no routing rule matches kind {kind!r} and there is no default"
+    return (
+        f"no routing rule matches kind {kind!r}, there is no default, "
+        f"and no tool profile lists {kind!r} in its capabilities"
+    )
 
 
 def _reason(route: _Route, chosen: str | None, skipped: list[tuple[str, str]]) -> str:
     if not skipped:
-        return route.first_reason[chosen] if chosen is not None else "no candidates"
-    passed = "; ".join(f"{tool}: {why}" for tool, why in skipped)
-    if chosen is None:
-        return f"no candidate available ({passed})"
-    where = "fallback" if chosen in route.fallback else route.strategy.value
-    return f"{where}: {chosen} after {passed}"
+        reason = route.first_reason[chosen] if chosen is not None else "no candidates"
+    else:
+        passed = "; ".join(f"{tool}: {why}" for tool, why in skipped)
+        if chosen is None:
+            reason = f"no candidate available ({passed})"
+        else:
+            where = "fallback" if chosen in route.fallback else route.strategy.value
+            reason = f"{where}: {chosen} after {passed}"
+    if route.capability is not None:
+        return f"no rule matches kind {route.capability!r}; among the tools capable of it, {reason}"
+    return reason
 
 
 class _Route:
     """A rule prepared for deciding: tuples, its key, and the texts reused for every
     decision it makes."""
 
-    __slots__ = ("data_json", "fallback", "first_reason", "key", "strategy", "tools")
+    __slots__ = ("capability", "data_json", "fallback", "first_reason", "key", "strategy", "tools")
 
-    def __init__(self, rule: Rule) -> None:
-        self.key = rule.key
+    def __init__(self, rule: Rule, *, capability: str | None = None) -> None:
+        self.capability = capability  # the kind, for a route of capable tools (no rule)
+        self.key = rule.key if capability is None else f"capable:{capability}"
         self.strategy = rule.strategy
         self.tools = tuple(rule.tools)
         self.fallback = tuple(rule.fallback)
-        self.data_json = dump_json({"rule": self.key, "strategy": self.strategy.value})
+        data: dict[str, object] = {"rule": self.key, "strategy": self.strategy.value}
+        if capability is not None:
+            data["capable_of"] = capability
+        self.data_json = dump_json(data)
         count = len(self.tools)
         self.first_reason = {
             tool: f"{self.strategy.value}: {tool} first of {count}" for tool in self.tools

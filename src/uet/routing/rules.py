@@ -34,9 +34,13 @@ import yaml
 from uet.config import Settings
 from uet.errors import ConfigError
 from uet.routing.breaker import BreakerPolicy
+from uet.routing.originals import from_original, is_original
 
 ROUTING_FILE = Path("config") / "routing.yaml"
 """The routing section as a file of its own, relative to the project root."""
+
+ROUTER_CONFIG_FILE = Path("config") / "router_config.json"
+"""The originals' router config, read as the routing section when it is there."""
 
 METRICS_WINDOW = 100
 """Outcomes per tool the ``metrics`` strategy remembers (older ones are forgotten)."""
@@ -74,10 +78,12 @@ class Match(_Model):
         return _as_set(value)
 
     def fits(self, kind: str | None, risk: str | None, complexity: str | None) -> bool:
+        """The kind must be one of the rule's; risk and complexity are compared only when
+        both the rule and the task set them (as the originals' router did)."""
         return (
             (self.kind is None or kind in self.kind)
-            and (self.risk is None or risk in self.risk)
-            and (self.complexity is None or complexity in self.complexity)
+            and (self.risk is None or risk is None or risk in self.risk)
+            and (self.complexity is None or complexity is None or complexity in self.complexity)
         )
 
 
@@ -131,12 +137,26 @@ class MetricsSettings(_Model):
     min_samples: int = pydantic.Field(METRICS_MIN_SAMPLES, ge=0)
 
 
+class App(_Model):
+    """What the originals' router config says of a tool: the task kinds it can take."""
+
+    task_kinds: list[str] = pydantic.Field(default_factory=list)
+    max_parallel: pydantic.PositiveInt | None = None
+
+
 class RoutingConfig(_Model):
     """The validated ``routing`` section. Build with :func:`parse_routing` or
-    :func:`load_routing`."""
+    :func:`load_routing`.
 
+    ``strategy`` orders the capable tools when no rule (and no default) applies;
+    ``apps`` adds task kinds to tools (the originals' ``apps``); ``version`` is accepted
+    and kept, as in the originals' files."""
+
+    version: str | None = None
     rules: list[Rule] = pydantic.Field(default_factory=list)
     default: Rule | None = None
+    strategy: Strategy = Strategy.FIXED
+    apps: dict[str, App] = pydantic.Field(default_factory=dict)
     breaker: BreakerSettings = BreakerSettings()
     metrics: MetricsSettings = MetricsSettings()
     max_parallel: dict[str, pydantic.PositiveInt] = pydantic.Field(default_factory=dict)
@@ -160,28 +180,41 @@ class RoutingConfig(_Model):
         return self.default
 
 
-def parse_routing(data: Mapping[str, Any] | None, *, source: str = "routing") -> RoutingConfig:
-    """Validate a raw ``routing`` section; :class:`ConfigError` names the first bad key."""
+def parse_routing(
+    data: Mapping[str, Any] | None, *, source: str = "routing", prefix: str = "routing."
+) -> RoutingConfig:
+    """Validate a raw ``routing`` section, in uet's schema or as the originals' router
+    config (:mod:`uet.routing.originals`); :class:`ConfigError` names the first bad key."""
+    section = dict(data or {})
+    if is_original(section):
+        section = from_original(section, source=source, prefix=prefix)
     try:
-        return RoutingConfig.model_validate(dict(data or {}))
+        return RoutingConfig.model_validate(section)
     except pydantic.ValidationError as exc:
         error = exc.errors()[0]
         raise ConfigError(source, _key_path(error["loc"]), _problem(error)) from None
 
 
 def load_routing(settings: Settings) -> RoutingConfig:
-    """The ``routing`` section of the project: from ``uet.toml`` / ``[tool.uet]``, or from
-    ``config/routing.yaml``. Both at once is an error (which one would win is a guess)."""
+    """The ``routing`` section of the project: from ``uet.toml`` / ``[tool.uet]``, from
+    ``config/routing.yaml``, or the originals' ``config/router_config.json``. More than one
+    is an error (which one would win is a guess)."""
     in_settings = settings.sections.get("routing")
-    path = settings.root / ROUTING_FILE
     source = str(settings.config_file or "settings")
-    if path.is_file():
+    prefix = "routing."
+    for path, read in (
+        (settings.root / ROUTING_FILE, _read_yaml),
+        (settings.root / ROUTER_CONFIG_FILE, _read_json),
+    ):
+        if not path.is_file():
+            continue
         if in_settings is not None:
             raise ConfigError(str(path), "routing", f"also defined in {source}; keep one")
-        in_settings, source = _read_yaml(path), str(path)
+        in_settings, source = read(path), str(path)
+        prefix = "routing." if path.suffix == ".yaml" else ""
     if in_settings is not None and not isinstance(in_settings, Mapping):
         raise ConfigError(source, "routing", "must be a table of settings")
-    return parse_routing(in_settings, source=source)
+    return parse_routing(in_settings, source=source, prefix=prefix)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -189,6 +222,15 @@ def _read_yaml(path: Path) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), "", f"not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(str(path), "", f"not valid JSON: {exc}") from None
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
 
@@ -213,10 +255,25 @@ def _problem(error: Mapping[str, Any]) -> str:
 def unknown_tools(config: RoutingConfig, known: Collection[str]) -> frozenset[str]:
     """Tools the rules name (as candidates or fallbacks) that are not ``known``: a router
     told to exclude them never chooses a tool nobody defined."""
-    return frozenset(
+    named = {
         tool
         for rule in (*config.rules, config.default)
         if rule is not None
         for tool in (*rule.tools, *rule.fallback)
-        if tool not in known
-    )
+    }
+    return frozenset(tool for tool in named | config.apps.keys() if tool not in known)
+
+
+def capable_tools(
+    config: RoutingConfig, capabilities: Mapping[str, Collection[str]]
+) -> dict[str, tuple[str, ...]]:
+    """Task kind -> the tools that can take it (alphabetical): the tools' own
+    ``capabilities`` (tool -> kinds, from their profiles) and the ``apps`` of ``config``."""
+    found: dict[str, set[str]] = {}
+    for tool, kinds in capabilities.items():
+        for kind in kinds:
+            found.setdefault(kind, set()).add(tool)
+    for tool, app in config.apps.items():
+        for kind in app.task_kinds:
+            found.setdefault(kind, set()).add(tool)
+    return {kind: tuple(sorted(tools)) for kind, tools in sorted(found.items())}

@@ -5,7 +5,8 @@ run's other attempt files and starts ``python -m uet.agents.runner FILE``; the r
 it back with :meth:`ToolAttempt.read`. Both sides import this one model, so a field added
 on one side exists on the other, and a file of another contract version is refused with a
 clear message instead of being half understood. The runner's exit code is the answer:
-0 done, :data:`RATE_LIMITED_EXIT`, :data:`SCOPE_REJECTED_EXIT`, anything else failed.
+0 done, :data:`RATE_LIMITED_EXIT`, :data:`CANNOT_START_EXIT`, :data:`SCOPE_REJECTED_EXIT`,
+anything else failed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ ATTEMPT_VERSION = 1
 
 RATE_LIMITED_EXIT = 75  # EX_TEMPFAIL: the tool was rate-limited or out of quota
 SCOPE_REJECTED_EXIT = 65  # EX_DATAERR: the tool changed files outside files_scope or protected
+CANNOT_START_EXIT = 127  # the tool's program was not found (the shell's "command not found")
+FALLBACK_EXITS = frozenset({RATE_LIMITED_EXIT, CANNOT_START_EXIT})
+"""Runner exits after which a routed task goes to its next tool without spending a retry."""
 
 
 class ToolAttempt(pydantic.BaseModel):

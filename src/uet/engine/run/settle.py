@@ -13,7 +13,7 @@ from uet.engine.run.book import AttemptBook
 from uet.engine.run.pacing import Pacing
 from uet.engine.run.tick import Tick
 from uet.engine.scheduler import Scheduler
-from uet.engine.tooltasks import ToolTasks
+from uet.engine.tooltasks import CANNOT_START_EXIT, ToolTasks
 from uet.execution.api import Outcome
 from uet.routing import Transition
 from uet.spec.models import PlannedTask, RetryBackoff
@@ -179,7 +179,7 @@ class Settler:
         self, tick: Tick, task: PlannedTask, attempt_id: int, outcome: Outcome, now: float
     ) -> bool:
         """Record a tool attempt's outcome with the router; True when the task goes to the
-        next tool of its chain (the tool was rate-limited or out of quota)."""
+        next tool of its chain (the tool was rate-limited, out of quota, or could not start)."""
         assert self.tool_tasks is not None  # noqa: S101 - the caller checks
         latency = outcome.ended_at - (outcome.started_at or outcome.ended_at)
         tool, transitions, fallback = self.tool_tasks.finished(attempt_id, task, outcome, latency)
@@ -189,7 +189,7 @@ class Settler:
         decision = DecisionRecord(
             category="fallback",
             chosen="next tool",
-            reason=f"{tool} was rate-limited or out of quota; no retry is spent",
+            reason=f"{tool} {_why_fallback(outcome)}; no retry is spent",
             ts=now,
             run_id=self.run_id,
             task_id=task.key,
@@ -197,7 +197,12 @@ class Settler:
             data={"tool": tool, "excluded": sorted(self.tool_tasks.excluded[task.key])},
         )
         number = self.book.numbered[task.key]
-        payload = {"attempt": number, "outcome": "rate_limited", "fallback": tool}
+        cannot_start = outcome.exit_code == CANNOT_START_EXIT
+        payload = {
+            "attempt": number,
+            "outcome": "cannot_start" if cannot_start else "rate_limited",
+            "fallback": tool,
+        }
         self.retry_later(tick, task, now, decision, payload)
         return True
 
@@ -215,3 +220,9 @@ class Settler:
             )
         )
         self.progress.task_done(key, status)
+
+
+def _why_fallback(outcome: Outcome) -> str:
+    if outcome.exit_code == CANNOT_START_EXIT:
+        return f"could not start (exit {CANNOT_START_EXIT}: its program was not found)"
+    return "was rate-limited or out of quota"

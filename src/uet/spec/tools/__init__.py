@@ -16,11 +16,18 @@ See docs/tools.md for the configuration schema and the built-in profiles.
 
 from __future__ import annotations
 
-from uet.spec.tools.availability import ToolStatus, check_tool, check_tools, parse_version
+from uet.spec.tools.availability import (
+    ToolStatus,
+    check_tool,
+    check_tools,
+    parse_version,
+    unavailable_tools,
+)
 from uet.spec.tools.builtin import BUILTIN_TOOL_DATA, BUILTIN_TOOLS
 from uet.spec.tools.loader import TOOLS_FILE, ToolLayer, load_tools, merge_layers
 from uet.spec.tools.profile import (
     KNOWN_KINDS,
+    PLACEHOLDER_ALIASES,
     PLACEHOLDERS,
     Outcome,
     ToolCheck,
@@ -35,6 +42,7 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     "ToolProfile",
     "ToolCheck",
     "PLACEHOLDERS",
+    "PLACEHOLDER_ALIASES",
     "KNOWN_KINDS",
     "render_argv",
     "placeholders_in",
@@ -50,6 +58,7 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     # availability
     "check_tool",
     "check_tools",
+    "unavailable_tools",
     "ToolStatus",
     "parse_version",
 ]

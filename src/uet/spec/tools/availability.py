@@ -44,7 +44,8 @@ def check_tool(profile: ToolProfile, env: Mapping[str, str] | None = None) -> To
     environment = {**(os.environ if env is None else env), **profile.env}
     binary = shutil.which(profile.binary, path=environment.get("PATH"))
     if not profile.enabled:
-        return ToolStatus(profile.name, False, binary, problem="disabled in configuration")
+        why = next((n for n in profile.notes if n.startswith("disabled")), None)
+        return ToolStatus(profile.name, False, binary, problem=why or "disabled in configuration")
     if binary is None:
         return ToolStatus(profile.name, False, problem=f"{profile.binary!r} not found on PATH")
     if not profile.check.version_args:
@@ -61,6 +62,13 @@ def check_tools(
     """:func:`check_tool` for each profile, several at once; results in the given order."""
     with ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="uet-tool-check") as pool:
         return list(pool.map(lambda p: check_tool(p, env), profiles))
+
+
+def unavailable_tools(
+    profiles: Iterable[ToolProfile], env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Name -> why, for each of ``profiles`` that is not usable here (checked at once)."""
+    return {s.name: s.problem or "not usable" for s in check_tools(profiles, env) if not s.usable}
 
 
 def parse_version(text: str) -> tuple[int, ...] | None:

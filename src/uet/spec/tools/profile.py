@@ -39,6 +39,19 @@ VERSION_PATTERN = r"^\d+(\.\d+)*$"
 PLACEHOLDERS = frozenset({"prompt", "prompt_file", "files", "workdir", "model"})
 """The names a template may use."""
 
+PLACEHOLDER_ALIASES = {
+    "model_name": "model",
+    "message": "prompt",
+    "file_paths": "files",
+    "test_paths": "files",
+    "file": "files",
+    "cwd": "workdir",
+    "repo_root": "workdir",
+    "worktree_path": "workdir",
+}
+"""The originals' placeholder names, accepted too and stored as uet's (the tool runs in the
+task's clone, so the originals' working folders are all ``{workdir}``)."""
+
 KNOWN_KINDS = ("code_edit", "refactor", "test_fix", "docs", "review", "shell")
 """Task kinds the built-in profiles declare; profiles may declare others."""
 
@@ -101,9 +114,11 @@ class ToolProfile(_Model):
 
     ``name`` is the key the profile is registered under; ``source`` says where it was
     defined (``built-in``, ``uet.toml``, ``config/tools.yaml``…, joined by ``+`` when a
-    later layer changed an earlier one). ``prompt_via`` is how the prompt reaches the tool:
-    as an argument (``{prompt}``), as a file (``{prompt_file}``), or on stdin (neither);
-    it is derived from ``argv`` when not given.
+    later layer changed an earlier one); ``overrides`` names the built-in whose command a
+    user's entry replaced, and ``notes`` what the loader kept, changed or ignored.
+    ``prompt_via`` is how the prompt reaches the tool: as an argument (``{prompt}``), as a
+    file (``{prompt_file}``), or on stdin (neither); it is derived from ``argv`` when not
+    given.
     """
 
     name: str = pydantic.Field(pattern=TOOL_NAME_PATTERN)
@@ -120,7 +135,10 @@ class ToolProfile(_Model):
     prompt_via: Literal["arg", "file", "stdin"] = "stdin"
     description: str = ""
     enabled: bool = True
+    exit_codes: dict[int, str] = pydantic.Field(default_factory=dict)  # code -> meaning
     source: str = "built-in"
+    overrides: str | None = None  # "built-in aider": a user's command replaced the built-in's
+    notes: list[str] = pydantic.Field(default_factory=list)  # what loading changed or ignored
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -128,10 +146,17 @@ class ToolProfile(_Model):
         if isinstance(data, dict) and data.get("prompt_via") is None:
             argv = data.get("argv")
             if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
-                used = set().union(*(placeholders_in(a) for a in argv))
+                used = {PLACEHOLDER_ALIASES.get(p, p) for a in argv for p in placeholders_in(a)}
                 via = "arg" if "prompt" in used else "file" if "prompt_file" in used else "stdin"
                 data = {**data, "prompt_via": via}
         return data
+
+    @pydantic.field_validator("argv", mode="before")
+    @classmethod
+    def _uet_names(cls, argv: object) -> object:
+        if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
+            return [_TOKEN.sub(_alias, a) for a in argv]
+        return argv
 
     @pydantic.field_validator("argv")
     @classmethod
@@ -165,6 +190,11 @@ class ToolProfile(_Model):
 
     def succeeded(self, exit_code: int) -> bool:
         return exit_code in self.success_codes
+
+
+def _alias(match: re.Match[str]) -> str:
+    name = match.group(1)
+    return f"{{{PLACEHOLDER_ALIASES[name]}}}" if name in PLACEHOLDER_ALIASES else match.group(0)
 
 
 def placeholders_in(element: str) -> set[str]:
