@@ -71,6 +71,13 @@ def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(function)
 
 
+def verbose_option(function: F) -> F:
+    """``-v``: one line per finished task (without it, only failures and the summary)."""
+    return click.option(
+        "--verbose", "-v", is_flag=True, help="Print a line for every finished task."
+    )(function)
+
+
 class _LazyGroup(click.Group):
     """The root group: its commands (:data:`COMMANDS`) are imported on first use."""
 

@@ -14,8 +14,16 @@ from types import FrameType
 
 import click
 
-from uet.cli.app import Context, json_option, pass_context
+from uet.cli.app import Context, json_option, pass_context, verbose_option
 from uet.cli.progress import ConsoleProgress
+from uet.cli.summary import (
+    FAILURES_SHOWN,
+    STATUS_ORDER,
+    counts_text,
+    print_failures,
+    print_overview,
+    print_task_lines,
+)
 from uet.clock import SystemClock
 from uet.engine.api import resume_run, start_run
 from uet.engine.model import RunOptions, RunResult, log_path, resolve_task
@@ -23,7 +31,10 @@ from uet.engine.recovery import cancel_run, reconcile
 from uet.errors import ExitCode, SpecError, UsageError
 from uet.project import scaffold
 from uet.spec import load_files
+from uet.state.overview import overviews
+from uet.state.reasons import Failure, attempt_reason, task_failures
 from uet.state.records import TaskRecord
+from uet.states import TaskStatus
 
 files_argument = click.argument(
     "files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False)
@@ -60,6 +71,8 @@ def validate(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--deterministic", is_flag=True, help="Fixed clock and ids, tasks in waves.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--run-id", help="Name the run (default: run-<time>-<random>).")
+@click.option("--name", metavar="NAME", help="A label for the run, shown by uet runs/status.")
+@verbose_option
 @json_option
 @pass_context
 def run(
@@ -69,23 +82,29 @@ def run(
     deterministic: bool,
     executor: str,
     run_id: str | None,
+    name: str | None,
+    verbose: bool,
     as_json: bool,
 ) -> None:
     """Run workstream files as one DAG, with live progress; prints the run id.
 
     Exit 0 when every task succeeded, 1 when one failed, 2 on bad input, 130 when
-    interrupted (then `uet resume RUN_ID` goes on where it stopped).
+    interrupted (then `uet resume RUN_ID` goes on where it stopped). The summary gives each
+    failed task's reason and the last lines it printed. Without a terminal only failures
+    and the summary are printed; -v prints one line per finished task.
 
     \b
     Examples:
       uet run examples/hello.yaml
-      uet run workstreams/*.yaml -j 8 --json
+      uet run workstreams/*.yaml -j 8 --name nightly --json
     """
     if executor == "ray":
         raise UsageError("the ray executor is not available yet; use --executor local")
     plan = load_files(files)  # on a SpecError main() prints every problem, exits 2
     options = RunOptions.make(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
-    with _watching(ctx, as_json) as (progress, interrupted):
+    if name is not None:
+        options = dataclasses.replace(options, name=name)
+    with _watching(ctx, as_json, verbose=verbose) as (progress, interrupted):
         result = start_run(
             plan,
             settings=ctx.settings,
@@ -100,16 +119,19 @@ def run(
 @click.command()
 @click.argument("run_id")
 @click.option("--concurrency", "-j", type=click.IntRange(min=1), help="Tasks at once.")
+@verbose_option
 @json_option
 @pass_context
-def resume(ctx: Context, run_id: str, concurrency: int | None, as_json: bool) -> None:
+def resume(
+    ctx: Context, run_id: str, concurrency: int | None, verbose: bool, as_json: bool
+) -> None:
     """Go on with a run that was interrupted (Ctrl-C, a crash, a kill, a reboot).
 
     \b
     Example:
       uet resume run-20261124T094110-c4f2e4
     """
-    with _watching(ctx, as_json) as (progress, interrupted):
+    with _watching(ctx, as_json, verbose=verbose) as (progress, interrupted):
         result = resume_run(
             run_id,
             settings=ctx.settings,
@@ -143,15 +165,25 @@ def cancel(ctx: Context, run_id: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("run_id", required=False)
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in TaskStatus]),
+    help="Only tasks in this state (repeatable); lists succeeded ones too.",
+)
 @json_option
 @pass_context
-def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
-    """Show a run and its tasks (the most recent run without RUN_ID).
+def status(ctx: Context, run_id: str | None, states: tuple[str, ...], as_json: bool) -> None:
+    """Show a run (the most recent without RUN_ID): a summary, then failed tasks with their
+    reasons, then the tasks that did not finish; succeeded tasks are counted, not listed,
+    unless --state succeeded asks for them.
 
     \b
     Examples:
       uet status
-      uet status run-20261124T094110-c4f2e4 --json
+      uet status run-20261124T094110-c4f2e4 --state failed --state skipped
+      uet status --json | jq '.tasks[] | select(.reason) | .reason'
     """
     store = ctx.existing_store()
     if store is None:
@@ -161,22 +193,33 @@ def status(ctx: Context, run_id: str | None, as_json: bool) -> None:
     if run_id is None:
         raise UsageError("no runs yet")
     reconcile(store, run_id, SystemClock())  # a dead orchestrator's run becomes interrupted
+    wanted = {TaskStatus(s) for s in states}
     with store.reader() as tx:
         run = tx.get_run(run_id)
-        tasks = tx.get_tasks(run_id)
-    if run is None:
-        raise UsageError(f"no run {run_id!r} (see `uet runs`)")
+        if run is None:
+            raise UsageError(f"no run {run_id!r} (see `uet runs`)")
+        (overview,) = overviews(tx, [run])
+        tasks = tx.get_tasks(run_id, statuses=wanted or None)
+        failed = task_failures(tx, run_id) if not wanted or TaskStatus.FAILED in wanted else []
+    reasons = {f.task_id: f for f in failed}
     if as_json:
-        ctx.emit_json({**run.to_dict(), "tasks": [_task_dict(t) for t in tasks]})
-        return
-    ctx.console.print(f"run {run.id}: {run.status.value}", style="bold", highlight=False)
-    for task in tasks:
-        code = "" if task.exit_code is None else f"exit {task.exit_code}"
-        ctx.console.print(
-            f"  {task.status.value:10} {task.id:40} attempts {task.attempts_used}"
-            f"/{task.max_attempts}  {code}",
-            highlight=False,
+        ctx.emit_json(
+            {**overview.to_dict(), "tasks": [_task_dict(t, reasons.get(t.id)) for t in tasks]}
         )
+        return
+    print_overview(ctx.console, overview)
+    if failed:
+        ctx.console.print(f"failed ({len(failed)}):", style="bold red")
+        print_failures(ctx.console, run_id, failed)
+    others = [t for t in tasks if t.status is not TaskStatus.FAILED]
+    listed = [t for t in others if wanted or t.status is not TaskStatus.SUCCEEDED]
+    if listed:
+        ctx.console.print("tasks:", style="bold")
+    print_task_lines(
+        ctx.console,
+        sorted(((t.id, t.status, _detail(t)) for t in listed), key=_by_state),
+        hidden=len(others) - len(listed),
+    )
 
 
 @click.command()
@@ -191,16 +234,20 @@ def logs(ctx: Context, run_id: str, task_id: str) -> None:
       uet logs run-20261124T094110-c4f2e4 test
     """
     store = ctx.existing_store()
-    keys: list[str] = []
+    found: list[TaskRecord] = []
     if store is not None:
         with store.reader() as tx:
-            keys = [t.id for t in tx.get_tasks(run_id)]
-    if not keys:
+            found = tx.get_tasks(run_id)
+    if not found or store is None:
         raise UsageError(f"no run {run_id!r} (see `uet runs`)")
-    key = resolve_task(keys, task_id)
+    key = resolve_task([t.id for t in found], task_id)
     path = log_path(ctx.settings.home, run_id, key)
     if not path.exists():
-        ctx.err.print(f"{key} printed nothing (no {path})")
+        with store.reader() as tx:
+            attempts = tx.get_attempts(run_id, task_id=key)
+        task = next(t for t in found if t.id == key)
+        why = f": {attempt_reason(attempts[-1], task.spec)}" if attempts else ""
+        ctx.err.print(f"{key} printed nothing{why}", markup=False, highlight=False)
         return
     with path.open("rb") as log:
         shutil.copyfileobj(log, sys.stdout.buffer)
@@ -229,7 +276,7 @@ def init(ctx: Context, non_interactive: bool) -> None:
         ctx.console.print("next: uet run workstreams/example.yaml")
 
 
-def _task_dict(task: TaskRecord) -> dict[str, object]:
+def _task_dict(task: TaskRecord, failure: Failure | None) -> dict[str, object]:
     return {
         "id": task.id,
         "status": task.status.value,
@@ -237,16 +284,35 @@ def _task_dict(task: TaskRecord) -> dict[str, object]:
         "max_attempts": task.max_attempts,
         "exit_code": task.exit_code,
         "outcome": None if task.outcome is None else task.outcome.value,
+        "reason": None if failure is None else failure.reason,
+        "tail": [] if failure is None else list(failure.tail),
     }
+
+
+_STATE_ORDER = {status: n for n, status in enumerate(STATUS_ORDER)}
+
+
+def _by_state(row: tuple[str, TaskStatus, str]) -> tuple[int, str]:
+    return _STATE_ORDER.get(row[1], len(_STATE_ORDER)), row[0]
+
+
+def _detail(task: TaskRecord) -> str:
+    """What a status line says beside a task that did not fail."""
+    attempts = f"attempts {task.attempts_used}/{task.max_attempts}"
+    if task.status is TaskStatus.SKIPPED:
+        return "a task it depends on did not succeed"
+    if task.status is TaskStatus.SUCCEEDED:
+        return attempts if task.attempts_used > 1 else ""
+    return attempts if task.attempts_used else ""
 
 
 @contextmanager
 def _watching(
-    ctx: Context, quiet: bool
+    ctx: Context, quiet: bool, *, verbose: bool = False
 ) -> Iterator[tuple[ConsoleProgress | None, threading.Event]]:
     """Progress on stderr, and Ctrl-C / SIGTERM turned into a clean, resumable stop."""
     interrupted = threading.Event()
-    progress = None if quiet else ConsoleProgress(ctx.err)
+    progress = None if quiet else ConsoleProgress(ctx.err, verbose=verbose)
 
     def handler(_signal: int, _frame: FrameType | None) -> None:
         interrupted.set()
@@ -262,14 +328,27 @@ def _watching(
 
 
 def _report(ctx: Context, result: RunResult, as_json: bool) -> None:
-    counts = {status.value: n for status, n in sorted(result.counts.items())}
+    """The run's last lines: its status and counts, then each failure with its reason."""
+    failed: list[Failure] = []
+    if result.counts.get(TaskStatus.FAILED):
+        with ctx.store.reader() as tx:
+            failed = task_failures(tx, result.run_id)
     if as_json:
-        ctx.emit_json({"run_id": result.run_id, "status": result.status.value, "tasks": counts})
+        counts = {status.value: n for status, n in sorted(result.counts.items())}
+        report: dict[str, object] = {
+            "run_id": result.run_id,
+            "status": result.status.value,
+            "tasks": counts,
+        }
+        if failed:
+            report["failures"] = [f.to_dict(result.run_id) for f in failed]
+        ctx.emit_json(report)
     else:
-        summary = ", ".join(f"{n} {s}" for s, n in counts.items())
         ctx.console.print(
-            f"run {result.run_id}: {result.status.value} ({summary})", highlight=False
+            f"run {result.run_id}: {result.status.value} ({counts_text(result.counts)})",
+            style="bold",
         )
+        print_failures(ctx.console, result.run_id, failed, limit=FAILURES_SHOWN)
         if result.exit_code == ExitCode.INTERRUPTED:
             ctx.console.print(f"resume with: uet resume {result.run_id}")
     if result.exit_code:

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import click
 
 from uet.cli.app import Context, json_option, pass_context
+from uet.cli.summary import print_runs
 from uet.errors import ExitCode
+from uet.state.overview import RunOverview, overviews
 from uet.state.records import DecisionRecord, EventRecord, dump_json
 from uet.states import RunStatus
 
@@ -34,7 +36,8 @@ def _when(ts: float | None) -> str:
 @json_option
 @pass_context
 def runs(ctx: Context, limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
-    """List recent runs, newest first.
+    """List recent runs, newest first: status, when, duration, tasks by state, workstreams
+    and the run's --name.
 
     \b
     Example:
@@ -42,19 +45,16 @@ def runs(ctx: Context, limit: int, statuses: tuple[str, ...], as_json: bool) -> 
     """
     wanted = [RunStatus(s) for s in statuses] or None
     store = ctx.existing_store()
-    found = []
+    found: list[RunOverview] = []
     if store is not None:
         with store.reader() as tx:
-            found = tx.list_runs(limit=limit, statuses=wanted)
+            found = overviews(tx, tx.list_runs(limit=limit, statuses=wanted))
     if as_json:
-        ctx.emit_json([run.to_dict() for run in found])
+        ctx.emit_json([item.to_dict() for item in found])
         return
     if not found:
         ctx.console.print("no runs yet")
-    for run in found:
-        ctx.console.print(
-            f"{run.id:40} {run.status.value:12} {_when(run.created_at)}  {run.name or ''}"
-        )
+    print_runs(ctx.console, found)
 
 
 @click.command()

@@ -1,0 +1,101 @@
+"""How failures and runs are printed: the end of ``uet run``, ``uet status``, ``uet runs``.
+
+The words come from the library (``uet.state.reasons``, ``uet.state.overview``); this module
+only lays them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from rich.console import Console
+
+from uet.state.overview import RunOverview, format_duration
+from uet.state.reasons import Failure
+from uet.states import TaskStatus
+
+FAILURES_SHOWN = 20
+"""Failures a run's summary prints in full; the rest are counted (``uet status`` lists all)."""
+
+STATUS_ORDER = [
+    TaskStatus.FAILED,
+    TaskStatus.CANCELED,
+    TaskStatus.SKIPPED,
+    TaskStatus.RUNNING,
+    TaskStatus.READY,
+    TaskStatus.PENDING,
+    TaskStatus.SUCCEEDED,
+]
+
+
+def counts_text(counts: Mapping[TaskStatus, int]) -> str:
+    """``4 failed, 1 succeeded``: failures first, then the rest in the order of a run."""
+    return ", ".join(f"{counts[s]} {s.value}" for s in STATUS_ORDER if counts.get(s))
+
+
+def print_failures(
+    console: Console, run_id: str, found: Sequence[Failure], *, limit: int | None = None
+) -> None:
+    """Each failure: its task and reason, the last lines it printed, where to read more."""
+    width = max((len(f.task_id) for f in found[:limit]), default=0)
+    for failure in found[:limit]:
+        console.print(f"  FAILED {failure.task_id:{width}}  {failure.reason}", markup=False)
+        for line in failure.tail:
+            console.print(f"         {'':{width}}  | {line}", style="dim", markup=False)
+        console.print(f"         {'':{width}}  → {failure.hint(run_id)}", style="dim")
+    if limit is not None and len(found) > limit:
+        more = len(found) - limit
+        console.print(f"  … {more} more failed: uet status {run_id} --state failed")
+
+
+def print_overview(console: Console, item: RunOverview) -> None:
+    """The first lines of ``uet status``: the run, its counts, its duration."""
+    run = item.run
+    label = f" ({run.name})" if run.name else ""
+    console.print(f"run {run.id}{label}: {run.status.value}", style="bold", markup=False)
+    console.print(
+        f"  {item.total} tasks: {counts_text(item.counts) or 'none'}"
+        f"  ·  {format_duration(item.duration())}"
+        f"  ·  workstreams: {', '.join(item.workstreams) or '-'}",
+        markup=False,
+    )
+
+
+def print_task_lines(
+    console: Console, rows: Iterable[tuple[str, TaskStatus, str]], *, hidden: int = 0
+) -> None:
+    """One line per task (id, status, detail), then how many were left out."""
+    items = list(rows)
+    width = max((len(task_id) for task_id, _, _ in items), default=0)
+    for task_id, status, detail in items:
+        console.print(f"  {status.value:10} {task_id:{width}}  {detail}".rstrip(), markup=False)
+    if hidden:
+        console.print(f"  ({hidden} succeeded not listed: --state succeeded lists them)")
+
+
+def print_runs(console: Console, found: Sequence[RunOverview]) -> None:
+    """``uet runs``: a header, then one line per run."""
+    if not found:
+        return
+    rows = [
+        (
+            item.run.id,
+            item.run.status.value,
+            _when(item.run.created_at),
+            format_duration(item.duration()),
+            counts_text(item.counts) or "0 tasks",
+            ", ".join(item.workstreams) or "-",
+            item.run.name or "",
+        )
+        for item in found
+    ]
+    header = ("RUN", "STATUS", "STARTED", "DURATION", "TASKS", "WORKSTREAMS", "NAME")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        console.print("  ".join([*cells, row[-1]]).rstrip(), markup=False)
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
