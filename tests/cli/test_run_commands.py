@@ -270,6 +270,8 @@ def test_status_shows_the_latest_run_and_a_named_one_as_json(uet: Uet, project: 
             "max_attempts": 1,
             "exit_code": 0,
             "outcome": "succeeded",
+            "reason": None,
+            "tail": [],
         },
         {
             "id": "good/hello",
@@ -278,6 +280,8 @@ def test_status_shows_the_latest_run_and_a_named_one_as_json(uet: Uet, project: 
             "max_attempts": 1,
             "exit_code": 0,
             "outcome": "succeeded",
+            "reason": None,
+            "tail": [],
         },
     ]
 
