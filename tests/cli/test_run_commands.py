@@ -167,9 +167,7 @@ def test_run_exits_1_when_a_task_fails(uet: Uet, project: Path) -> None:
     assert status["tasks"][0]["exit_code"] == 5
 
 
-def test_run_prints_no_line_per_task_off_a_terminal_unless_verbose(
-    uet: Uet, project: Path
-) -> None:
+def test_run_prints_no_line_per_task_off_a_terminal_unless_verbose(uet: Uet, project: Path) -> None:
     """Off a terminal: no live bar and no line per succeeded task (printing costs more than a
     trivial task), the run's result line on stdout; -v prints one plain line per task."""
     good = write(project, "good.yaml", _GOOD)

@@ -175,9 +175,11 @@ def cancel(ctx: Context, run_id: str, as_json: bool) -> None:
 @json_option
 @pass_context
 def status(ctx: Context, run_id: str | None, states: tuple[str, ...], as_json: bool) -> None:
-    """Show a run (the most recent without RUN_ID): a summary, then failed tasks with their
-    reasons, then the tasks that did not finish; succeeded tasks are counted, not listed,
-    unless --state succeeded asks for them.
+    """Show a run and its tasks (the most recent run without RUN_ID).
+
+    A summary first (tasks by state, duration, workstreams), then each failed task with its
+    reason, then the other tasks; succeeded tasks are counted, not listed, unless --state
+    succeeded asks for them.
 
     \b
     Examples:

@@ -36,8 +36,9 @@ def _when(ts: float | None) -> str:
 @json_option
 @pass_context
 def runs(ctx: Context, limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
-    """List recent runs, newest first: status, when, duration, tasks by state, workstreams
-    and the run's --name.
+    """List recent runs, newest first.
+
+    Each run with its status, start, duration, tasks by state, workstreams and --name.
 
     \b
     Example:
