@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import pytest
 
@@ -68,5 +70,27 @@ def test_version_and_help_load_no_command_and_no_heavy_library() -> None:
         )
         done = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert done.stdout.splitlines()[-1] == "[]", (args, done.stdout)
+
+
+def test_read_commands_load_neither_engine_nor_spec_nor_routing(uet: Uet, project: Path) -> None:
+    """`uet status` and `uet runs` of a finished run import only the state modules: not the
+    engine, the spec loader (YAML), routing or git isolation."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    (project / "one.yaml").write_text("id: one\ntasks: [{id: t, run: 'true'}]\n")
+    assert uet("run", "one.yaml").code == 0
+    heavy = ["uet.engine", "uet.spec", "uet.routing", "uet.isolation", "uet.agents", "yaml"]
+    for args in (["status"], ["runs"]):
+        code = (
+            "import sys\n"
+            "from uet.cli import main\n"
+            f"assert main({args!r}) == 0\n"
+            f"print([m for m in {heavy!r} if m in sys.modules])"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=project
         )
         assert done.stdout.splitlines()[-1] == "[]", (args, done.stdout)

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from uet.cli.app import Context, json_option, pass_context, verbose_option
-from uet.cli.progress import ConsoleProgress
 from uet.cli.summary import (
     FAILURES_SHOWN,
     STATUS_ORDER,
@@ -25,16 +25,17 @@ from uet.cli.summary import (
     print_task_lines,
 )
 from uet.clock import SystemClock
-from uet.engine.api import resume_run, start_run
-from uet.engine.model import RunOptions, RunResult, log_path, resolve_task
-from uet.engine.recovery import cancel_run, reconcile
 from uet.errors import ExitCode, SpecError, UsageError
-from uet.project import scaffold
-from uet.spec import load_files
-from uet.state.overview import overviews
 from uet.state.reasons import Failure, attempt_reason, task_failures
-from uet.state.records import TaskRecord
-from uet.states import TaskStatus
+from uet.states import RunStatus, TaskStatus
+
+if TYPE_CHECKING:
+    from uet.cli.progress import ConsoleProgress
+    from uet.engine.model import RunResult
+    from uet.state.records import TaskRecord
+
+# Each command imports what only it needs when it runs (PLC0415 below): `uet status` and
+# `uet logs` do not load the engine, the spec loader or routing.
 
 files_argument = click.argument(
     "files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False)
@@ -52,6 +53,8 @@ def validate(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
     Example:
       uet validate workstreams/*.yaml
     """
+    from uet.spec import load_files  # noqa: PLC0415
+
     try:
         plan = load_files(files)
     except SpecError as error:
@@ -98,6 +101,10 @@ def run(
       uet run examples/hello.yaml
       uet run workstreams/*.yaml -j 8 --name nightly --json
     """
+    from uet.engine.api import start_run  # noqa: PLC0415
+    from uet.engine.model import RunOptions  # noqa: PLC0415
+    from uet.spec import load_files  # noqa: PLC0415
+
     if executor == "ray":
         raise UsageError("the ray executor is not available yet; use --executor local")
     plan = load_files(files)  # on a SpecError main() prints every problem, exits 2
@@ -131,6 +138,8 @@ def resume(
     Example:
       uet resume run-20261124T094110-c4f2e4
     """
+    from uet.engine.api import resume_run  # noqa: PLC0415
+
     with _watching(ctx, as_json, verbose=verbose) as (progress, interrupted):
         result = resume_run(
             run_id,
@@ -154,6 +163,8 @@ def cancel(ctx: Context, run_id: str, as_json: bool) -> None:
     Example:
       uet cancel run-20261124T094110-c4f2e4
     """
+    from uet.engine.recovery import cancel_run  # noqa: PLC0415
+
     status = cancel_run(ctx.store, run_id, SystemClock())
     if status is None:
         raise UsageError(f"no run {run_id!r} (see `uet runs`)")
@@ -194,7 +205,14 @@ def status(ctx: Context, run_id: str | None, states: tuple[str, ...], as_json: b
         run_id = run_id or next((r.id for r in tx.list_runs(limit=1)), None)
     if run_id is None:
         raise UsageError("no runs yet")
-    reconcile(store, run_id, SystemClock())  # a dead orchestrator's run becomes interrupted
+    from uet.state.overview import overviews  # noqa: PLC0415
+
+    with store.reader() as tx:
+        run = tx.get_run(run_id)
+    if run is not None and (not run.status.finished or run.status is RunStatus.INTERRUPTED):
+        from uet.engine.recovery import reconcile  # noqa: PLC0415 - only for such a run
+
+        reconcile(store, run_id, SystemClock())  # a dead orchestrator's run becomes interrupted
     wanted = {TaskStatus(s) for s in states}
     with store.reader() as tx:
         run = tx.get_run(run_id)
@@ -235,6 +253,8 @@ def logs(ctx: Context, run_id: str, task_id: str) -> None:
     Example:
       uet logs run-20261124T094110-c4f2e4 test
     """
+    from uet.engine.model import log_path, resolve_task  # noqa: PLC0415
+
     store = ctx.existing_store()
     found: list[TaskRecord] = []
     if store is not None:
@@ -271,6 +291,8 @@ def init(ctx: Context, non_interactive: bool) -> None:
     Example:
       uet init && uet run workstreams/example.yaml
     """
+    from uet.project import scaffold  # noqa: PLC0415
+
     created = scaffold(Path.cwd())
     for path, made in created:
         ctx.console.print(f"created  {path}" if made else f"kept     {path} (exists)")
@@ -313,6 +335,8 @@ def _watching(
     ctx: Context, quiet: bool, *, verbose: bool = False
 ) -> Iterator[tuple[ConsoleProgress | None, threading.Event]]:
     """Progress on stderr, and Ctrl-C / SIGTERM turned into a clean, resumable stop."""
+    from uet.cli.progress import ConsoleProgress  # noqa: PLC0415 - rich.live, for runs only
+
     interrupted = threading.Event()
     progress = None if quiet else ConsoleProgress(ctx.err, verbose=verbose)
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-
-from uet.state.overview import RunOverview, format_duration
-from uet.state.reasons import Failure
 from uet.states import TaskStatus
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from uet.state.overview import RunOverview
+    from uet.state.reasons import Failure
 
 FAILURES_SHOWN = 20
 """Failures a run's summary prints in full; the rest are counted (``uet status`` lists all)."""
@@ -99,3 +102,19 @@ def print_runs(console: Console, found: Sequence[RunOverview]) -> None:
 
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.4 s``, ``12 s``, ``3 min 05 s``, ``2 h 01 min``; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -69,19 +69,3 @@ def overviews(tx: Transaction, found: Sequence[RunRecord]) -> list[RunOverview]:
     for run_id, status, n in tx.conn.execute(query_counts):
         counts[run_id][TaskStatus(status)] = int(n)
     return [RunOverview(run, tuple(names[run.id]), counts[run.id]) for run in found]
-
-
-def format_duration(seconds: float | None) -> str:
-    """``0.4 s``, ``12 s``, ``3 min 05 s``, ``2 h 01 min``; ``-`` when unknown."""
-    if seconds is None:
-        return "-"
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
