@@ -76,13 +76,13 @@ def test_version_and_help_load_no_command_and_no_heavy_library() -> None:
 
 def test_read_commands_load_neither_engine_nor_spec_nor_routing(uet: Uet, project: Path) -> None:
     """`uet status` and `uet runs` of a finished run import only the state modules: not the
-    engine, the spec loader (YAML), routing or git isolation."""
+    engine, the spec loader (YAML), routing, git isolation or rich."""
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
     (project / "one.yaml").write_text("id: one\ntasks: [{id: t, run: 'true'}]\n")
     assert uet("run", "one.yaml").code == 0
-    heavy = ["uet.engine", "uet.spec", "uet.routing", "uet.isolation", "uet.agents", "yaml"]
+    heavy = ["uet.engine", "uet.spec", "uet.routing", "uet.isolation", "uet.agents", "yaml", "rich"]
     for args in (["status"], ["runs"]):
         code = (
             "import sys\n"

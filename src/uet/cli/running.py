@@ -65,7 +65,7 @@ def validate(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
     if as_json:
         ctx.emit_json({"ok": True, "workstreams": len(plan.workstreams), "tasks": len(plan.tasks)})
     else:
-        ctx.console.print(f"ok: {len(plan.workstreams)} workstreams, {len(plan.tasks)} tasks")
+        click.echo(f"ok: {len(plan.workstreams)} workstreams, {len(plan.tasks)} tasks")
 
 
 @click.command()
@@ -171,7 +171,7 @@ def cancel(ctx: Context, run_id: str, as_json: bool) -> None:
     if as_json:
         ctx.emit_json({"run_id": run_id, "status": status.value})
     else:
-        ctx.console.print(f"run {run_id}: {status.value}")
+        click.echo(f"run {run_id}: {status.value}")
 
 
 @click.command()
@@ -227,16 +227,15 @@ def status(ctx: Context, run_id: str | None, states: tuple[str, ...], as_json: b
             {**overview.to_dict(), "tasks": [_task_dict(t, reasons.get(t.id)) for t in tasks]}
         )
         return
-    print_overview(ctx.console, overview)
+    print_overview(overview)
     if failed:
-        ctx.console.print(f"failed ({len(failed)}):", style="bold red")
-        print_failures(ctx.console, run_id, failed)
+        click.echo(click.style(f"failed ({len(failed)}):", bold=True, fg="red"))
+        print_failures(run_id, failed)
     others = [t for t in tasks if t.status is not TaskStatus.FAILED]
     listed = [t for t in others if wanted or t.status is not TaskStatus.SUCCEEDED]
     if listed:
-        ctx.console.print("tasks:", style="bold")
+        click.echo(click.style("tasks:", bold=True))
     print_task_lines(
-        ctx.console,
         sorted(((t.id, t.status, _detail(t)) for t in listed), key=_by_state),
         hidden=len(others) - len(listed),
     )
@@ -269,7 +268,7 @@ def logs(ctx: Context, run_id: str, task_id: str) -> None:
             attempts = tx.get_attempts(run_id, task_id=key)
         task = next(t for t in found if t.id == key)
         why = f": {attempt_reason(attempts[-1], task.spec)}" if attempts else ""
-        ctx.err.print(f"{key} printed nothing{why}", markup=False, highlight=False)
+        click.echo(f"{key} printed nothing{why}", err=True)
         return
     with path.open("rb") as log:
         shutil.copyfileobj(log, sys.stdout.buffer)
@@ -295,9 +294,9 @@ def init(ctx: Context, non_interactive: bool) -> None:
 
     created = scaffold(Path.cwd())
     for path, made in created:
-        ctx.console.print(f"created  {path}" if made else f"kept     {path} (exists)")
+        click.echo(f"created  {path}" if made else f"kept     {path} (exists)")
     if any(made for _, made in created):
-        ctx.console.print("next: uet run workstreams/example.yaml")
+        click.echo("next: uet run workstreams/example.yaml")
 
 
 def _task_dict(task: TaskRecord, failure: Failure | None) -> dict[str, object]:
@@ -370,12 +369,10 @@ def _report(ctx: Context, result: RunResult, as_json: bool) -> None:
             report["failures"] = [f.to_dict(result.run_id) for f in failed]
         ctx.emit_json(report)
     else:
-        ctx.console.print(
-            f"run {result.run_id}: {result.status.value} ({counts_text(result.counts)})",
-            style="bold",
-        )
-        print_failures(ctx.console, result.run_id, failed, limit=FAILURES_SHOWN)
+        line = f"run {result.run_id}: {result.status.value} ({counts_text(result.counts)})"
+        click.echo(click.style(line, bold=True))
+        print_failures(result.run_id, failed, limit=FAILURES_SHOWN)
         if result.exit_code == ExitCode.INTERRUPTED:
-            ctx.console.print(f"resume with: uet resume {result.run_id}")
+            click.echo(f"resume with: uet resume {result.run_id}")
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)

@@ -54,8 +54,8 @@ def runs(ctx: Context, limit: int, statuses: tuple[str, ...], as_json: bool) -> 
         ctx.emit_json([item.to_dict() for item in found])
         return
     if not found:
-        ctx.console.print("no runs yet")
-    print_runs(ctx.console, found)
+        click.echo("no runs yet")
+    print_runs(found)
 
 
 @click.command()
@@ -89,7 +89,7 @@ def events(
             run = tx.get_run(run_id)
             found = tx.get_events(run_id, after_seq=after, types=types, limit=limit)
     if store is None or (run is None and not found):
-        ctx.err.print(f"uet: error: no run {run_id!r} (see `uet runs`)")
+        click.echo(f"uet: error: no run {run_id!r} (see `uet runs`)", err=True)
         raise click.exceptions.Exit(int(ExitCode.USAGE))
     last = _print_events(ctx, found, as_json, after)
     while follow and (run is None or not run.status.finished):
@@ -108,10 +108,7 @@ def _print_events(ctx: Context, found: list[EventRecord], as_json: bool, last: i
         else:
             payload = dump_json(event.payload) or ""
             task = event.task_id or "-"
-            ctx.console.print(
-                f"{event.seq:>6} {_when(event.ts)} {event.type:18} {task:20} {payload}",
-                markup=False,
-            )
+            click.echo(f"{event.seq:>6} {_when(event.ts)} {event.type:18} {task:20} {payload}")
         last = event.seq or last
     return last
 
@@ -141,11 +138,10 @@ def decisions(
         ctx.emit_json([dataclasses.asdict(d) for d in found])
         return
     if not found:
-        ctx.console.print("no decisions recorded")
+        click.echo("no decisions recorded")
     for item in found:
         where = " ".join(x for x in (item.run_id, item.task_id) if x)
         among = f" (among {', '.join(map(str, item.alternatives))})" if item.alternatives else ""
-        ctx.console.print(
-            f"{_when(item.ts)} {item.category:12} {where} {item.chosen}{among}: {item.reason}",
-            markup=False,
+        click.echo(
+            f"{_when(item.ts)} {item.category:12} {where} {item.chosen}{among}: {item.reason}"
         )
