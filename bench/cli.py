@@ -69,9 +69,17 @@ def doit_command() -> list[str] | None:
     return None if found is None else [found]
 
 
+def environment() -> dict[str, str]:
+    """The environment of every measured process: this one's, with bytecode caching on (a
+    user's Python writes ``__pycache__``; without it every start compiles uet's sources)."""
+    env = {**os.environ, "UET_NON_INTERACTIVE": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def timed(argv: list[str], cwd: Path) -> float:
     """Wall seconds of one whole process; raises when it fails."""
-    env = {**os.environ, "UET_NON_INTERACTIVE": "1"}
+    env = environment()
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
     elapsed = time.perf_counter() - start
@@ -82,8 +90,7 @@ def timed(argv: list[str], cwd: Path) -> float:
 
 
 def fresh(base: Path, name: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base))
-    return folder
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base))
 
 
 def workstream_file(folder: Path, count: int) -> Path:
@@ -160,6 +167,10 @@ def startup_variants(base: Path) -> dict[str, Callable[[], float]]:
 
 
 def interleaved(variants: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """``rounds`` timings of each variant, one of each per round, after one untimed warm-up
+    round (it fills the page cache and ``__pycache__``)."""
+    for variant in variants.values():
+        variant()
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(rounds):
         for name, variant in variants.items():
@@ -202,8 +213,8 @@ def main() -> None:
         return
     print(f"{args.tasks} x {TRUE} at -j {args.jobs}, whole processes, median of {args.repeat}")
     print(f"(load average before: {', '.join(f'{x:.2f}' for x in loads)}; {os.cpu_count()} CPUs)")
-    for name in wall:
-        print(f"  {name:14} {wall[name]:7.2f} s  {rate[name]:8.0f} tasks/s")
+    for name, seconds in wall.items():
+        print(f"  {name:14} {seconds:7.2f} s  {rate[name]:8.0f} tasks/s")
     for name, value in ratios.items():
         print(f"  {name:14} {value:7.2f}x throughput")
     print(f"start-up, whole process, median of {args.startup}:")
