@@ -107,6 +107,7 @@ def test_status_json_carries_the_reasons_and_the_attempt_records_are_precise(
     assert (tasks["ws/missing"]["outcome"], tasks["ws/missing"]["exit_code"]) == ("error", None)
     assert (tasks["ws/badcwd"]["outcome"], tasks["ws/badcwd"]["exit_code"]) == ("error", None)
     assert report["workstreams"] == ["ws"]
+    assert report["counts"] == {"failed": 5, "skipped": 1, "succeeded": 1}
     assert report["duration"] > 0
 
 

@@ -32,6 +32,7 @@ from uet.states import RunStatus, TaskStatus
 if TYPE_CHECKING:
     from uet.cli.progress import ConsoleProgress
     from uet.engine.model import RunResult
+    from uet.state.overview import RunOverview
     from uet.state.records import TaskRecord
 
 # Each command imports what only it needs when it runs (PLC0415 below): `uet status` and
@@ -221,18 +222,33 @@ def status(ctx: Context, run_id: str | None, states: tuple[str, ...], as_json: b
         (overview,) = overviews(tx, [run])
         tasks = tx.get_tasks(run_id, statuses=wanted or None)
         failed = task_failures(tx, run_id) if not wanted or TaskStatus.FAILED in wanted else []
-    reasons = {f.task_id: f for f in failed}
     if as_json:
+        reasons = {f.task_id: f for f in failed}
         ctx.emit_json(
-            {**overview.to_dict(), "tasks": [_task_dict(t, reasons.get(t.id)) for t in tasks]}
+            {
+                **overview.to_dict(),
+                "counts": overview.to_dict()["tasks"],
+                "tasks": [_task_dict(t, reasons.get(t.id)) for t in tasks],
+            }
         )
         return
+    _print_status(overview, tasks, failed, listing_succeeded=bool(wanted))
+
+
+def _print_status(
+    overview: RunOverview,
+    tasks: list[TaskRecord],
+    failed: list[Failure],
+    *,
+    listing_succeeded: bool,
+) -> None:
+    """The summary, the failures with their reasons, then the other tasks by state."""
     print_overview(overview)
     if failed:
         click.echo(click.style(f"failed ({len(failed)}):", bold=True, fg="red"))
-        print_failures(run_id, failed)
+        print_failures(overview.run.id, failed)
     others = [t for t in tasks if t.status is not TaskStatus.FAILED]
-    listed = [t for t in others if wanted or t.status is not TaskStatus.SUCCEEDED]
+    listed = [t for t in others if listing_succeeded or t.status is not TaskStatus.SUCCEEDED]
     if listed:
         click.echo(click.style("tasks:", bold=True))
     print_task_lines(
