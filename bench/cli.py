@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -77,12 +78,23 @@ def environment() -> dict[str, str]:
     return env
 
 
-def timed(argv: list[str], cwd: Path) -> float:
+CPU_SECONDS: dict[str, list[float]] = {}
+"""CPU seconds (user + system, the process and all it waited for) of each timed command,
+by the name of its variant: on a loaded machine wall time says more about the load than about
+the program, CPU time much less so."""
+
+
+def timed(argv: list[str], cwd: Path, label: str | None = None) -> float:
     """Wall seconds of one whole process; raises when it fails."""
     env = environment()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if label is not None:
+        CPU_SECONDS.setdefault(label, []).append(cpu)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).decode(errors="replace")[-2000:]
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode} in {cwd}:\n{tail}")
@@ -114,11 +126,11 @@ def throughput_variants(base: Path, count: int, jobs: int) -> dict[str, Callable
     def run_uet() -> float:
         folder = fresh(base, "uet")
         workstream_file(folder, count)
-        return timed([*uet, "run", "bench.json", "-j", str(jobs)], folder)
+        return timed([*uet, "run", "bench.json", "-j", str(jobs)], folder, "uet run")
 
     def run_pool() -> float:
         folder = fresh(base, "pool")
-        return timed([sys.executable, "-c", POOL, str(count), str(jobs)], folder)
+        return timed([sys.executable, "-c", POOL, str(count), str(jobs)], folder, "thread pool")
 
     variants: dict[str, Callable[[], float]] = {"uet run": run_uet, "thread pool": run_pool}
     doit = doit_command()
@@ -127,7 +139,7 @@ def throughput_variants(base: Path, count: int, jobs: int) -> dict[str, Callable
         def run_doit() -> float:
             folder = fresh(base, "doit")
             (folder / "dodo.py").write_text(DODO.format(count=count))
-            return timed([*doit, "-n", str(jobs), "-P", "process"], folder)
+            return timed([*doit, "-n", str(jobs), "-P", "process"], folder, "doit")
 
         variants["doit"] = run_doit
     make = shutil.which("make")
@@ -136,7 +148,7 @@ def throughput_variants(base: Path, count: int, jobs: int) -> dict[str, Callable
         def run_make() -> float:
             folder = fresh(base, "make")
             makefile(folder, count)
-            return timed([make, "-s", f"-j{jobs}"], folder)
+            return timed([make, "-s", f"-j{jobs}"], folder, "make")
 
         variants["make"] = run_make
     return variants
@@ -148,20 +160,20 @@ def startup_variants(base: Path) -> dict[str, Callable[[], float]]:
     (project / "one.yaml").write_text(f"id: one\ntasks: [{{id: t, argv: [{TRUE}]}}]\n")
     timed([*uet, "run", "one.yaml"], project)  # the project has a database and one run
 
-    def in_project(*args: str) -> Callable[[], float]:
-        return lambda: timed([*uet, *args], project)
+    def in_project(*args: str, label: str) -> Callable[[], float]:
+        return lambda: timed([*uet, *args], project, label)
 
     def fresh_run() -> float:
         folder = fresh(base, "first")
         shutil.copy(project / "one.yaml", folder / "one.yaml")
-        return timed([*uet, "run", "one.yaml"], folder)
+        return timed([*uet, "run", "one.yaml"], folder, "uet run (1 task, fresh project)")
 
     return {
-        "uet --version": in_project("--version"),
-        "uet --help": in_project("--help"),
-        "uet status": in_project("status"),
-        "uet runs": in_project("runs"),
-        "uet run (1 task)": in_project("run", "one.yaml"),
+        "uet --version": in_project("--version", label="uet --version"),
+        "uet --help": in_project("--help", label="uet --help"),
+        "uet status": in_project("status", label="uet status"),
+        "uet runs": in_project("runs", label="uet runs"),
+        "uet run (1 task)": in_project("run", "one.yaml", label="uet run (1 task)"),
         "uet run (1 task, fresh project)": fresh_run,
     }
 
@@ -195,6 +207,10 @@ def main() -> None:
     rate = {name: args.tasks / seconds for name, seconds in wall.items()}
     ratios = {f"uet/{other}": rate["uet run"] / rate[other] for other in rate if other != "uet run"}
     startup = {name: statistics.median(values) for name, values in starts.items()}
+    cpu = {name: statistics.median(values) for name, values in CPU_SECONDS.items()}
+    cpu_ratios = {
+        f"uet/{other}": cpu[other] / cpu["uet run"] for other in wall if other != "uet run"
+    }
     report = {
         "tasks": args.tasks,
         "jobs": args.jobs,
@@ -207,6 +223,9 @@ def main() -> None:
         "ratios": ratios,
         "startup_median_s": startup,
         "startup_s_all": starts,
+        "cpu_s_median": cpu,
+        "cpu_ratios": cpu_ratios,
+        "load_after": [round(x, 2) for x in os.getloadavg()],
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -214,12 +233,16 @@ def main() -> None:
     print(f"{args.tasks} x {TRUE} at -j {args.jobs}, whole processes, median of {args.repeat}")
     print(f"(load average before: {', '.join(f'{x:.2f}' for x in loads)}; {os.cpu_count()} CPUs)")
     for name, seconds in wall.items():
-        print(f"  {name:14} {seconds:7.2f} s  {rate[name]:8.0f} tasks/s")
+        print(f"  {name:14} {seconds:7.2f} s  {rate[name]:8.0f} tasks/s  {cpu[name]:7.2f} CPU s")
     for name, value in ratios.items():
-        print(f"  {name:14} {value:7.2f}x throughput")
+        print(f"  {name:14} {value:7.2f}x throughput, {cpu_ratios[name]:5.2f}x by CPU per task")
     print(f"start-up, whole process, median of {args.startup}:")
     for name, seconds in startup.items():
         print(f"  {name:32} {seconds:6.3f} s")
+    print("CPU seconds of start-up (user + system), median:")
+    for name in startup:
+        print(f"  {name:32} {cpu[name]:6.3f} s")
+    print(f"(load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())})")
 
 
 if __name__ == "__main__":
