@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Uet
 
 FAILING = """\
@@ -147,6 +149,7 @@ def test_logs_of_a_task_that_printed_nothing_says_why(uet: Uet, project: Path) -
     assert result.err.strip() == "ws/badcwd printed nothing: cwd 'src/x' does not exist"
 
 
+@pytest.mark.slow
 def test_status_of_200_tasks_stays_readable(uet: Uet, project: Path) -> None:
     """A summary first, the 3 failures next, and the 197 successes as one count line."""
     tasks = [f"  - {{id: t{n:03d}, run: 'true'}}" for n in range(197)]
