@@ -169,16 +169,20 @@ def test_run_exits_1_when_a_task_fails(uet: Uet, project: Path) -> None:
     assert status["tasks"][0]["exit_code"] == 5
 
 
-def test_run_prints_plain_progress_lines_when_not_on_a_terminal(uet: Uet, project: Path) -> None:
-    """Off a terminal: one plain line per finished task on stderr (no live bar), and the
-    run's result line on stdout."""
+def test_run_prints_no_line_per_task_off_a_terminal_unless_verbose(uet: Uet, project: Path) -> None:
+    """Off a terminal: no live bar and no line per succeeded task (printing costs more than a
+    trivial task), the run's result line on stdout; -v prints one plain line per task."""
     good = write(project, "good.yaml", _GOOD)
     result = uet("run", good, "--run-id", "plain")
     assert result.code == 0
-    assert "ok good/hello" in result.err
-    assert "ok good/bye" in result.err
+    assert "good/hello" not in result.err
     assert "\x1b[" not in result.err  # no cursor movement or colour codes
     assert result.out.startswith("run plain: succeeded")
+    verbose = uet("run", good, "--run-id", "plain-v", "-v")
+    assert verbose.code == 0
+    assert "ok good/hello" in verbose.err
+    assert "ok good/bye" in verbose.err
+    assert "\x1b[" not in verbose.err
 
 
 def test_a_program_that_cannot_start_is_an_error_outcome(uet: Uet, project: Path) -> None:
@@ -266,6 +270,8 @@ def test_status_shows_the_latest_run_and_a_named_one_as_json(uet: Uet, project: 
             "max_attempts": 1,
             "exit_code": 0,
             "outcome": "succeeded",
+            "reason": None,
+            "tail": [],
         },
         {
             "id": "good/hello",
@@ -274,6 +280,8 @@ def test_status_shows_the_latest_run_and_a_named_one_as_json(uet: Uet, project: 
             "max_attempts": 1,
             "exit_code": 0,
             "outcome": "succeeded",
+            "reason": None,
+            "tail": [],
         },
     ]
 

@@ -23,12 +23,12 @@ def _not_executable(tmp_path: Path) -> Path:
     [
         pytest.param(
             lambda tmp: job(1, argv=["uet-no-such-program"]),
-            "cannot run 'uet-no-such-program': not found on PATH",
+            "'uet-no-such-program' not found on PATH",
             id="missing-on-path",
         ),
         pytest.param(
             lambda tmp: job(1, argv=[str(tmp / "missing")]),
-            "No such file or directory",
+            "does not exist",
             id="missing-path",
         ),
         pytest.param(
@@ -38,12 +38,12 @@ def _not_executable(tmp_path: Path) -> Path:
         ),
         pytest.param(
             lambda tmp: job(1, "exit 0", cwd=tmp / "nowhere"),
-            "cannot use working directory",
+            "' does not exist",
             id="missing-cwd",
         ),
         pytest.param(
             lambda tmp: job(1, "exit 0", cwd=_not_executable(tmp)),
-            "cannot use working directory",
+            "' is not a directory",
             id="cwd-is-a-file",
         ),
         pytest.param(
@@ -61,7 +61,7 @@ def _not_executable(tmp_path: Path) -> Path:
         ),
         pytest.param(lambda tmp: job(1, argv=[]), "argv is empty", id="empty-argv"),
         pytest.param(
-            lambda tmp: job(1, argv=["echo", "nul\0byte"]), "cannot run 'echo'", id="nul-byte"
+            lambda tmp: job(1, argv=["echo", "nul\0byte"]), "'echo' cannot be run", id="nul-byte"
         ),
     ],
 )

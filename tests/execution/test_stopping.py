@@ -17,7 +17,7 @@ def test_timeout_kills_the_group_grandchildren_included(executor: LocalExecutor)
     outcome = finished.outcome
     assert outcome.state is AttemptState.TIMED_OUT
     assert outcome.exit_code == -15
-    assert outcome.error == "timed out after 0.3 s"
+    assert outcome.error == "timed out after 0.3 s (killed the process group)"
     assert not alive_in_group(started.pgid)
 
 
@@ -31,7 +31,10 @@ def test_a_group_that_ignores_sigterm_gets_sigkill_after_the_grace(
     assert isinstance(finished, Finished)
     assert finished.outcome.state is AttemptState.TIMED_OUT
     assert finished.outcome.exit_code == -9
-    assert finished.outcome.error == "timed out after 0.2 s; SIGKILL after 0.3 s"
+    assert (
+        finished.outcome.error
+        == "timed out after 0.2 s (killed the process group); SIGKILL after 0.3 s"
+    )
     assert not alive_in_group(started.pgid)
 
 

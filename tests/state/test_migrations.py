@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -195,6 +196,46 @@ def test_fresh_database_is_created_at_head_without_drift(db_url: str) -> None:
     assert (state.current, state.up_to_date, state.has_tables) == (schema.HEAD, True, True)
     assert table_names(engine) == UET_TABLES | {schema.VERSION_TABLE}
     assert schema.drift(engine) == []
+
+
+def test_a_created_database_is_the_one_the_migrations_make(db_url: str, tmp_path: Path) -> None:
+    """schema.create_at_head (a fresh database's first open, without Alembic) makes the same tables,
+    columns, indexes and constraints as upgrading through every migration, at HEAD; and the
+    migrations go on from it (downgrade one step and back)."""
+    engine = get_engine(db_url)
+    schema.create_at_head(engine)
+    assert schema.status(engine).current == schema.HEAD
+    assert schema.drift(engine) == []
+    other = get_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    schema.upgrade(other)
+    if engine.dialect.name == "sqlite":
+        assert _sqlite_schema(engine) == _sqlite_schema(other)
+    previous = schema.revisions()[-2]
+    schema.downgrade(engine, previous)
+    assert schema.status(engine).current == previous
+    schema.upgrade(engine)
+    assert schema.drift(engine) == []
+
+
+def _sqlite_schema(engine: sa.Engine) -> dict[str, object]:
+    """Each table's columns, indexes and foreign keys as SQLite reports them (columns by
+    name: a migration's ADD COLUMN appends, and the store never relies on column order)."""
+    inspector = sa.inspect(engine)
+    return {
+        name: (
+            sorted(
+                (c["name"], str(c["type"]), c["nullable"], c["default"])
+                for c in inspector.get_columns(name)
+            ),
+            sorted(
+                (i["name"], tuple(i["column_names"]), i["unique"])
+                for i in inspector.get_indexes(name)
+            ),
+            sorted(str(fk) for fk in inspector.get_foreign_keys(name)),
+            inspector.get_pk_constraint(name)["constrained_columns"],
+        )
+        for name in sorted(inspector.get_table_names())
+    }
 
 
 def test_each_revision_upgrades_step_by_step_to_a_drift_free_head(db_url: str) -> None:

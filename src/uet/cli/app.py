@@ -9,29 +9,45 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from uet import __version__
-from uet.config import Settings, load_settings
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
+    from rich.console import Console
 
+    from uet.config import Settings
     from uet.state.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Context:
-    """What commands share: resolved settings, the store (opened on first use), output."""
+    """What commands share: resolved settings, the store (opened on first use), output.
+
+    Everything here is made on first use, so that a command pays only for what it uses
+    (``uet --version`` and ``uet --help`` load neither rich, pydantic nor SQLAlchemy).
+    """
 
     def __init__(self, db: str | None, non_interactive: bool) -> None:
         self._overrides = {"db": db, "non_interactive": non_interactive or None}
-        self.console = Console(highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    @cached_property
+    def console(self) -> Console:
+        from rich.console import Console  # noqa: PLC0415 - see the class docstring
+
+        return Console(highlight=False, soft_wrap=True)
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console  # noqa: PLC0415 - see the class docstring
+
+        return Console(stderr=True, highlight=False, soft_wrap=True)
 
     @cached_property
     def settings(self) -> Settings:
+        from uet.config import load_settings  # noqa: PLC0415 - see the class docstring
+
         return load_settings(self._overrides)
 
     # The state modules (SQLAlchemy) load with the first command that needs them, not with
@@ -85,8 +101,16 @@ def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(function)
 
 
+def verbose_option(function: F) -> F:
+    """``-v``: one line per finished task (without it, only failures and the summary)."""
+    return click.option(
+        "--verbose", "-v", is_flag=True, help="Print a line for every finished task."
+    )(function)
+
+
 class _LazyGroup(click.Group):
-    """The root group: its commands (:data:`COMMANDS`) are imported on first use."""
+    """The root group: its commands (:data:`COMMANDS`) are imported on first use; ``uet
+    --help`` lists them from :data:`SHORT_HELP` without importing any."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *COMMANDS})
@@ -97,6 +121,21 @@ class _LazyGroup(click.Group):
             # The command modules import this one (for Context): never the reverse at load.
             self.add_command(getattr(import_module(module), name), cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))  # as click.Group lays them out
+        rows = [(name, _shorten(SHORT_HELP[name], limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word to fit ``limit`` characters, with ``...`` (as click does)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 3)].rsplit(" ", 1)[0]
+    return f"{cut.rstrip(' ,;:')}..."
 
 
 @click.group(
@@ -147,3 +186,23 @@ COMMANDS = {
 }
 """Each command and where it lives: a command's module is imported when it is asked for,
 so `uet runs` does not load the engine, git isolation or routing."""
+
+SHORT_HELP = {
+    "agents": "Isolated git clones for concurrent agents, merged back through a gated queue.",
+    "cancel": "Cancel a run from any terminal: its process groups are killed, the run is canceled.",
+    "db": "Migrations and backups of the state database.",
+    "decisions": "The decision registry: what was chosen, among what, and why.",
+    "events": "Print a run's event log in order (JSON Lines with --json).",
+    "init": "Scaffold uet in this folder: uet.toml, .uet/ and workstreams/example.yaml.",
+    "logs": "Print a task's captured output (every attempt).",
+    "resume": "Go on with a run that was interrupted (Ctrl-C, a crash, a kill, a reboot).",
+    "route": "Show the routing decision for a task, without running or recording anything.",
+    "run": "Run workstream files as one DAG, with live progress; prints the run id.",
+    "runs": "List recent runs, newest first.",
+    "status": "Show a run and its tasks (the most recent run without RUN_ID).",
+    "tools": "Tool profiles: how uet runs aider, Claude Code, Codex CLI, Gemini CLI or any "
+    "command.",
+    "validate": "Check workstream files and print every problem (exit 2 when there is one).",
+}
+"""What `uet --help` says of each command: its short help, kept here so that listing the
+commands imports none of them (tests/cli/test_help.py checks it against each command)."""

@@ -1,4 +1,5 @@
-"""Run progress for people: a live line on a terminal, one plain line per task otherwise."""
+"""Run progress for people: a live line on a terminal; failures as they happen; one line per
+task only when asked (``-v``), since printing a line costs more than a trivial task."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ _MARKS = {
 class ConsoleProgress:
     """Implements ``uet.engine.progress.Progress`` for the command line."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, verbose: bool = False) -> None:
         self.console = console
+        self.verbose = verbose
         self.live: Live | None = None
         self.total = 0
         self.running: dict[str, None] = {}  # insertion-ordered set
@@ -46,6 +48,8 @@ class ConsoleProgress:
 
     def task_done(self, key: str, status: TaskStatus) -> None:
         self.running.pop(key, None)
+        if not self.verbose and status is not TaskStatus.FAILED:
+            return
         word, style = _MARKS.get(status, (status.value, "white"))
         self.console.print(Text.assemble((f"{word:>8} ", style), key))
 

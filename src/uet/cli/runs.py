@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import click
 
 from uet.cli.app import Context, json_option, pass_context
+from uet.cli.summary import print_runs
 from uet.errors import ExitCode
+from uet.state.overview import RunOverview, overviews
 from uet.state.records import DecisionRecord, EventRecord, dump_json
 from uet.states import RunStatus
 
@@ -36,25 +38,24 @@ def _when(ts: float | None) -> str:
 def runs(ctx: Context, limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
     """List recent runs, newest first.
 
+    Each run with its status, start, duration, tasks by state, workstreams and --name.
+
     \b
     Example:
       uet runs --status failed --limit 5
     """
     wanted = [RunStatus(s) for s in statuses] or None
     store = ctx.existing_store(readonly=True)
-    found = []
+    found: list[RunOverview] = []
     if store is not None:
         with store.reader() as tx:
-            found = tx.list_runs(limit=limit, statuses=wanted)
+            found = overviews(tx, tx.list_runs(limit=limit, statuses=wanted))
     if as_json:
-        ctx.emit_json([run.to_dict() for run in found])
+        ctx.emit_json([item.to_dict() for item in found])
         return
     if not found:
-        ctx.console.print("no runs yet")
-    for run in found:
-        ctx.console.print(
-            f"{run.id:40} {run.status.value:12} {_when(run.created_at)}  {run.name or ''}"
-        )
+        click.echo("no runs yet")
+    print_runs(found)
 
 
 @click.command()
@@ -88,7 +89,7 @@ def events(
             run = tx.get_run(run_id)
             found = tx.get_events(run_id, after_seq=after, types=types, limit=limit)
     if store is None or (run is None and not found):
-        ctx.err.print(f"uet: error: no run {run_id!r} (see `uet runs`)")
+        click.echo(f"uet: error: no run {run_id!r} (see `uet runs`)", err=True)
         raise click.exceptions.Exit(int(ExitCode.USAGE))
     last = _print_events(ctx, found, as_json, after)
     while follow and (run is None or not run.status.finished):
@@ -107,10 +108,7 @@ def _print_events(ctx: Context, found: list[EventRecord], as_json: bool, last: i
         else:
             payload = dump_json(event.payload) or ""
             task = event.task_id or "-"
-            ctx.console.print(
-                f"{event.seq:>6} {_when(event.ts)} {event.type:18} {task:20} {payload}",
-                markup=False,
-            )
+            click.echo(f"{event.seq:>6} {_when(event.ts)} {event.type:18} {task:20} {payload}")
         last = event.seq or last
     return last
 
@@ -140,11 +138,10 @@ def decisions(
         ctx.emit_json([dataclasses.asdict(d) for d in found])
         return
     if not found:
-        ctx.console.print("no decisions recorded")
+        click.echo("no decisions recorded")
     for item in found:
         where = " ".join(x for x in (item.run_id, item.task_id) if x)
         among = f" (among {', '.join(map(str, item.alternatives))})" if item.alternatives else ""
-        ctx.console.print(
-            f"{_when(item.ts)} {item.category:12} {where} {item.chosen}{among}: {item.reason}",
-            markup=False,
+        click.echo(
+            f"{_when(item.ts)} {item.category:12} {where} {item.chosen}{among}: {item.reason}"
         )

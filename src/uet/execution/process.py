@@ -98,7 +98,7 @@ def spawn(job: Job) -> Child:
     except OSError as exc:
         raise SpawnError(_describe(exc, argv[0], job)) from exc
     except (ValueError, subprocess.SubprocessError) as exc:  # NUL in an argument, bad env
-        raise SpawnError(f"cannot run {argv[0]!r}: {exc}") from exc
+        raise SpawnError(f"{argv[0]!r} cannot be run: {exc}") from exc
     pipe = proc.stdout
     if pipe is None:  # pragma: no cover - stdout=PIPE always gives one
         raise SpawnError("no output pipe")
@@ -109,19 +109,29 @@ def spawn(job: Job) -> Child:
         signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
         pipe.close()
-        raise SpawnError(f"cannot watch {argv[0]!r}: {exc.strerror or exc}") from exc
+        raise SpawnError(f"{argv[0]!r} cannot be watched: {exc.strerror or exc}") from exc
     return Child(proc, pipe, pidfd)
 
 
 def _describe(exc: OSError, program: str, job: Job) -> str:
-    """Name the culprit: Popen reports a failed chdir with the cwd as the filename."""
+    """Name the culprit: Popen reports a failed chdir with the cwd as the filename.
+
+    The messages are what ``uet.state.reasons`` shows a user: ``cwd '…' does not exist``,
+    ``'pytst' not found on PATH``, ``'x' cannot be run: Permission denied``.
+    """
     reason = exc.strerror or str(exc)
     if exc.filename is not None and os.fsdecode(exc.filename) == os.fsdecode(job.cwd):
-        return f"cannot use working directory {os.fsdecode(job.cwd)!r}: {reason}"
-    if isinstance(exc, FileNotFoundError) and os.sep not in program:
-        path = job.env.get("PATH", os.defpath)
-        return f"cannot run {program!r}: not found on PATH ({path})"
-    return f"cannot run {program!r}: {reason}"
+        cwd = os.fsdecode(job.cwd)
+        if isinstance(exc, FileNotFoundError):
+            return f"cwd {cwd!r} does not exist"
+        if isinstance(exc, NotADirectoryError):
+            return f"cwd {cwd!r} is not a directory"
+        return f"cwd {cwd!r} cannot be used: {reason}"
+    if isinstance(exc, FileNotFoundError):
+        if os.sep not in program:
+            return f"{program!r} not found on PATH"
+        return f"{program!r} does not exist"
+    return f"{program!r} cannot be run: {reason}"
 
 
 def _live_processes() -> Iterator[tuple[int, int]]:

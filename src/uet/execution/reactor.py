@@ -313,7 +313,7 @@ class Reactor:
         while heap and heap[0][0] <= now:
             _, _, run = heapq.heappop(heap)
             if not run.done and run.stop is None:
-                note = f"timed out after {run.job.timeout:g} s"
+                note = f"timed out after {run.job.timeout:g} s (killed the process group)"
                 self._begin_stop(run, AttemptState.TIMED_OUT, note)
         if len(heap) > 2 * len(self._runs) + 64:  # finished runs' entries: drop them
             self._timeouts = [entry for entry in heap if not entry[2].done]

@@ -83,7 +83,7 @@ def ensure_current(engine: sa.Engine, *, create: bool = True) -> bool:
     where = engine.url.render_as_string(hide_password=True)
     if state.current is None and not state.has_tables:
         if create:
-            upgrade(engine)
+            create_at_head(engine)
         return create
     if state.current is None:
         message = (
@@ -152,6 +152,32 @@ def _check_foreign_keys(conn: sa.Connection) -> None:
             current=None,
             expected=HEAD,
         )
+
+
+_version_table = sa.Table(  # as Alembic makes it, in a MetaData of its own (not uet's tables)
+    VERSION_TABLE,
+    sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+)
+
+
+def create_at_head(engine: sa.Engine) -> None:
+    """Make an empty database straight at ``HEAD``: the tables of ``tables.py`` and the
+    version row, in one transaction, without loading Alembic or replaying every migration
+    (a fresh project's first command pays for neither). tests/state/test_migrations.py keeps
+    the result equal to what the migrations make. A database another process created
+    meanwhile is left as it is (SQLite's BEGIN IMMEDIATE and PostgreSQL's advisory lock
+    serialise first opens)."""
+    with translate_errors(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+        if set(sa.inspect(conn).get_table_names()) - {VERSION_TABLE}:
+            return
+        metadata.create_all(conn)
+        _version_table.create(conn, checkfirst=True)  # a downgrade to base leaves it empty
+        conn.execute(_version_table.delete())
+        conn.execute(_version_table.insert().values(version_num=HEAD))
 
 
 def upgrade(engine: sa.Engine, target: str = "head") -> None:
