@@ -22,7 +22,7 @@ from uet.engine.progress import NullProgress, Progress
 from uet.engine.recovery import counted_attempts, orchestrator_alive, reconcile, routed_tasks
 from uet.engine.run import ExecutorFactory, RunContext, RunLoop
 from uet.engine.tooltasks import Tooling, ToolTasks, load_tooling
-from uet.errors import UsageError
+from uet.errors import StorageFault, UsageError
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, OutputSink
 from uet.execution.local import LocalExecutor
@@ -191,7 +191,7 @@ def _drive(
     tooling: Tooling | None = None,
 ) -> RunResult:
     own_bus = bus is None
-    bus = bus or EventBus(store, clock=clock)
+    bus = bus or EventBus(store, clock=clock, fault_timeout=settings.store_fault_timeout)
     try:
         context = RunContext(
             store=store,
@@ -205,6 +205,7 @@ def _drive(
             progress=progress or NullProgress(),
             base_env=os.environ,
             interrupted=interrupted or threading.Event(),
+            lock_timeout=settings.sqlite_busy_timeout,
             tool_tasks=None
             if tooling is None
             else _tool_tasks(tooling, store, settings, run_id, clock, fixed=options.deterministic),
@@ -223,6 +224,11 @@ def _drive(
         if progress is not None:
             progress.started(run_id, len(tasks))
         return loop.run()
+    except StorageFault as fault:
+        raise StorageFault(
+            f"{fault}; run {run_id} stopped (its processes were killed); what was committed "
+            f"before stays: `uet resume {run_id}` once the database can be written again"
+        ) from fault
     finally:
         if own_bus:
             bus.close(timeout=defaults.EVENT_CLOSE_TIMEOUT_S)

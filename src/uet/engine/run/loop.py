@@ -18,6 +18,7 @@ from uet.engine.run.settle import Settler
 from uet.engine.run.tick import Heartbeat, Tick
 from uet.engine.scheduler import Scheduler
 from uet.engine.tooltasks import ToolTasks
+from uet.errors import StorageFault
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, Finished, Job, OutputSink, Report, Started
 from uet.spec.models import PlannedTask
@@ -42,6 +43,7 @@ class RunContext:
     base_env: Mapping[str, str] = field(default_factory=dict)
     interrupted: threading.Event = field(default_factory=threading.Event)
     tool_tasks: ToolTasks | None = None
+    lock_timeout: float | None = None  # seconds a tick waits for the database's write lock
 
 
 class RunLoop:
@@ -117,7 +119,7 @@ class RunLoop:
     def run(self) -> RunResult:
         """Loop until every task is done, the run is canceled, or it is interrupted."""
         try:
-            with self.store.pinned():
+            with self.store.pinned(abort=self._interrupted, lock_timeout=self.context.lock_timeout):
                 try:
                     return self._loop()
                 finally:
@@ -142,9 +144,11 @@ class RunLoop:
 
     def _commit_tick(self, reports: list[Report]) -> tuple[list[Job], RunResult | None]:
         """One tick, in this order: outcomes, due retries, new attempts, the run's end."""
+        if self.bus.fault is not None:
+            raise self.bus.fault  # the database cannot take writes: end the run (exit 3)
         tick = Tick(self.run_id, self.clock)
         now = self.clock.now()
-        self.pacing.before_tick(reports)
+        self.pacing.before_tick(reports, self._interrupted)
         jobs: list[Job] = []
         done: RunResult | None = None
         ending = self.ending
@@ -160,7 +164,10 @@ class RunLoop:
             if ending.is_done():
                 done = ending.finish(tx, tick, now)
             tick.write(tx, self._heartbeat)
+        if done is not None:
+            self.store.check_file()  # the end is committed where the user looks for it
         self.bus.deliver_committed(tick.events, tick.seqs)
+        _raise_log_fault(reports)
         self.progress.tick(self.scheduler.counts(), [t.key for t in jobs])
         return jobs, done
 
@@ -188,6 +195,7 @@ class RunLoop:
 
     def _stop_interrupted(self) -> RunResult:
         """Kill what runs, record it canceled (no retry is used up), leave it resumable."""
+        self.bus.give_up_retrying()  # a signal: no waiting out a failing database
         self.executor.close()
         now = self.clock.now()
         tick = Tick(self.run_id, self.clock)
@@ -196,3 +204,12 @@ class RunLoop:
             tick.write(tx, self._heartbeat)
         self.bus.deliver_committed(tick.events, tick.seqs)
         return result
+
+
+def _raise_log_fault(reports: Sequence[Report]) -> None:
+    """A task's output could not all go to its log file (disk full, read-only, gone): the
+    run ends (exit 3) once the tick holding that task's outcome is committed, as for the
+    database — output a user will look for must not be lost quietly."""
+    for report in reports:
+        if isinstance(report, Finished) and report.outcome.log_error is not None:
+            raise StorageFault(f"the logs: {report.outcome.log_error}")

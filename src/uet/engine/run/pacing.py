@@ -51,7 +51,7 @@ class Pacing:
         """Output lines of a live attempt (called on the executor's thread)."""
         raise NotImplementedError
 
-    def before_tick(self, reports: Sequence[Report]) -> None:
+    def before_tick(self, reports: Sequence[Report], interrupted: threading.Event) -> None:
         """Called before the tick that records ``reports`` opens its transaction."""
 
     def wait(self, interrupted: threading.Event, retry_in: float | None) -> list[Report]:
@@ -112,10 +112,12 @@ class RealTime(Pacing):
             )
         self._output_pending = True
 
-    def before_tick(self, reports: Sequence[Report]) -> None:
+    def before_tick(self, reports: Sequence[Report], interrupted: threading.Event) -> None:
         if self._output_pending and _any_finished(reports):
             self._output_pending = False
-            self.bus.flush()  # output of a finished task is durable before its outcome
+            # output of a finished task is durable before its outcome (a signal cuts the
+            # wait short; a storage fault raises)
+            self.bus.flush(abort=interrupted)
 
     def wait(self, interrupted: threading.Event, retry_in: float | None) -> list[Report]:
         executor = self.executor
