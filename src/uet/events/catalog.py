@@ -114,9 +114,14 @@ CATALOG: tuple[EventType, ...] = (
         "An attempt did not succeed and the task will run again (a retry, or the next tool).",
         (
             _ATTEMPT,
-            _f("outcome", "str", "the attempt's outcome, or rate_limited"),
+            _f("outcome", "str", "the attempt's outcome, or rate_limited, or cannot_start"),
             _f("delay", "float", "seconds before the retry", optional=True),
-            _f("fallback", "str", "the rate-limited tool given up for this task", optional=True),
+            _f(
+                "fallback",
+                "str",
+                "the rate-limited (or could-not-start) tool given up for this task",
+                optional=True,
+            ),
         ),
     ),
     EventType(
@@ -181,6 +186,7 @@ CATALOG: tuple[EventType, ...] = (
             _f("rule", "str?", "the routing rule that matched", optional=True),
             _f("strategy", "str", "the rule's strategy", optional=True),
             _f("skipped", "dict", "tools skipped, with why", optional=True),
+            _f("capable_of", "str", "no rule applied: the kind the tools declare", optional=True),
         ),
     ),
     *(
