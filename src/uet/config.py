@@ -89,6 +89,18 @@ SETTINGS: tuple[SettingKey, ...] = (
         ("postgres", "bindir"),
         "folder of pg_dump/pg_restore (default: found on PATH)",
     ),
+    SettingKey(
+        "executor",
+        "UET_EXECUTOR",
+        ("run", "executor"),
+        "local (an executor process; outcomes survive uet) or local-inproc (a thread of uet)",
+    ),
+    SettingKey(
+        "lost_redispatch_max",
+        "UET_LOST_REDISPATCH_MAX",
+        ("run", "lost_redispatch_max"),
+        "re-runs of a task whose attempt was lost because uet died, without using a retry",
+    ),
 )
 _BY_FIELD = {key.field: key for key in SETTINGS}
 
@@ -110,6 +122,8 @@ class Settings(pydantic.BaseModel):
     backup_dir: Path
     backup_retention_days: int = pydantic.Field(defaults.BACKUP_RETENTION_DAYS, ge=0)
     pg_bindir: Path | None = None
+    executor: Literal["local", "local-inproc"] = "local"
+    lost_redispatch_max: int = pydantic.Field(defaults.LOST_REDISPATCH_MAX, ge=0, le=100)
     sections: dict[str, Any] = pydantic.Field(default_factory=dict)
     config_file: Path | None = None
 

@@ -58,3 +58,14 @@ TICK_GATHER_S = 0.005
 DISPATCH_AHEAD = 1
 """Jobs handed to the executor beyond ``-j``, in multiples of ``-j``: they wait in its queue,
 already recorded as dispatched, and start the moment a process slot frees."""
+
+EXECUTOR = "local"
+"""How ``uet run`` runs tasks: ``local`` (a per-run executor process that journals every
+outcome, so outcomes survive the orchestrator) or ``local-inproc`` (a thread of uet itself)."""
+
+LOST_REDISPATCH_MAX = 3
+"""Times a task is run again, without using up its retries, because uet (not the task) died
+while its attempt ran; past that, such an attempt counts against the task's retries."""
+
+EXECUTOR_WAIT_REPORT_S = 2.0
+"""Seconds between ``uet resume``'s notes that it waits for the previous executor process."""

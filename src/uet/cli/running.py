@@ -58,7 +58,12 @@ def validate(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
 @files_argument
 @click.option("--concurrency", "-j", type=click.IntRange(min=1), help="Tasks at once [CPUs].")
 @click.option("--deterministic", is_flag=True, help="Fixed clock and ids, tasks in waves.")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "local-inproc", "ray"]),
+    help="local: an executor process that outcomes survive uet in; local-inproc: a thread"
+    " of uet [local, or UET_EXECUTOR].",
+)
 @click.option("--run-id", help="Name the run (default: run-<time>-<random>).")
 @json_option
 @pass_context
@@ -67,7 +72,7 @@ def run(
     files: tuple[Path, ...],
     concurrency: int | None,
     deterministic: bool,
-    executor: str,
+    executor: str | None,
     run_id: str | None,
     as_json: bool,
 ) -> None:
@@ -85,10 +90,13 @@ def run(
         raise UsageError("the ray executor is not available yet; use --executor local")
     plan = load_files(files)  # on a SpecError main() prints every problem, exits 2
     options = RunOptions.make(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
+    settings = ctx.settings
+    if executor is not None:
+        settings = settings.model_copy(update={"executor": executor})
     with _watching(ctx, as_json) as (progress, interrupted):
         result = start_run(
             plan,
-            settings=ctx.settings,
+            settings=settings,
             store=ctx.store,
             options=options,
             progress=progress,
@@ -109,6 +117,14 @@ def resume(ctx: Context, run_id: str, concurrency: int | None, as_json: bool) ->
     Example:
       uet resume run-20261124T094110-c4f2e4
     """
+
+    def waiting(pid: int) -> None:
+        ctx.err.print(
+            f"waiting for the executor process (pid {pid}) of the previous orchestrator:"
+            " its running tasks end first",
+            highlight=False,
+        )
+
     with _watching(ctx, as_json) as (progress, interrupted):
         result = resume_run(
             run_id,
@@ -117,6 +133,7 @@ def resume(ctx: Context, run_id: str, concurrency: int | None, as_json: bool) ->
             concurrency=concurrency,
             progress=progress,
             interrupted=interrupted,
+            on_wait=waiting,
         )
     _report(ctx, result, as_json)
 

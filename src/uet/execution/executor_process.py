@@ -17,6 +17,7 @@ found and stopped by reconciliation like a dead orchestrator's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -63,7 +64,8 @@ class ProcessExecutor:
             stdout=subprocess.PIPE,
             start_new_session=True,  # its own session and group: Ctrl-C is uet's to handle
         )
-        assert self._proc.stdin is not None and self._proc.stdout is not None
+        if self._proc.stdin is None or self._proc.stdout is None:  # pragma: no cover - PIPE
+            raise RuntimeError("the executor process has no pipes")
         self._stdin = self._proc.stdin
         self._stdout_fd = self._proc.stdout.fileno()
         self.pid = self._proc.pid
@@ -139,8 +141,8 @@ class ProcessExecutor:
                 return  # the reader reported it already, as the process died
             self._open.discard(job.attempt_id)
         note = refused or self._gone or "executor process is gone"
-        self._reports.put([Finished(job.attempt_id, Outcome(AttemptState.ERROR, None,
-                                                            self._clock.now(), error=note))])  # fmt: skip
+        outcome = Outcome(AttemptState.ERROR, None, self._clock.now(), error=note)
+        self._reports.put([Finished(job.attempt_id, outcome)])
 
     def poll(self, timeout: float) -> list[Report]:
         """Reports since the last call; waits up to ``timeout`` seconds for the first one."""
@@ -169,10 +171,8 @@ class ProcessExecutor:
             self._send({"op": "close"})
             with self._lock:
                 self._closed = True
-                try:
+                with contextlib.suppress(OSError):
                     self._stdin.close()
-                except OSError:
-                    pass
         if self._reader is not threading.current_thread():
             self._reader.join()
 

@@ -21,6 +21,7 @@ signalling a group whose leader was already reaped could hit a stranger.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -341,10 +342,8 @@ class Orphans:
 
     def _reap(self, pid: int) -> None:
         self.watched.pop(pid, None)
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
 
 
 def _signal(pid: int, signum: int) -> None:
