@@ -101,6 +101,8 @@ class ProcessExecutor:
     def _ended(self) -> None:
         """The process's stdout closed: every job still open ends as an error."""
         code = self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
         with self._lock:
             if self._closed and not self._open:
                 self._gone = "executor is closed"

@@ -1,0 +1,198 @@
+"""Outcomes survive the orchestrator (issue 9, finding 4): ``uet run`` killed with SIGKILL at
+a random moment leaves its executor process to finish the running tasks and journal their
+outcomes; ``uet resume`` alone then completes the run, adopting those outcomes: a task that
+exited 0 is never run again nor marked ``lost``, with ``retries: 0``. Every task appends its
+id to a ledger file as its last act, so a re-execution shows as a second line.
+
+Real ``python -m uet`` processes, real shells, a real SQLite file, /proc for orphans.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.engine.procs import (
+    Project,
+    kill_run_processes,
+    run_processes,
+    stop,
+    unique_run_id,
+    wait_until,
+)
+
+TASKS = 50
+CONCURRENCY = "4"
+SLEEPS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+
+
+def ledger_dag(rng: random.Random) -> str:
+    """50 tasks, ``retries: 0`` (the default): five layers, each task depending on one or two
+    of the layer before; each sleeps a little, then appends its id to ``ledger-<run>``."""
+    layers = [[f"l{k}-{i:02d}" for i in range(10)] for k in range(TASKS // 10)]
+    lines = ["id: ledger", "tasks:"]
+    for k, layer in enumerate(layers):
+        for name in layer:
+            lines.append(f"  - id: {name}")
+            sleep = rng.choice(SLEEPS)
+            lines.append(f'    run: sleep {sleep}; echo "$UET_TASK_ID" >> "ledger-$UET_RUN_ID"')
+            if k:
+                deps = sorted(rng.sample(layers[k - 1], rng.randint(1, 2)))
+                lines.append(f"    depends_on: [{', '.join(deps)}]")
+    return "\n".join(lines) + "\n"
+
+
+def _cycle(project: Project, rng: random.Random, cycle: int) -> dict[str, object]:
+    """One run, one SIGKILL of its orchestrator at a random moment, then `uet resume` once."""
+    run_id = unique_run_id(f"survive{cycle}")
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        while True:
+            proc = project.start("run", "dag.yaml", "--run-id", run_id, "-j", CONCURRENCY,
+                                 log="survive")  # fmt: skip
+            wait_until(lambda p=proc: p.poll() is not None, rng.uniform(0.3, 2.5))
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if project.run_status(run_id) is not None:
+                break  # killed before the run was recorded: nothing ran, start it again
+        killed = proc.returncode == -signal.SIGKILL
+        if project.run_status(run_id) != "succeeded":
+            done = project.uet("resume", run_id, "-j", CONCURRENCY, "--json", timeout=180)
+            assert done.returncode == 0, done.stdout + done.stderr
+        assert project.run_status(run_id) == "succeeded"
+        assert wait_until(lambda: run_processes(run_id) == {}, 5.0), "orphans of the run"
+    finally:
+        if proc is not None:
+            stop(proc)
+        kill_run_processes(run_id)
+    ledger = (project.root / f"ledger-{run_id}").read_text().split()
+    states = Counter(
+        state for (state,) in project.sql("SELECT state FROM attempts WHERE run_id = ?", (run_id,))
+    )
+    return {"run_id": run_id, "killed": killed, "ledger": Counter(ledger), "states": states}
+
+
+def _check(project: Project, cycles: int, seed: int) -> None:
+    project.write("dag.yaml", ledger_dag(random.Random(seed)))
+    rng = random.Random(seed)
+    results = [_cycle(project, rng, n) for n in range(cycles)]
+    twice = {
+        str(r["run_id"]): sorted(k for k, n in r["ledger"].items() if n > 1)  # type: ignore[attr-defined]
+        for r in results
+        if any(n > 1 for n in r["ledger"].values())  # type: ignore[attr-defined]
+    }
+    assert twice == {}, "tasks that exited 0 ran again after the crash"
+    for r in results:
+        assert len(r["ledger"]) == TASKS, r  # type: ignore[arg-type]
+        states: Counter[str] = r["states"]  # type: ignore[assignment]
+        assert states["succeeded"] == TASKS, r
+        assert states["lost"] == 0 and states["failed"] == 0, r
+    assert sum(bool(r["killed"]) for r in results) >= cycles // 2, "too few kills hit a run"
+    assert project.sql("PRAGMA integrity_check") == [("ok",)]
+    assert project.sql("PRAGMA foreign_key_check") == []
+
+
+def test_sigkill_of_the_orchestrator_then_resume_reruns_nothing_that_succeeded(
+    tmp_path: Path,
+) -> None:
+    """Pins finding 4 (5 cycles): after a kill -9 of `uet run`, `uet resume` alone completes
+    the run; 0 re-executions of attempts that exited 0 (ledger); 0 attempts lost or failed
+    with `retries: 0`; 0 orphans; the database intact."""
+    _check(Project.create(tmp_path), cycles=5, seed=9)
+
+
+@pytest.mark.slow
+def test_a_hundred_sigkills_of_the_orchestrator_lose_no_outcome(tmp_path: Path) -> None:
+    """Must show (issue 9): the same, 100 cycles at random moments."""
+    _check(Project.create(tmp_path), cycles=100, seed=2026)
+
+
+SLOW_TASK = """\
+id: w
+tasks:
+  - id: slow
+    run: while [ ! -f go ]; do sleep 0.05; done; echo done >> ledger
+  - id: after
+    run: echo after >> ledger
+    depends_on: [slow]
+"""
+
+
+def test_resume_waits_for_the_previous_executor_and_adopts_its_outcome(tmp_path: Path) -> None:
+    """Re-attach: the orchestrator dies while a task runs; `uet resume` says it waits for the
+    previous executor process (the task goes on meanwhile), then adopts the task's real
+    outcome (succeeded, run once) and runs its dependent."""
+    project = Project.create(tmp_path)
+    project.write("ws.yaml", SLOW_TASK)
+    run_id = unique_run_id("reattach")
+    proc = project.start("run", "ws.yaml", "--run-id", run_id)
+    resume: subprocess.Popen[bytes] | None = None
+    try:
+        assert wait_until(lambda: run_processes(run_id) != {}, 20), "the task never started"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        resume = project.start("resume", run_id, "--json", log="resume")
+        out = tmp_path / "resume.out"
+        waiting = wait_until(lambda: b"waiting for the executor process" in out.read_bytes(), 30)
+        assert waiting, out.read_text()
+        assert project.run_status(run_id) == "running"  # nothing reconciled meanwhile
+        (project.root / "go").touch()
+        assert resume.wait(timeout=60) == 0, out.read_text()
+    finally:
+        stop(proc)
+        if resume is not None:
+            stop(resume)
+        kill_run_processes(run_id)
+    assert (project.root / "ledger").read_text().split() == ["done", "after"]
+    rows = project.sql(
+        "SELECT task_id, state, exit_code FROM attempts WHERE run_id = ? ORDER BY id", (run_id,)
+    )
+    assert rows == [("w/slow", "succeeded", 0), ("w/after", "succeeded", 0)]
+    decisions = project.sql("SELECT category FROM decisions WHERE run_id = ?", (run_id,))
+    assert ("recovery",) not in decisions  # nothing was lost, nothing forgiven
+
+
+def _executor_pid(project: Project, run_id: str) -> int:
+    journal = project.root / ".uet" / "runs" / run_id / "journal"
+    first = journal.read_text().splitlines()[0]
+    return int(json.loads(first)["pid"])
+
+
+def test_an_attempt_lost_because_uet_died_uses_no_retry(tmp_path: Path) -> None:
+    """Pins item 2's budget rule: the orchestrator *and* its executor process are killed
+    while a `retries: 0` task runs (its outcome is unknowable: `lost`); `uet resume` runs it
+    again (no retry spent) and records that as a decision."""
+    project = Project.create(tmp_path)
+    project.write("ws.yaml", SLOW_TASK)
+    run_id = unique_run_id("lostfree")
+    proc = project.start("run", "ws.yaml", "--run-id", run_id)
+    try:
+        assert wait_until(lambda: run_processes(run_id) != {}, 20), "the task never started"
+        os.kill(_executor_pid(project, run_id), signal.SIGKILL)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kill_run_processes(run_id)  # what a reboot would do to the task
+        (project.root / "go").touch()
+        done = project.uet("resume", run_id, "--json", timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        stop(proc)
+        kill_run_processes(run_id)
+    rows = project.sql(
+        "SELECT task_id, state FROM attempts WHERE run_id = ? ORDER BY id", (run_id,)
+    )
+    assert rows == [("w/slow", "lost"), ("w/slow", "succeeded"), ("w/after", "succeeded")]
+    decisions = project.sql(
+        "SELECT task_id, chosen FROM decisions WHERE run_id = ? AND category = 'recovery'",
+        (run_id,),
+    )
+    assert decisions == [("w/slow", "run again")]
