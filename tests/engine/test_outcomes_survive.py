@@ -14,8 +14,8 @@ import os
 import random
 import signal
 import subprocess
-import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -50,14 +50,23 @@ def ledger_dag(rng: random.Random) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cycle(project: Project, rng: random.Random, cycle: int) -> dict[str, object]:
+@dataclass
+class Cycle:
+    run_id: str
+    killed: bool  # the SIGKILL hit the orchestrator (it had not finished yet)
+    ledger: Counter[str]  # task id -> executions that reached their last line
+    states: Counter[str]  # attempt state -> attempts
+
+
+def _cycle(project: Project, rng: random.Random, cycle: int) -> Cycle:
     """One run, one SIGKILL of its orchestrator at a random moment, then `uet resume` once."""
     run_id = unique_run_id(f"survive{cycle}")
     proc: subprocess.Popen[bytes] | None = None
     try:
         while True:
-            proc = project.start("run", "dag.yaml", "--run-id", run_id, "-j", CONCURRENCY,
-                                 log="survive")  # fmt: skip
+            proc = project.start(
+                "run", "dag.yaml", "--run-id", run_id, "-j", CONCURRENCY, log="survive"
+            )
             wait_until(lambda p=proc: p.poll() is not None, rng.uniform(0.3, 2.5))
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
@@ -74,11 +83,11 @@ def _cycle(project: Project, rng: random.Random, cycle: int) -> dict[str, object
         if proc is not None:
             stop(proc)
         kill_run_processes(run_id)
-    ledger = (project.root / f"ledger-{run_id}").read_text().split()
+    ledger = Counter((project.root / f"ledger-{run_id}").read_text().split())
     states = Counter(
         state for (state,) in project.sql("SELECT state FROM attempts WHERE run_id = ?", (run_id,))
     )
-    return {"run_id": run_id, "killed": killed, "ledger": Counter(ledger), "states": states}
+    return Cycle(run_id, killed, ledger, states)
 
 
 def _check(project: Project, cycles: int, seed: int) -> None:
@@ -86,17 +95,17 @@ def _check(project: Project, cycles: int, seed: int) -> None:
     rng = random.Random(seed)
     results = [_cycle(project, rng, n) for n in range(cycles)]
     twice = {
-        str(r["run_id"]): sorted(k for k, n in r["ledger"].items() if n > 1)  # type: ignore[attr-defined]
+        r.run_id: sorted(k for k, n in r.ledger.items() if n > 1)
         for r in results
-        if any(n > 1 for n in r["ledger"].values())  # type: ignore[attr-defined]
+        if any(n > 1 for n in r.ledger.values())
     }
     assert twice == {}, "tasks that exited 0 ran again after the crash"
     for r in results:
-        assert len(r["ledger"]) == TASKS, r  # type: ignore[arg-type]
-        states: Counter[str] = r["states"]  # type: ignore[assignment]
-        assert states["succeeded"] == TASKS, r
-        assert states["lost"] == 0 and states["failed"] == 0, r
-    assert sum(bool(r["killed"]) for r in results) >= cycles // 2, "too few kills hit a run"
+        assert len(r.ledger) == TASKS, r
+        assert r.states["succeeded"] == TASKS, r
+        assert r.states["lost"] == 0, r
+        assert r.states["failed"] == 0, r
+    assert sum(r.killed for r in results) >= cycles // 2, "too few kills hit a run"
     assert project.sql("PRAGMA integrity_check") == [("ok",)]
     assert project.sql("PRAGMA foreign_key_check") == []
 
