@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,11 @@ def _cycle(project: Project, rng: random.Random, cycle: int) -> Cycle:
 def _check(project: Project, cycles: int, seed: int) -> None:
     project.write("dag.yaml", ledger_dag(random.Random(seed)))
     rng = random.Random(seed)
-    results = [_cycle(project, rng, n) for n in range(cycles)]
+    results = []
+    for n in range(cycles):
+        t0 = time.monotonic()
+        results.append(_cycle(project, rng, n))
+        print(f"cycle {n}: {time.monotonic() - t0:.1f} s", results[-1].killed, flush=True)
     twice = {
         r.run_id: sorted(k for k, n in r.ledger.items() if n > 1)
         for r in results
@@ -137,7 +142,8 @@ tasks:
 
 
 def test_resume_waits_for_the_previous_executor_and_adopts_its_outcome(tmp_path: Path) -> None:
-    """Re-attach: the orchestrator dies while a task runs; `uet resume` says it waits for the
+    """Re-attach: the orchestrator dies while a task runs; `uet status` shows the run
+    interrupted but the attempt running (never `lost`); `uet resume` says it waits for the
     previous executor process (the task goes on meanwhile), then adopts the task's real
     outcome (succeeded, run once) and runs its dependent."""
     project = Project.create(tmp_path)
@@ -153,7 +159,12 @@ def test_resume_waits_for_the_previous_executor_and_adopts_its_outcome(tmp_path:
         out = tmp_path / "resume.out"
         waiting = wait_until(lambda: b"waiting for the executor process" in out.read_bytes(), 30)
         assert waiting, out.read_text()
-        assert project.run_status(run_id) == "running"  # nothing reconciled meanwhile
+        status = project.uet_json("status", run_id)  # nothing drives it: interrupted, but
+        assert status["status"] == "interrupted"  # its task goes on, under the executor
+        assert project.sql("SELECT state FROM attempts WHERE run_id = ?", (run_id,)) == [
+            ("running",)
+        ]
+        assert run_processes(run_id) != {}
         (project.root / "go").touch()
         assert resume.wait(timeout=60) == 0, out.read_text()
     finally:

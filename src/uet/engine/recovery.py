@@ -89,8 +89,8 @@ def reconcile(store: Store, run_id: str, clock: Clock) -> Reconciled | None:
             return None
         if orchestrator_alive(run, clock.now()):
             return None
-    if _adopt_journal(store, run, clock):
-        return None  # its executor process still runs the tasks: nothing to reconcile yet
+    if (waiting := _adopt_journal(store, run, clock)) is not None:
+        return waiting  # its executor process still runs the tasks: they are not lost
     with store.reader() as tx:
         attempts = tx.get_attempts(run_id)
         # Only when one could be a routed task's fallback (rare): which tasks are routed.
@@ -194,14 +194,23 @@ def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock) -> RunStatus:
     return RunStatus.CANCELED
 
 
-def _adopt_journal(store: Store, run: RunRecord, clock: Clock) -> bool:
+def _adopt_journal(store: Store, run: RunRecord, clock: Clock) -> Reconciled | None:
     """Before anything is marked lost: the outcomes the run's executor process journaled
-    (``uet.engine.adoption``). True while that process still runs (then nothing is done)."""
-    if _reachable(run) and executor_pid(run) is not None:
-        return True
-    if _reachable(run):
+    (``uet.engine.adoption``). While that process still runs, its tasks are not lost: the
+    run is only marked ``interrupted`` (nothing drives it), its attempts stay as they are."""
+    if not _reachable(run):
+        return None
+    pid = executor_pid(run)
+    if pid is None:
         adopt_outcomes(store, run, clock)
-    return False
+        return None
+    if run.status is RunStatus.RUNNING:
+        now = clock.now()
+        with store.transaction() as tx:
+            tx.set_run_status(run.id, RunStatus.INTERRUPTED, ended_at=now)
+            payload = {"reconciled": True, "executor": pid}
+            tx.insert_events([("run.interrupted", now, run.id, None, None, payload)])
+    return Reconciled(run.id, [], [], RunStatus.INTERRUPTED)
 
 
 def counted_attempts(attempts: Iterable[AttemptRecord], routed: Collection[str]) -> Counter[str]:
