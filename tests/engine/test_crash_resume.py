@@ -92,8 +92,10 @@ def test_sigkill_at_random_moments_then_resume_finishes_every_task_once(tmp_path
     succeeded with exactly one succeeded attempt; no task uses more attempts than its budget;
     no attempt is left dispatched/running; attempt numbers follow each other; no process of a
     killed orchestrator outlives the next orchestrator's start nor the run; the database is
-    intact and the event log has seqs 1..n."""
+    intact and the event log has seqs 1..n. (In-process executor, every lost attempt
+    counted: reconciling itself is what this pins; test_outcomes_survive pins the default.)"""
     project = Project.create(tmp_path)
+    in_process(project, free=0)
     project.write("dag.yaml", chaos_dag(random.Random(SEED)))
     run_id = unique_run_id("crash")
     rng = random.Random(SEED)
