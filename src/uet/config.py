@@ -59,6 +59,12 @@ SETTINGS: tuple[SettingKey, ...] = (
         "seconds a writer waits for the SQLite write lock",
     ),
     SettingKey(
+        "store_fault_timeout",
+        "UET_STORE_FAULT_TIMEOUT",
+        ("store", "fault_timeout"),
+        "seconds a write failing for a transient reason is retried before the run ends",
+    ),
+    SettingKey(
         "event_batch_size",
         "UET_EVENT_BATCH_SIZE",
         ("events", "batch_size"),
@@ -116,6 +122,9 @@ class Settings(pydantic.BaseModel):
     non_interactive: bool = False
     sqlite_synchronous: Literal["NORMAL", "FULL"] = defaults.SQLITE_SYNCHRONOUS
     sqlite_busy_timeout: float = pydantic.Field(defaults.SQLITE_BUSY_TIMEOUT_S, gt=0)
+    store_fault_timeout: float = pydantic.Field(
+        defaults.STORE_FAULT_TIMEOUT_S, gt=0, le=86_400, allow_inf_nan=False
+    )
     event_batch_size: int = pydantic.Field(defaults.EVENT_BATCH_SIZE, ge=1)
     event_flush_interval: float = pydantic.Field(defaults.EVENT_FLUSH_INTERVAL_S, gt=0)
     event_queue_max: int = pydantic.Field(defaults.EVENT_QUEUE_MAX, ge=1)

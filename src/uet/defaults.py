@@ -25,6 +25,10 @@ EVENT_FLUSH_INTERVAL_S = 0.05
 EVENT_QUEUE_MAX = 100_000
 """Events waiting to be written before ``emit()`` blocks (backpressure; never a drop)."""
 
+STORE_FAULT_TIMEOUT_S = 10.0
+"""Seconds a write that keeps failing for a transient reason is retried before the run ends
+(exit 3); a failure that cannot pass (disk full, read-only, the file gone) ends it at once."""
+
 EVENT_CLOSE_TIMEOUT_S = 60.0
 """Seconds ``with EventBus(...)`` waits at exit for queued events before raising."""
 

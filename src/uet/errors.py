@@ -8,6 +8,7 @@ uses for it, so a caller catches one root and maps it deliberately::
     ├── UsageError                  2   a command was asked something that cannot be (a revision…)
     ├── SpecError                   2   workstream files are wrong: every Problem of every file
     ├── StoreError                  3   the state database could not do what was asked
+    │   ├── StorageFault            3   writes cannot go on (disk full, read-only, file gone…)
     │   ├── SchemaError             3   the database is not at the schema this uet expects
     │   └── BackupError             3   a backup, restore or prune could not be done
     │       └── InvalidBackupError  2   the file given is not a sound uet backup
@@ -101,13 +102,25 @@ class StoreError(UetError):
     """The state database could not do what was asked.
 
     ``refused`` is True when the database rejected the values themselves (too long, out of
-    range, a constraint): the same values will fail again, wherever they are sent. Every
-    other failure (locks, connections, permissions, a read-only database) may pass later.
+    range, a constraint): the same values will fail again, wherever they are sent.
+    ``transient`` is True when the same write may pass if tried again (a lock, a dropped
+    connection); False when it will not while nobody fixes something (a full disk, a
+    read-only or corrupt database, a database file removed under uet).
     """
 
-    def __init__(self, message: str, *, refused: bool = False) -> None:
+    def __init__(self, message: str, *, refused: bool = False, transient: bool = True) -> None:
         self.refused = refused
+        self.transient = transient and not refused
         super().__init__(message)
+
+
+class StorageFault(StoreError):
+    """Writes to the state database cannot go on: a failure that will not pass by itself
+    (disk full, read-only, I/O error, the file or its folder gone), or a transient one that
+    lasted past ``store_fault_timeout``. What was committed before it stays resumable."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
 
 
 class SchemaError(StoreError):

@@ -14,6 +14,7 @@ import pytest
 from tests.isolation.gitrepo import git, make_repo
 from uet.cli import main
 from uet.config import load_settings
+from uet.events.catalog import problems
 from uet.routing import Router, load_routing
 from uet.state.store import Store
 from uet.testing import write_script
@@ -103,6 +104,10 @@ def test_twelve_agent_tasks_succeed_through_fallback_when_a_tool_starts_rate_lim
     assert {t.status.value for t in tasks_done} == {"succeeded"}
     types = [e.type for e in events]
     assert "breaker.opened" in types
+    off_catalog = [
+        p for e in events for p in problems(e.type, e.payload, run_id=e.run_id, task_id=e.task_id)
+    ]
+    assert not off_catalog, off_catalog  # route.decided, breaker.*, agent.* included
     assert "breaker.half_open" in types  # the cooldown passed and a probe went to beta
     categories = {d.category for d in decisions}
     assert {"routing", "fallback", "breaker", "merge"} <= categories

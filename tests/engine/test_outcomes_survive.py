@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,3 +220,51 @@ def test_an_attempt_lost_because_uet_died_uses_no_retry(tmp_path: Path) -> None:
         (run_id,),
     )
     assert decisions == [("w/slow", "run again")]
+
+
+BACKGROUND = """\
+id: bg
+tasks:
+  - id: amp
+    run: sleep {m}1 & exit 0
+  - id: setsid
+    run: setsid sleep {m}2 & exit 0
+  - id: nohup
+    run: nohup sleep {m}3 >/dev/null 2>&1 & exit 0
+  - id: daemon
+    run: sleep {m}4 >/dev/null 2>&1 & exit 0
+    keep_background: true
+"""
+
+
+def _argv_alive(word: str) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as file:
+                    if word.encode() in file.read().split(b"\0"):
+                        found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_uet_run_leaves_nothing_of_its_tasks_alive_but_a_kept_daemon(tmp_path: Path) -> None:
+    """Pins finding 5 at the command line: `sleep 30 & exit 0`, `setsid sleep 30 & exit 0`
+    and nohup leave nothing alive 1 s after `uet run` ends (all succeeded); a task with
+    `keep_background: true` keeps its daemon."""
+    project = Project.create(tmp_path)
+    marker = f"30.{random.randrange(10**5):05d}"
+    project.write("bg.yaml", BACKGROUND.format(m=marker))
+    run_id = unique_run_id("bg")
+    try:
+        done = project.uet("run", "bg.yaml", "--run-id", run_id, "--json", timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        time.sleep(1.0)
+        assert [w for w in "123" if _argv_alive(marker + w)] == []
+        assert _argv_alive(marker + "4") != []
+    finally:
+        for word in "1234":
+            for pid in _argv_alive(marker + word):
+                os.kill(pid, signal.SIGKILL)

@@ -421,7 +421,7 @@ class AgentManager:
             if agent is None:
                 return
             if result.status is MergeStatus.REFUSED:
-                self._event(tx, "agent.merge_refused", agent, data)
+                self._event(tx, "agent.merge_refused", agent, data, run_id=run_id, task_id=task_id)
                 return
             tx.update_agent(
                 result.agent,
@@ -431,7 +431,7 @@ class AgentManager:
                 updated_at=now,
             )
             if result.status is MergeStatus.MERGED:
-                self._event(tx, "agent.merged", agent, data)
+                self._event(tx, "agent.merged", agent, data, run_id=run_id, task_id=task_id)
 
     def _cleanup_one(self, agent: AgentRecord, *, force: bool) -> CleanupResult:
         path = Path(agent.path)
@@ -496,9 +496,18 @@ class AgentManager:
                 self.bus.deliver_committed([event], [seq])
 
     def _event(
-        self, tx: Transaction, type_: str, agent: AgentRecord, payload: dict[str, Any]
+        self,
+        tx: Transaction,
+        type_: str,
+        agent: AgentRecord,
+        payload: dict[str, Any],
+        *,
+        run_id: str | None = None,
+        task_id: str | None = None,
     ) -> None:
-        event: NewEvent = (type_, self._now(), None, None, None, {"agent": agent.id, **payload})
+        """An ``agent.*`` event; with the run and task it came from, when it came from one."""
+        body = {"agent": agent.id, **payload}
+        event: NewEvent = (type_, self._now(), run_id, task_id, None, body)
         [seq] = tx.insert_events([event])
         self._pending.append((event, seq))
 

@@ -26,11 +26,11 @@ from uet.engine.model import (
     planned_from_document,
     task_document,
 )
-from uet.engine.progress import Progress
+from uet.engine.progress import NullProgress, Progress
 from uet.engine.recovery import counted_attempts, orchestrator_alive, reconcile, routed_tasks
-from uet.engine.run import ExecutorFactory, RunLoop
+from uet.engine.run import ExecutorFactory, RunContext, RunLoop
 from uet.engine.tooltasks import Tooling, ToolTasks, load_tooling
-from uet.errors import UsageError
+from uet.errors import StorageFault, UsageError
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, OutputSink
 from uet.execution.executor_process import ProcessExecutor
@@ -240,28 +240,26 @@ def _drive(
     tooling: Tooling | None = None,
 ) -> RunResult:
     own_bus = bus is None
-    bus = bus or EventBus(store, clock=clock)
+    bus = bus or EventBus(store, clock=clock, fault_timeout=settings.store_fault_timeout)
     try:
-        loop = RunLoop(
+        context = RunContext(
             store=store,
             bus=bus,
+            executor_factory=executor_factory or _default_executor(settings, options, run_id),
             clock=clock,
             run_id=run_id,
-            tasks=tasks,
-            workstream_limits=limits,
             options=options,
             root=settings.root,
             home=settings.home,
-            progress=progress,
+            progress=progress or NullProgress(),
             base_env=os.environ,
-            executor_factory=executor_factory or _default_executor(settings, options, run_id),
-            used=used,
-            numbered=numbered,
-            interrupted=interrupted,
+            interrupted=interrupted or threading.Event(),
+            lock_timeout=settings.sqlite_busy_timeout,
             tool_tasks=None
             if tooling is None
             else _tool_tasks(tooling, store, settings, run_id, clock, fixed=options.deterministic),
         )
+        loop = RunLoop(context, tasks, workstream_limits=limits, used=used, numbered=numbered)
         _restore(loop, finished or {}, store, run_id, clock)
         now = clock.now()
         started: list[NewEvent] = [("run.started", now, run_id, None, None, None)]
@@ -275,6 +273,11 @@ def _drive(
         if progress is not None:
             progress.started(run_id, len(tasks))
         return loop.run()
+    except StorageFault as fault:
+        raise StorageFault(
+            f"{fault}; run {run_id} stopped (its processes were killed); what was committed "
+            f"before stays: `uet resume {run_id}` once the database can be written again"
+        ) from fault
     finally:
         if own_bus:
             bus.close(timeout=defaults.EVENT_CLOSE_TIMEOUT_S)

@@ -13,7 +13,13 @@
 * ``flush()`` returns only when every event emitted before it is committed; ``close()``
   flushes and stops the writer.
 * When ``queue_max`` events are waiting, ``emit()`` blocks until the writer catches up
-  (backpressure). An event is never dropped: a failed write is retried with backoff.
+  (backpressure). An event is never dropped while the database can take it: a write that
+  failed for a transient reason (a lock, a dropped connection) is retried with backoff.
+* A write that cannot pass (disk full, read-only, the database file gone), or a transient
+  failure that lasts past ``fault_timeout`` seconds, is a *fault*: the bus stops writing,
+  :attr:`EventBus.fault` tells why, and ``flush()`` raises it, so the run that owns the bus
+  ends (exit 3) instead of hanging. Events emitted after a fault cannot be stored; they are
+  counted, not queued.
 * Events another transaction committed (the engine's state changes) reach subscribers
   through :meth:`EventBus.deliver_committed`, in order with the rest.
 * Subscribers match event types by glob (``task.*``, ``*.failed``) and are called on the
@@ -38,7 +44,7 @@ from typing import Any
 from uet import defaults
 from uet.backoff import compute_backoff
 from uet.clock import Clock
-from uet.errors import BusClosedError, StoreError
+from uet.errors import BusClosedError, StorageFault, StoreError
 from uet.state.records import EventRecord
 from uet.state.store import NewEvent, Store
 from uet.state.tables import EVENT_TYPE_MAX as _TYPE_MAX
@@ -46,6 +52,8 @@ from uet.state.tables import RUN_ID_MAX as _RUN_ID_MAX
 from uet.state.tables import TASK_ID_MAX as _TASK_ID_MAX
 
 logger = logging.getLogger("uet.events")
+
+_WAIT_SLICE_S = 0.05  # flush() looks for an abort or a fault this often
 
 Subscriber = Callable[[EventRecord], object]
 
@@ -92,6 +100,7 @@ class EventBus:
         batch_size: int = defaults.EVENT_BATCH_SIZE,
         flush_interval: float = defaults.EVENT_FLUSH_INTERVAL_S,
         queue_max: int = defaults.EVENT_QUEUE_MAX,
+        fault_timeout: float = defaults.STORE_FAULT_TIMEOUT_S,
     ) -> None:
         if batch_size < 1 or queue_max < batch_size or flush_interval <= 0:
             raise ValueError("need batch_size >= 1, queue_max >= batch_size, flush_interval > 0")
@@ -107,6 +116,10 @@ class EventBus:
         self._matches: dict[str, tuple[Subscriber, ...]] = {}
         self._closed = False
         self._refused = 0  # events the database refused (each logged)
+        self._fault_timeout = fault_timeout
+        self._fault: StorageFault | None = None  # set once: writes cannot go on
+        self._lost = 0  # events not stored because of the fault
+        self._stop_retrying = threading.Event()  # close(): no more waiting between retries
         self._writer = threading.Thread(target=self._run, name="uet-event-writer", daemon=True)
         self._writer.start()
         _open_buses.add(self)
@@ -137,6 +150,9 @@ class EventBus:
             or "\0" in type
         ):
             raise ValueError(_invalid(type, run_id, task_id))
+        if self._fault is not None:
+            self._lost += 1  # the database cannot take it; the bus's owner is told by flush()
+            return
         pending = self._pending
         pending.append((type, self._now(), run_id, task_id, attempt_id, payload))
         if len(pending) >= self._batch_size:
@@ -149,13 +165,15 @@ class EventBus:
             writer.join()
             self._drain()
 
-    def flush(self, timeout: float | None = None) -> None:
+    def flush(self, timeout: float | None = None, *, abort: threading.Event | None = None) -> None:
         """Return once every event emitted before this call is committed.
 
         Raises :class:`uet.errors.StoreError` if that has not happened within ``timeout``
         seconds (the events stay queued and are still written when the database recovers),
-        or if the database refused some of them as values (too long, out of range: each is
-        logged and skipped so that the others are written).
+        if the database refused some of them as values (too long, out of range: each is
+        logged and skipped so that the others are written), or — as
+        :class:`uet.errors.StorageFault` — once the bus has a :attr:`fault`. Returns early,
+        without a guarantee, when ``abort`` is set (a signal asked the caller to stop).
         """
         if threading.current_thread() is self._writer:
             raise RuntimeError("flush() from a subscriber would wait for itself")
@@ -169,13 +187,36 @@ class EventBus:
             if self._closed:  # close() may have drained before our marker arrived
                 self._writer.join()
                 self._drain()
-            if not marker.done.wait(timeout):
+            if not self._wait(marker, timeout, abort):
                 raise StoreError(f"events not written within {timeout} s (still queued)")
+        if self._fault is not None:
+            raise self._fault
         if self._refused > refused_before:
             raise StoreError(
                 f"{self._refused - refused_before} event(s) refused by the database "
                 "and not stored (logged on uet.events)"
             )
+
+    def _wait(self, marker: _Marker, timeout: float | None, abort: threading.Event | None) -> bool:
+        """Wait for ``marker`` (False past ``timeout``), in slices so that ``abort`` and a
+        fault are seen at once."""
+        until = None if timeout is None else time.monotonic() + timeout
+        while not marker.done.wait(_WAIT_SLICE_S):
+            if self._fault is not None or (abort is not None and abort.is_set()):
+                return True
+            if until is not None and time.monotonic() >= until:
+                return False
+        return True
+
+    def give_up_retrying(self) -> None:
+        """Stop retrying failed writes: a failing write becomes a :attr:`fault` at once (the
+        owner is stopping on a signal and must not wait out ``fault_timeout``)."""
+        self._stop_retrying.set()
+
+    @property
+    def fault(self) -> StorageFault | None:
+        """Why the bus stopped writing (None while it writes)."""
+        return self._fault
 
     def close(self, timeout: float | None = None) -> None:
         """Flush, stop the writer, and refuse further events. Safe to call twice."""
@@ -241,7 +282,11 @@ class EventBus:
         if threading.current_thread() is self._writer:
             return  # a subscriber emitting: the writer drains its own queue next
         with self._room:
-            while len(self._pending) >= self._queue_max and self._writer.is_alive():
+            while (
+                len(self._pending) >= self._queue_max
+                and self._writer.is_alive()
+                and self._fault is None
+            ):
                 self._wakeup.set()
                 self._room.wait(0.1)
 
@@ -285,7 +330,11 @@ class EventBus:
         """Commit ``batch``, then deliver it. Transient failures are retried until they pass;
         a batch that can never be written is split until the bad events are isolated."""
         failures = 0
+        failing_since = 0.0
         while True:
+            if self._fault is not None:
+                self._lost += len(batch)
+                return
             try:
                 seqs = self._store.insert_events(batch)
                 break
@@ -293,8 +342,17 @@ class EventBus:
                 if exc.refused:
                     self._isolate(batch, exc)
                     return
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if (
+                    not exc.transient
+                    or now - failing_since >= self._fault_timeout
+                    or self._stop_retrying.is_set()
+                ):
+                    self._set_fault(exc, now - failing_since)
+                    continue
                 failures += 1
-                delay = compute_backoff(failures, base=0.05, cap=2.0)
+                delay = compute_backoff(failures, base=0.05, cap=1.0)
                 logger.warning(
                     "writing %d events failed (try %d), retrying in %.2f s: %s",
                     len(batch),
@@ -302,13 +360,23 @@ class EventBus:
                     delay,
                     exc,
                 )
-                time.sleep(delay)
+                self._stop_retrying.wait(min(delay, self._fault_timeout))
                 continue
             except Exception as exc:  # noqa: BLE001 - a value the driver cannot bind at all
                 self._isolate(batch, exc)
                 return
         if self._subscriptions:
             self._deliver(batch, seqs)
+
+    def _set_fault(self, error: StoreError, failing_for: float) -> None:
+        if isinstance(error, StorageFault):
+            fault = error
+        else:
+            fault = StorageFault(f"{error} (still failing after {failing_for:.0f} s)")
+        self._fault = fault
+        logger.error("event writer stopped: %s", fault)
+        with self._room:
+            self._room.notify_all()  # emitters waiting for room: there will be none
 
     def _isolate(self, batch: list[NewEvent], error: Exception) -> None:
         if len(batch) == 1:

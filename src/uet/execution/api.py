@@ -74,6 +74,7 @@ class Outcome:
     exit_code: int | None = None  # negative: killed by that signal
     output_tail: str = ""
     error: str | None = None  # why it could not run (state error), or how it was stopped
+    log_error: str | None = None  # why its log file could not take all of its output
 
 
 @dataclass(frozen=True, slots=True)

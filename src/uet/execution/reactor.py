@@ -414,6 +414,7 @@ class Reactor:
             exit_code=returncode,
             output_tail=run.stream.tail(),
             error=run.note or _signal_note(returncode) or run.stream.log_error,
+            log_error=run.stream.log_error,
         )
         self._out.append(Finished(run.job.attempt_id, outcome))
         if self._reaper is not None:

@@ -16,16 +16,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import operator
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from uet.config import Settings
-from uet.errors import StoreError
+from uet.errors import StorageFault, StoreError
 from uet.state import schema
 from uet.state.database import READONLY, engine_for, get_engine, sqlite_path, translate_errors
 from uet.state.records import (
@@ -52,6 +55,7 @@ _T = TypeVar("_T")
 _IN_CHUNK = 500  # ids per IN (...) list
 _ROWS_PER_INSERT = 100  # events per INSERT statement (700 bound values)
 _LIVE = [state.value for state in LIVE_ATTEMPT_STATES]
+_LOCK_SLICE_S = 0.2  # a pinned writer with an abort event waits for the lock this long a try
 
 
 class _Prepared:
@@ -174,6 +178,19 @@ def _dispatch_sql(mark: str, rows: int) -> str:
     )
 
 
+def _identity(path: Path | None, *, missing_ok: bool = True) -> tuple[int, int] | None:
+    """(device, inode) of ``path``; None for no path (or a missing file, with missing_ok)."""
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise
+    return stat.st_dev, stat.st_ino
+
+
 class NoDatabaseError(StoreError):
     """``Store.open(create=False)`` found no database file."""
 
@@ -198,6 +215,8 @@ class Store:
         self.update_task_sql = _Prepared(_UPDATE_TASK, dialect)
         self.mark_started_sql = _Prepared(_MARK_STARTED, dialect)
         self.complete_attempt_sql = _Prepared(_COMPLETE_ATTEMPT, dialect)
+        self._file = sqlite_path(engine.url.render_as_string(hide_password=False))
+        self._identity = _identity(self._file)
 
     def live_attempts_sql(self, count: int) -> str:
         """``SELECT id … WHERE id IN (…count…) AND live … FOR UPDATE``, made once per size."""
@@ -264,28 +283,95 @@ class Store:
             yield Transaction(self, pinned, readonly=False)
             return
         if pinned is not None:
-            with translate_errors(self.engine), pinned.begin():
+            with translate_errors(self.engine), self._begin_pinned(pinned):
                 yield Transaction(self, pinned, readonly=False)
+                self.check_file()
             return
         with translate_errors(self.engine), self.engine.begin() as conn:
             yield Transaction(self, conn, readonly=False)
+            self.check_file()
+
+    def check_file(self) -> None:
+        """Raise :class:`StorageFault` when the SQLite file this store writes is no longer
+        the one at its path (removed, or replaced): SQLite would go on writing to the
+        unlinked file, and a run would "succeed" into a database nobody can see. Checked
+        before every write transaction commits (one ``stat``)."""
+        path = self._file
+        if path is None:
+            return
+        try:
+            identity = _identity(path, missing_ok=False)
+        except OSError as exc:
+            raise StorageFault(
+                f"{path}: the database file is gone ({exc.strerror or exc}); "
+                "it was removed while uet was writing to it"
+            ) from exc
+        if self._identity is None:
+            self._identity = identity
+        elif identity != self._identity:
+            raise StorageFault(
+                f"{path}: the database file was replaced while uet was writing to it"
+            )
 
     @contextmanager
-    def pinned(self) -> Iterator[None]:
+    def pinned(
+        self, *, abort: threading.Event | None = None, lock_timeout: float | None = None
+    ) -> Iterator[None]:
         """Within this block, this thread's write transactions share one connection.
 
         For loops that commit many small transactions (the run loop, one per tick): taking
         a pooled connection and wrapping it costs more than SQLite's own work on them.
+
+        With ``abort`` (the run loop's stop signal), waiting for SQLite's write lock is done
+        here in short slices, so that a signal is seen within one; past ``lock_timeout``
+        seconds of waiting, or once ``abort`` is set, the wait ends in a StorageFault.
         """
         if getattr(self._pinned, "conn", None) is not None:
             yield  # already pinned further up
             return
         with translate_errors(self.engine), self.engine.connect() as conn:
+            driver = conn.connection.driver_connection if self.dialect == "sqlite" else None
+            sliced = abort is not None and driver is not None
+            previous = 0
+            if sliced:
+                assert driver is not None  # noqa: S101 - for mypy
+                previous = driver.execute("PRAGMA busy_timeout").fetchone()[0]
+                driver.execute(f"PRAGMA busy_timeout={int(_LOCK_SLICE_S * 1000)}")
             self._pinned.conn = conn
+            self._pinned.abort = abort if sliced else None
+            self._pinned.lock_timeout = lock_timeout
             try:
                 yield
             finally:
                 self._pinned.conn = None
+                self._pinned.abort = None
+                if sliced and driver is not None:  # back to the pool as it came
+                    driver.execute(f"PRAGMA busy_timeout={int(previous)}")
+
+    def _begin_pinned(self, conn: sa.Connection) -> sa.RootTransaction:
+        """Begin the pinned connection's write transaction, waiting for the lock in slices
+        when :meth:`pinned` was given an ``abort`` event."""
+        abort: threading.Event | None = getattr(self._pinned, "abort", None)
+        if abort is None:
+            return conn.begin()
+        limit = getattr(self._pinned, "lock_timeout", None)
+        since = time.monotonic()
+        while True:
+            try:
+                return conn.begin()
+            except sa.exc.OperationalError as exc:
+                if getattr(exc.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+                    raise
+                waited = time.monotonic() - since
+                if abort.is_set():
+                    raise StorageFault(
+                        f"{self.url}: stopped while waiting {waited:.1f} s for the database "
+                        "lock, which another process holds"
+                    ) from exc
+                if limit is not None and waited >= limit:
+                    raise StorageFault(
+                        f"{self.url}: another process has held the database lock for {waited:.0f} s"
+                    ) from exc
 
     @contextmanager
     def reader(self) -> Iterator[Transaction]:

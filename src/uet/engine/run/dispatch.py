@@ -1,0 +1,220 @@
+"""Starting work: ready tasks become attempts (recorded ``dispatched`` in the tick) and jobs,
+through one launcher per kind of task — a command, or a tool task run by the agent runner."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from uet import defaults
+from uet.engine.run.book import AttemptBook
+from uet.engine.run.settle import Settler
+from uet.engine.run.tick import Tick
+from uet.engine.scheduler import Scheduler
+from uet.engine.tooltasks import Choice, ToolTasks
+from uet.execution.api import Finished, Job, Outcome
+from uet.spec.models import PlannedTask
+from uet.state.records import AttemptRecord, TaskUpdate
+from uet.state.store import Transaction
+from uet.states import AttemptState, TaskStatus
+
+TOOL_TASKS_UNAVAILABLE = "tool tasks need tool profiles and a router (see docs/tools.md)"
+
+
+class Launcher(Protocol):
+    """Turns one attempt of a task into the job that runs it."""
+
+    def choose(self, tick: Tick, task: PlannedTask, now: float) -> Choice | None:
+        """The tool of the attempt (None: the task needs none)."""
+        ...
+
+    def job(
+        self,
+        task: PlannedTask,
+        *,
+        attempt_id: int,
+        number: int,
+        env: dict[str, str],
+        log_path: Path,
+        tool: str,
+    ) -> Job: ...
+
+
+class CommandLauncher:
+    """``run:`` and ``argv:`` tasks: the command itself, in the task's cwd."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def choose(self, tick: Tick, task: PlannedTask, now: float) -> Choice | None:
+        return None
+
+    def job(
+        self,
+        task: PlannedTask,
+        *,
+        attempt_id: int,
+        number: int,
+        env: dict[str, str],
+        log_path: Path,
+        tool: str,
+    ) -> Job:
+        return Job(
+            attempt_id=attempt_id,
+            key=task.key,
+            argv=task.spec.argv,
+            shell=task.spec.run,
+            cwd=self.root / task.cwd if task.cwd else self.root,
+            env=env,
+            timeout=task.timeout,
+            kill_grace=defaults.KILL_GRACE_S,
+            log_path=log_path,
+            keep_background=task.spec.keep_background,
+        )
+
+
+class ToolLauncher:
+    """``tool:`` tasks: the router (or the task) picks the tool; the agent runner runs it."""
+
+    def __init__(self, tool_tasks: ToolTasks | None, settler: Settler, root: Path) -> None:
+        self.tool_tasks = tool_tasks
+        self.settler = settler
+        self.root = root
+
+    def choose(self, tick: Tick, task: PlannedTask, now: float) -> Choice:
+        """The tool for ``task``'s next attempt; without one, the reason is its error."""
+        if self.tool_tasks is None:
+            return Choice(None, TOOL_TASKS_UNAVAILABLE)
+        choice = self.tool_tasks.choose(task, now)
+        if choice.record is not None:
+            tick.decisions.append(choice.record)
+        self.settler.breaker_events(tick, choice.transitions, task.key, None)
+        tick.event("route.decided", choice.payload, task=task.key)
+        if choice.tool is None:
+            return Choice(None, f"no tool can take it: {choice.reason}")
+        return choice
+
+    def job(
+        self,
+        task: PlannedTask,
+        *,
+        attempt_id: int,
+        number: int,
+        env: dict[str, str],
+        log_path: Path,
+        tool: str,
+    ) -> Job:
+        assert self.tool_tasks is not None  # noqa: S101 - no tool was chosen without it
+        return Job(
+            attempt_id=attempt_id,
+            key=task.key,
+            argv=self.tool_tasks.job_argv(task, attempt_id, number, tool),
+            cwd=self.root,
+            env={**env, "UET_TOOL": tool},
+            timeout=self.tool_tasks.timeout(task, tool),
+            kill_grace=defaults.KILL_GRACE_S,
+            log_path=log_path,
+        )
+
+
+class Dispatcher:
+    """Takes ready tasks from the scheduler and records and launches their attempts."""
+
+    def __init__(
+        self,
+        *,
+        book: AttemptBook,
+        scheduler: Scheduler,
+        run_id: str,
+        logs: Path,
+        base_env: Mapping[str, str],
+        commands: Launcher,
+        tools: Launcher,
+    ) -> None:
+        self.book = book
+        self.scheduler = scheduler
+        self.run_id = run_id
+        self.logs = logs
+        self.base_env = dict(base_env)
+        self.commands = commands
+        self.tools = tools
+
+    def dispatch(self, tx: Transaction, tick: Tick, now: float) -> list[Job]:
+        ready = self.scheduler.take()
+        if not ready:
+            return []
+        book = self.book
+        numbers = [book.next_number(t.key) for t in ready]
+        launchers = [self._launcher(t) for t in ready]
+        choices = [
+            launcher.choose(tick, t, now) for launcher, t in zip(launchers, ready, strict=True)
+        ]
+        ids = tx.dispatch_attempts(
+            [
+                AttemptRecord(
+                    id=0,
+                    run_id=self.run_id,
+                    task_id=task.key,
+                    number=number,
+                    state=AttemptState.DISPATCHED,
+                    dispatched_at=now,
+                    tool=(choice.tool if choice is not None else None) or task.spec.tool,
+                )
+                for task, number, choice in zip(ready, numbers, choices, strict=True)
+            ]
+        )
+        jobs = []
+        for task, number, attempt_id, launcher, choice in zip(
+            ready, numbers, ids, launchers, choices, strict=True
+        ):
+            book.opened(attempt_id, task.key, number)
+            tick.event("task.started", {"attempt": number}, task=task.key, attempt=attempt_id)
+            tick.updates.append(
+                TaskUpdate(
+                    task.key,
+                    TaskStatus.RUNNING,
+                    attempts_used=book.used[task.key] + 1,
+                    started_at=now if number == 1 else None,
+                )
+            )
+            if choice is not None and choice.tool is None:  # no tool can take it: the reason
+                outcome = Outcome(AttemptState.ERROR, None, now, error=choice.reason)
+                book.immediate.append(Finished(attempt_id, outcome))
+                continue
+            env = self._env(task, number)
+            log_path = self._log_path(task, number)
+            tool = "" if choice is None or choice.tool is None else choice.tool
+            jobs.append(
+                launcher.job(
+                    task,
+                    attempt_id=attempt_id,
+                    number=number,
+                    env=env,
+                    log_path=log_path,
+                    tool=tool,
+                )
+            )
+        return jobs
+
+    def _launcher(self, task: PlannedTask) -> Launcher:
+        return self.commands if task.spec.tool is None else self.tools
+
+    def _env(self, task: PlannedTask, number: int) -> dict[str, str]:
+        return {
+            **self.base_env,
+            **task.env,
+            "UET_RUN_ID": self.run_id,
+            "UET_TASK_ID": task.key,
+            "UET_ATTEMPT": str(number),
+            "UET_NON_INTERACTIVE": "1",
+            "NON_INTERACTIVE": "1",
+        }
+
+    def _log_path(self, task: PlannedTask, number: int) -> Path:
+        log_path = self.logs / f"{task.key}.log"  # = model.log_path(...), folder made once
+        if number > 1:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("a", encoding="utf-8") as log:
+                log.write(f"\n--- uet: attempt {number} ---\n")
+        return log_path
