@@ -58,6 +58,7 @@ class JournalWriter:
         self.path = path
         self._fd = fd
         self.syncs = 0  # fsyncs done (one per batch)
+        self.broken = False  # a write failed: nothing more is written
         self._sync_dir(path.parent)
         self._append([json.dumps({"k": "open", "pid": os.getpid()})])
 
@@ -80,15 +81,25 @@ class JournalWriter:
         self.syncs += 1
 
     def append(self, reports: Sequence[Report]) -> None:
-        """Write ``reports`` and make them durable; returns once they are on disk."""
-        if reports:
-            self._append([json.dumps(report_to_wire(r), separators=(",", ":")) for r in reports])
+        """Write ``reports`` and make them durable; returns once they are on disk. Raises
+        OSError (disk full, I/O error) and then takes no more (a journal with a hole in it
+        must not look whole)."""
+        if reports and not self.broken:
+            try:
+                self._append(
+                    [json.dumps(report_to_wire(r), separators=(",", ":")) for r in reports]
+                )
+            except OSError:
+                self.broken = True
+                raise
 
     def close(self, *, clean: bool) -> None:
         """End the session; ``clean``: every job submitted to it has a record."""
         try:
-            if clean:
+            if clean and not self.broken:
                 self._append([json.dumps({"k": "close"})])
+        except OSError:
+            pass  # the session then reads as not clean: nothing is taken as "not started"
         finally:
             os.close(self._fd)  # releases the lock
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import logging
 import os
 import signal
@@ -31,6 +32,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from uet.execution.api import Finished, Report
 from uet.execution.journal import JournalBusy, JournalWriter
 from uet.execution.local import LocalExecutor
 from uet.execution.wire import WireError, frame, job_from_wire, read_frame, report_to_wire
@@ -70,8 +72,11 @@ class Outbox:
 class Server:
     """One executor process's state (see the module docstring)."""
 
-    def __init__(self, journal: JournalWriter, max_workers: int | None) -> None:
+    def __init__(
+        self, journal: JournalWriter | None, max_workers: int | None, fault: str | None = None
+    ) -> None:
         self.journal = journal
+        self.fault = fault  # why outcomes cannot be journaled: every outcome says so
         self.outbox = Outbox(sys.stdout.fileno())
         self.executor = LocalExecutor(max_workers, output=self._output, reaper=True)
         self.reading = True
@@ -109,10 +114,28 @@ class Server:
             reports = executor.poll(0.2)
             if not reports:
                 continue
-            self.journal.append(reports)
+            self._journal(reports)
+            if self.fault is not None:  # the orchestrator ends the run: exit 3, resumable
+                reports = [_with_fault(r, self.fault) for r in reports]
             self.outbox.send({"op": "reports", "r": [report_to_wire(r) for r in reports]})
         executor.close()
-        self.journal.close(clean=True)
+        if self.journal is not None:
+            self.journal.close(clean=True)
+
+    def _journal(self, reports: list[Report]) -> None:
+        if self.journal is None or self.fault is not None:
+            return
+        try:
+            self.journal.append(reports)
+        except OSError as exc:
+            self.fault = f"journal {self.journal.path} cannot be written: {exc.strerror or exc}"
+
+
+def _with_fault(report: Report, fault: str) -> Report:
+    """A Finished whose outcome carries ``fault`` as its log error (a storage fault)."""
+    if not isinstance(report, Finished) or report.outcome.log_error is not None:
+        return report
+    return Finished(report.attempt_id, dataclasses.replace(report.outcome, log_error=fault))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,15 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(format="uet executor: %(message)s", level=logging.WARNING)
     become_subreaper()
+    journal: JournalWriter | None = None
+    fault = None
     try:
         journal = JournalWriter(args.journal)
     except JournalBusy as busy:
         print(f"uet executor: {busy}", file=sys.stderr)
         return 3
-    except OSError as exc:
-        print(f"uet executor: cannot open journal {args.journal}: {exc}", file=sys.stderr)
-        return 3
-    server = Server(journal, args.max_workers)
+    except OSError as exc:  # disk full, read-only: the run ends at its first outcome, exit 3
+        fault = f"journal {args.journal} cannot be written: {exc.strerror or exc}"
+    server = Server(journal, args.max_workers, fault)
 
     def stop(signum: int, frame: object) -> None:
         threading.Thread(target=server.executor.close, daemon=True).start()

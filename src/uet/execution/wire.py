@@ -113,6 +113,7 @@ def report_to_wire(report: Report) -> dict[str, Any]:
         "exit_code": outcome.exit_code,
         "tail": outcome.output_tail,
         "error": outcome.error,
+        "log_error": outcome.log_error,
     }
 
 
@@ -127,5 +128,6 @@ def report_from_wire(data: dict[str, Any]) -> Report:
         exit_code=data.get("exit_code"),
         output_tail=str(data.get("tail") or ""),
         error=data.get("error"),
+        log_error=data.get("log_error"),
     )
     return Finished(attempt_id, outcome)
