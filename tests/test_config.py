@@ -119,6 +119,9 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
         "UET_BACKUP_DIR": "bk",
         "UET_BACKUP_RETENTION_DAYS": "0",
         "UET_PG_BINDIR": "/opt/pg/bin",
+        "UET_STORE_FAULT_TIMEOUT": "3",
+        "UET_EXECUTOR": "local-inproc",
+        "UET_LOST_REDISPATCH_MAX": "0",
     }
     assert {key.env for key in SETTINGS} == set(env)
     found = load_settings(env=env, cwd=project)
@@ -134,6 +137,9 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
     assert found.backup_dir == root / "bk"
     assert found.backup_retention_days == 0
     assert found.pg_bindir == Path("/opt/pg/bin")
+    assert found.store_fault_timeout == 3.0
+    assert found.executor == "local-inproc"
+    assert found.lost_redispatch_max == 0
 
 
 def test_every_setting_has_a_working_file_key(project: Path) -> None:
