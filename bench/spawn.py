@@ -16,7 +16,10 @@ time, and waits for every one of them:
 * ``uet LocalExecutor, queued``: the real executor (the reactor + Popen design), every job
   submitted at once, then polled; a log file per job, lines handed to a sink;
 * ``uet LocalExecutor, paced``: as the engine drives it: 8 jobs submitted, then one more for
-  each ``Finished`` that ``poll`` returns (every result crosses threads before the next start).
+  each ``Finished`` that ``poll`` returns (every result crosses threads before the next start);
+* ``uet ProcessExecutor, queued|paced``: the same through the per-run executor process (the
+  default of ``uet run``): jobs and reports cross two pipes as frames, and every batch of
+  reports is appended to the run's journal and fsynced before it is sent.
 
 The two reactors run about as fast; uet uses Popen because ``os.posix_spawn`` holds the GIL
 while the parent waits for the child to exec (the engine's thread would stall on every spawn),
@@ -40,7 +43,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from uet.clock import SystemClock
-from uet.execution import Finished, Job, LocalExecutor
+from uet.execution import Executor, Finished, Job, LocalExecutor
+from uet.execution.executor_process import ProcessExecutor
 
 TRUE = "/bin/true"
 ENV = {"PATH": os.environ.get("PATH", os.defpath)}
@@ -152,13 +156,22 @@ def reactor(spawn: Callable[[], tuple[int, int]]) -> Callable[[int, int], None]:
     return run
 
 
-def local_executor(tasks: int, concurrency: int, folder: Path, *, paced: bool) -> None:
+def local_executor(
+    tasks: int, concurrency: int, folder: Path, *, paced: bool, process: bool = False
+) -> None:
     lines: list[int] = []
-    executor = LocalExecutor(
-        max_workers=concurrency,
-        output=lambda attempt_id, batch: lines.append(len(batch)),
-        clock=SystemClock(),
-    )
+    executor: Executor
+    if process:  # the per-run executor process: journal fsynced per batch, frames on pipes
+        journal = folder / f"journal-{time.monotonic_ns()}"
+        executor = ProcessExecutor(
+            journal, max_workers=concurrency, output=lambda a, batch: lines.append(len(batch))
+        )
+    else:
+        executor = LocalExecutor(
+            max_workers=concurrency,
+            output=lambda attempt_id, batch: lines.append(len(batch)),
+            clock=SystemClock(),
+        )
 
     def submit(n: int) -> None:
         executor.submit(Job(n, f"t{n}", argv=[TRUE], env=ENV, log_path=folder / f"{n}.log"))
@@ -202,6 +215,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("reactor + Popen", lambda: reactor(spawn_popen)(n, c)),
             ("uet LocalExecutor, queued", lambda: local_executor(n, c, Path(folder), paced=False)),
             ("uet LocalExecutor, paced", lambda: local_executor(n, c, Path(folder), paced=True)),
+            (
+                "uet ProcessExecutor, queued",
+                lambda: local_executor(n, c, Path(folder), paced=False, process=True),
+            ),
+            (
+                "uet ProcessExecutor, paced",
+                lambda: local_executor(n, c, Path(folder), paced=True, process=True),
+            ),
         ]
         for _ in range(args.rounds):  # interleaved, so a burst of load hits every variant
             for name, run in variants:

@@ -9,7 +9,10 @@
   ``uet run`` does after parsing its arguments — with full durable state: every attempt
   recorded before its process starts, every completion committed before dependents start,
   events, log files, a fresh SQLite database per variant;
-* ``uet diamond``: one task, then N-2 in parallel, then one that waits for all of them.
+* ``uet diamond``: one task, then N-2 in parallel, then one that waits for all of them;
+* ``uet, independent, in-process executor``: the same as ``uet`` with ``--executor
+  local-inproc`` (tasks spawned by a thread of the engine's process, no journal), for
+  comparison with the default per-run executor process.
 
 Also: planning a DAG of ``--plan`` tasks (loading a JSON workstream file, validating,
 ordering it, building the scheduler), and with ``--memory N`` the engine's peak memory over
@@ -70,10 +73,12 @@ def through_uet(
     tasks: list[dict[str, object]],
     concurrency: int,
     progress: Progress | None = None,
+    *,
+    executor: str = "local",
 ) -> float:
     project = folder / name
     project.mkdir()
-    settings = load_settings(cwd=project, env={})
+    settings = load_settings(cwd=project, env={}).model_copy(update={"executor": executor})
     store = Store.open(settings)
     plan = load_files([workstream(project / "bench.json", tasks)])
     start = time.perf_counter()
@@ -167,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                 "thread pool + Popen": n / timed(lambda: thread_pool(n, j)),
                 "uet, independent tasks": n
                 / through_uet(folder, f"flat{round_}", independent(n), j),
+                "uet, independent, in-process executor": n
+                / through_uet(
+                    folder, f"inproc{round_}", independent(n), j, executor="local-inproc"
+                ),
                 "uet, diamond DAG": args.diamond
                 / through_uet(folder, f"diamond{round_}", diamond(args.diamond), j),
             }

@@ -124,6 +124,8 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
         "UET_MAX_SPEC_BYTES": "1024",
         "UET_RUN_LEASE_TTL": "7.5",
         "UET_ORCHESTRATOR_STALE": "9",
+        "UET_EXECUTOR": "local-inproc",
+        "UET_LOST_REDISPATCH_MAX": "0",
     }
     assert {key.env for key in SETTINGS} == set(env)
     found = load_settings(env=env, cwd=project)
@@ -143,6 +145,8 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
     assert found.pg_bindir == Path("/opt/pg/bin")
     assert found.max_spec_bytes == 1024
     assert (found.run_lease_ttl, found.orchestrator_stale) == (7.5, 9.0)
+    assert found.executor == "local-inproc"
+    assert found.lost_redispatch_max == 0
 
 
 def test_every_setting_has_a_working_file_key(project: Path) -> None:

@@ -121,6 +121,18 @@ SETTINGS: tuple[SettingKey, ...] = (
         ("agents", "protected_paths"),
         "more paths agents may not change (comma-separated in the variable)",
     ),
+    SettingKey(
+        "executor",
+        "UET_EXECUTOR",
+        ("run", "executor"),
+        "local (an executor process; outcomes survive uet) or local-inproc (a thread of uet)",
+    ),
+    SettingKey(
+        "lost_redispatch_max",
+        "UET_LOST_REDISPATCH_MAX",
+        ("run", "lost_redispatch_max"),
+        "re-runs of a task whose attempt was lost because uet died, without using a retry",
+    ),
 )
 _BY_FIELD = {key.field: key for key in SETTINGS}
 
@@ -153,6 +165,8 @@ class Settings(pydantic.BaseModel):
     max_spec_bytes: int = pydantic.Field(defaults.MAX_SPEC_BYTES, ge=1)
     pg_bindir: Path | None = None
     protected_paths: tuple[str, ...] = ()  # added to defaults.PROTECTED_PATHS
+    executor: Literal["local", "local-inproc"] = "local"
+    lost_redispatch_max: int = pydantic.Field(defaults.LOST_REDISPATCH_MAX, ge=0, le=100)
     sections: dict[str, Any] = pydantic.Field(default_factory=dict)
     config_file: Path | None = None
 

@@ -119,3 +119,14 @@ more; Python itself refuses to parse more than 4,300)."""
 MAX_YAML_VALUES = 10_000_000
 """Values a YAML workstream file may hold once its aliases are expanded: more than a 16 MiB
 file can spell without aliases, far fewer than an alias bomb (``&a [*b, *b, …]``) makes."""
+
+EXECUTOR = "local"
+"""How ``uet run`` runs tasks: ``local`` (a per-run executor process that journals every
+outcome, so outcomes survive the orchestrator) or ``local-inproc`` (a thread of uet itself)."""
+
+LOST_REDISPATCH_MAX = 3
+"""Times a task is run again, without using up its retries, because uet (not the task) died
+while its attempt ran; past that, such an attempt counts against the task's retries."""
+
+EXECUTOR_WAIT_REPORT_S = 2.0
+"""Seconds between ``uet resume``'s notes that it waits for the previous executor process."""

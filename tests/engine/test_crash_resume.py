@@ -92,8 +92,10 @@ def test_sigkill_at_random_moments_then_resume_finishes_every_task_once(tmp_path
     succeeded with exactly one succeeded attempt; no task uses more attempts than its budget;
     no attempt is left dispatched/running; attempt numbers follow each other; no process of a
     killed orchestrator outlives the next orchestrator's start nor the run; the database is
-    intact and the event log has seqs 1..n."""
+    intact and the event log has seqs 1..n. (In-process executor, every lost attempt
+    counted: reconciling itself is what this pins; test_outcomes_survive pins the default.)"""
     project = Project.create(tmp_path)
+    in_process(project, free=0)
     project.write("dag.yaml", chaos_dag(random.Random(SEED)))
     run_id = unique_run_id("crash")
     rng = random.Random(SEED)
@@ -210,6 +212,20 @@ tasks:
 """
 
 
+IN_PROCESS = """\
+[run]
+executor = "local-inproc"  # tasks die with uet's thread of them: what reconciling finds
+lost_redispatch_max = {free}
+"""
+
+
+def in_process(project: Project, *, free: int = 0) -> None:
+    """Tasks run by a thread of the orchestrator (``--executor local-inproc``): when it dies,
+    nothing journals their outcomes, and reconciling finds them (``lost``). ``free``: lost
+    attempts that use no retry (``run.lost_redispatch_max``); 0 pins the budget itself."""
+    project.write("uet.toml", IN_PROCESS.format(free=free))
+
+
 def _start_and_wait_running(project: Project, run_id: str) -> subprocess.Popen[bytes]:
     """``uet run`` the sleeper; return once ``long`` runs and its process group is recorded."""
     project.write("ws.yaml", SLEEPER)
@@ -236,8 +252,10 @@ def test_status_after_sigkill_shows_the_run_interrupted_and_its_attempts_lost(
     """Pins reconcile on demand: after SIGKILL of the orchestrator,
     ``uet status RUN --reconcile --json`` (not a resume) marks the run ``interrupted``, the
     attempt ``lost`` (its task shows that outcome and is no longer ``running``), and kills the
-    orphaned process group."""
+    orphaned process group. (In-process executor: with the executor process the task goes
+    on, see test_outcomes_survive.)"""
     project = Project.create(tmp_path)
+    in_process(project)
     run_id = unique_run_id("status")
     proc = _start_and_wait_running(project, run_id)
     try:
@@ -258,11 +276,13 @@ def test_status_after_sigkill_shows_the_run_interrupted_and_its_attempts_lost(
         kill_run_processes(run_id)
 
 
-def test_a_lost_attempt_uses_up_its_budget(tmp_path: Path) -> None:
-    """Pins the retry budget across crashes: a task with ``retries: 0`` whose only attempt was
-    lost is not run a second time by ``uet resume``; it fails (outcome ``lost``), its dependent
-    is skipped, the run fails with exit 1."""
+def test_a_lost_attempt_uses_up_its_budget_past_the_free_re_runs(tmp_path: Path) -> None:
+    """Pins the retry budget across crashes once the free re-runs are used up
+    (``run.lost_redispatch_max = 0``): a task with ``retries: 0`` whose only attempt was lost
+    is not run a second time by ``uet resume``; it fails (outcome ``lost``), its dependent
+    is skipped, the run fails with exit 1, and the decision says the attempt was counted."""
     project = Project.create(tmp_path)
+    in_process(project, free=0)
     run_id = unique_run_id("budget")
     proc = _start_and_wait_running(project, run_id)
     try:
@@ -277,6 +297,10 @@ def test_a_lost_attempt_uses_up_its_budget(tmp_path: Path) -> None:
         assert tasks == [("w/after", "skipped"), ("w/long", "failed")]
         assert project.run_status(run_id) == "failed"
         assert run_processes(run_id) == {}
+        decisions = project.sql(
+            "SELECT chosen FROM decisions WHERE run_id = ? AND category = 'recovery'", (run_id,)
+        )
+        assert decisions == [("count the attempt",)]
     finally:
         stop(proc)
         kill_run_processes(run_id)
@@ -288,6 +312,7 @@ def test_resume_kills_a_process_whose_group_was_never_recorded(tmp_path: Path) -
     the process by its environment (run, task, attempt number), kills its group, and marks
     the attempt ``lost``."""
     project = Project.create(tmp_path)
+    in_process(project)
     run_id = unique_run_id("unrecorded")
     proc = _start_and_wait_running(project, run_id)
     try:
@@ -318,7 +343,7 @@ QUEUED = """\
 id: w
 tasks:
   - id: a
-    run: test -f go || sleep 1000
+    run: while [ ! -f go ]; do sleep 0.05; done
     retries: 1
   - id: b
     run: "true"
@@ -330,9 +355,10 @@ tasks:
 )
 def test_an_attempt_that_never_started_is_not_charged(tmp_path: Path) -> None:
     """Pins the budget of attempts a crash caught before their process started (recorded
-    ``dispatched``, waiting in the executor's queue behind ``-j 1``): they end ``canceled``,
-    not ``lost``, so ``b`` (``retries: 0``) still runs after the resume; ``a``, which was
-    running, is ``lost`` and charged."""
+    ``dispatched``, waiting in the executor's queue behind ``-j 1``): the executor process
+    journals them as never started, so they end ``canceled`` (not started), not ``lost``,
+    and ``b`` (``retries: 0``) still runs after the resume; ``a``, which was running, goes
+    on under the executor process, and its real outcome is adopted: succeeded, run once."""
     project = Project.create(tmp_path)
     project.write("ws.yaml", QUEUED)
     run_id = unique_run_id("queued")
@@ -362,10 +388,13 @@ def test_an_attempt_that_never_started_is_not_charged(tmp_path: Path) -> None:
             "(SELECT task_id, state FROM attempts WHERE run_id = ? ORDER BY id) "
             "GROUP BY task_id ORDER BY task_id",
             (run_id,),
-        ) == [("w/a", "lost succeeded"), ("w/b", "canceled succeeded")]
+        ) == [("w/a", "succeeded"), ("w/b", "canceled succeeded")]
+        assert project.sql(
+            "SELECT error FROM attempts WHERE run_id = ? AND state = 'canceled'", (run_id,)
+        ) == [("not started: its orchestrator died first",)]
         assert project.sql(
             "SELECT id, attempts_used FROM tasks WHERE run_id = ? ORDER BY id", (run_id,)
-        ) == [("w/a", 2), ("w/b", 1)]
+        ) == [("w/a", 1), ("w/b", 1)]
     finally:
         stop(proc)
         kill_run_processes(run_id)

@@ -104,7 +104,12 @@ def validate(
 @files_argument
 @click.option("--concurrency", "-j", type=CONCURRENCY, help="Tasks at once [CPUs].")
 @click.option("--deterministic", is_flag=True, help="Fixed clock and ids, tasks in waves.")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "local-inproc", "ray"]),
+    help="local: an executor process that outcomes survive uet in; local-inproc: a thread"
+    " of uet [local, or UET_EXECUTOR].",
+)
 @click.option(
     "--run-id",
     callback=_checked_run_id,
@@ -126,7 +131,7 @@ def run(
     files: tuple[Path, ...],
     concurrency: int | None,
     deterministic: bool,
-    executor: str,
+    executor: str | None,
     run_id: str | None,
     name: str | None,
     variables: tuple[str, ...],
@@ -157,10 +162,13 @@ def run(
     print_warnings(plan.warnings)
     options = RunOptions.make(concurrency=concurrency, deterministic=deterministic, run_id=run_id)
     options = dataclasses.replace(options, abort_kills=abort_kills, name=name)
+    settings = ctx.settings
+    if executor is not None:
+        settings = settings.model_copy(update={"executor": executor})
     with _watching(ctx, as_json, verbose=verbose) as (progress, interrupted):
         result = start_run(
             plan,
-            settings=ctx.settings,
+            settings=settings,
             store=ctx.store,
             options=options,
             progress=progress,
@@ -186,6 +194,13 @@ def resume(
     """
     from uet.engine.api import resume_run  # noqa: PLC0415
 
+    def waiting(pid: int) -> None:
+        click.echo(
+            f"waiting for the executor process (pid {pid}) of the previous orchestrator:"
+            " its running tasks end first",
+            err=True,
+        )
+
     with _watching(ctx, as_json, verbose=verbose) as (progress, interrupted):
         result = resume_run(
             run_id,
@@ -194,6 +209,7 @@ def resume(
             concurrency=concurrency,
             progress=progress,
             interrupted=interrupted,
+            on_wait=waiting,
         )
     _report(ctx, result, as_json)
 

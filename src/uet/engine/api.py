@@ -6,11 +6,19 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from uet import defaults
 from uet.clock import Clock, FixedClock, SystemClock
 from uet.config import Settings, load_settings
+from uet.engine.adoption import (
+    JOURNAL_PARAM,
+    free_lost,
+    redispatch_decisions,
+    wait_for_executor,
+)
 from uet.engine.model import (
     RunOptions,
     RunResult,
@@ -25,6 +33,8 @@ from uet.engine.tooltasks import Tooling, ToolTasks, load_tooling
 from uet.errors import LeaseHeldError, StorageFault, UsageError
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, OutputSink
+from uet.execution.executor_process import ProcessExecutor
+from uet.execution.journal import journal_path
 from uet.execution.local import LocalExecutor
 from uet.ids import RandomIds, SequentialIds
 from uet.routing import Router
@@ -37,10 +47,37 @@ from uet.states import RunStatus, TaskStatus
 
 
 def local_executor(concurrency: int) -> ExecutorFactory:
+    """Tasks run by a thread of this process (``--executor local-inproc``)."""
+
     def make(output: OutputSink, clock: Clock) -> Executor:
         return LocalExecutor(max_workers=concurrency, output=output, clock=clock)
 
     return make
+
+
+def process_executor(concurrency: int, journal: Path) -> ExecutorFactory:
+    """Tasks run by a per-run executor process that journals every outcome (the default):
+    outcomes survive the orchestrator (``uet.engine.adoption``)."""
+
+    def make(output: OutputSink, clock: Clock) -> Executor:
+        return ProcessExecutor(journal, max_workers=concurrency, output=output, clock=clock)
+
+    return make
+
+
+def _journal(settings: Settings, options: RunOptions, run_id: str) -> Path | None:
+    """The run's journal when it gets an executor process (not in deterministic mode: its
+    event log must not depend on a second process's timing)."""
+    if settings.executor == "local-inproc" or options.deterministic:
+        return None
+    return journal_path(settings.home, run_id)
+
+
+def _default_executor(settings: Settings, options: RunOptions, run_id: str) -> ExecutorFactory:
+    journal = _journal(settings, options, run_id)
+    if journal is None:
+        return local_executor(options.concurrency)
+    return process_executor(options.concurrency, journal)
 
 
 def start_run(
@@ -96,7 +133,9 @@ def _record_new_run(
         with store.transaction() as tx:
             if tx.get_run(run_id) is not None:
                 raise UsageError(f"a run {run_id!r} exists already (see `uet status {run_id}`)")
-            tx.create_run(_run_record(run_id, plan, options, now))
+            tx.create_run(
+                _run_record(run_id, plan, options, now, _journal(settings, options, run_id))
+            )
             lease = take_lease(
                 store,
                 run_id,
@@ -145,9 +184,13 @@ def resume_run(
     executor_factory: ExecutorFactory | None = None,
     interrupted: threading.Event | None = None,
     bus: EventBus | None = None,
+    on_wait: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Go on with an interrupted run: reconcile what its dead orchestrator left, then run
-    every task not yet done, within what is left of each task's retry budget."""
+    """Go on with an interrupted run: wait for its previous executor process to end (its
+    running tasks with it; ``on_wait(pid)`` says so now and then), adopt the outcomes it
+    journaled, reconcile what is left, then run every task not yet done, within what is left
+    of each task's retry budget (an attempt lost because uet died uses none of it,
+    ``settings.lost_redispatch_max`` times per task)."""
     with store.reader() as tx:
         run = tx.get_run(run_id)
     if run is None:
@@ -168,6 +211,7 @@ def resume_run(
             executor_factory=executor_factory,
             interrupted=interrupted,
             bus=bus,
+            on_wait=on_wait,
         )
     finally:
         lease.release()  # a no-op once the run loop gave it back
@@ -206,16 +250,24 @@ def _resume_owned(
     executor_factory: ExecutorFactory | None,
     interrupted: threading.Event | None,
     bus: EventBus | None,
+    on_wait: Callable[[int], None] | None,
 ) -> RunResult:
     run_id = run.id
-    reconcile(store, run_id, clock, lease=lease)
+    if not wait_for_executor(run, on_wait=on_wait, interrupted=interrupted):
+        with store.reader() as tx:  # Ctrl-C while waiting: nothing changed, still resumable
+            counts = Counter(row.status for row in tx.get_tasks(run_id))
+        return RunResult(run_id, RunStatus.INTERRUPTED, dict(counts))
+    reconciled = reconcile(store, run_id, clock, lease=lease)
     with store.reader() as tx:
         rows = tx.get_tasks(run_id)
         attempts = tx.get_attempts(run_id)
         workstreams = tx.get_workstreams(run_id)
     tasks = _in_plan_order(rows)
     tooling = load_tooling(tasks, settings)
-    used = counted_attempts(attempts, routed_tasks(rows))
+    limit = settings.lost_redispatch_max
+    used = counted_attempts(attempts, routed_tasks(rows)) - Counter(free_lost(attempts, limit))
+    lost_now = [] if reconciled is None else reconciled.lost
+    forgiven = redispatch_decisions(run_id, attempts, lost_now, clock.now(), limit)
     numbered: dict[str, int] = {}  # a canceled attempt's number is not given again
     for attempt in attempts:
         numbered[attempt.task_id] = max(numbered.get(attempt.task_id, 0), attempt.number)
@@ -230,6 +282,7 @@ def _resume_owned(
     with store.transaction() as tx:
         tx.claim_run(run_id, host=socket.gethostname(), pid=os.getpid(), at=time.time())
         tx.set_run_status(run_id, RunStatus.RUNNING)
+        tx.record_decisions(forgiven)
         announce = (resumed, tx.insert_events(resumed))
     return _drive(
         store,
@@ -329,7 +382,7 @@ def _drive_fenced(
         context = RunContext(
             store=store,
             bus=bus,
-            executor_factory=executor_factory or local_executor(options.concurrency),
+            executor_factory=executor_factory or _default_executor(settings, options, run_id),
             clock=clock,
             run_id=run_id,
             options=options,
@@ -413,7 +466,9 @@ def _in_plan_order(rows: Sequence[TaskRecord]) -> list[PlannedTask]:
     return [by_key[key] for key in order]
 
 
-def _run_record(run_id: str, plan: Plan, options: RunOptions, now: float) -> RunRecord:
+def _run_record(
+    run_id: str, plan: Plan, options: RunOptions, now: float, journal: Path | None
+) -> RunRecord:
     # Claimed by this process from its first moment (wall-clock heartbeat, whatever the
     # run's clock): a `uet status` that looks in between must not take it for orphaned.
     return RunRecord(
@@ -429,6 +484,7 @@ def _run_record(run_id: str, plan: Plan, options: RunOptions, now: float) -> Run
             "concurrency": options.concurrency,
             "files": sorted({str(path) for path in plan.sources.values()}),
             "workstreams": [ws.id for ws in plan.workstreams],
+            **({} if journal is None else {JOURNAL_PARAM: str(journal)}),
         },
     )
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from uet import defaults
 from uet.clock import Clock
+from uet.engine.adoption import NOT_STARTED, ORCHESTRATOR_DIED, adopt_outcomes, executor_pid
 from uet.engine.tooltasks import FALLBACK_EXITS
 from uet.errors import LeaseHeldError, StoreError
 from uet.execution.process import environments_with, kill_process_group
@@ -56,9 +57,6 @@ grace and the command's own start-up, the groups are gone within 2 s of ``uet ca
 
 CANCEL_KILL_GRACE_S = 0.3
 """Seconds between SIGTERM and SIGKILL when ``cancel_run`` kills groups itself."""
-
-NOT_STARTED = "not started: its orchestrator died first"
-"""``error`` of an attempt reconciled as never started (``canceled``: no retry used up)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +143,9 @@ def _reconcile(store: Store, run: RunRecord, clock: Clock) -> Reconciled | None:
         run = tx.get_run(run_id) or run  # as it is now that we hold its lease
         if run.status.finished and run.status is not RunStatus.INTERRUPTED:
             return None
+    if (waiting := _adopt_journal(store, run, clock)) is not None:
+        return waiting  # its executor process still runs the tasks: they are not lost
+    with store.reader() as tx:
         attempts = tx.get_attempts(run_id)
         # Only when one could be a routed task's fallback (rare): which tasks are routed.
         fallbacks = any(a.exit_code in FALLBACK_EXITS for a in attempts)
@@ -152,14 +153,10 @@ def _reconcile(store: Store, run: RunRecord, clock: Clock) -> Reconciled | None:
     live = [a for a in attempts if a.state in LIVE_ATTEMPT_STATES]
     groups = _process_groups(run, live)
     killed = _kill_groups(run, groups.values(), grace=2.0)
-    # A dispatched attempt with no process, recorded or found, never started (it waited in
-    # the executor's queue): canceled, so it uses up no retry. Elsewhere we cannot look: lost.
-    reachable = _reachable(run)
-    unstarted = {
-        a.id
-        for a in live
-        if reachable and a.state is AttemptState.DISPATCHED and a.id not in groups
-    }
+    # What the journal proved never started was settled by _adopt_journal. No process found
+    # proves nothing (it may have run and ended): lost, which uses up no retry
+    # (adoption.free_lost), LOST_REDISPATCH_MAX times per task.
+    unstarted: set[int] = set()
     status = RunStatus.CANCELED if run.status is RunStatus.CANCELING else RunStatus.INTERRUPTED
     now = clock.now()
     with store.transaction() as tx:
@@ -168,7 +165,7 @@ def _reconcile(store: Store, run: RunRecord, clock: Clock) -> Reconciled | None:
                 [
                     AttemptResult(a.id, AttemptState.CANCELED, now, error=NOT_STARTED)
                     if a.id in unstarted
-                    else AttemptResult(a.id, AttemptState.LOST, now, error="its orchestrator died")
+                    else AttemptResult(a.id, AttemptState.LOST, now, error=ORCHESTRATOR_DIED)
                     for a in live
                 ]
             )
@@ -255,6 +252,25 @@ def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock) -> RunStatus:
         tx.set_run_status(run.id, RunStatus.CANCELED, ended_at=now)
         tx.insert_events([("run.canceled", now, run.id, None, None, None)])
     return RunStatus.CANCELED
+
+
+def _adopt_journal(store: Store, run: RunRecord, clock: Clock) -> Reconciled | None:
+    """Before anything is marked lost: the outcomes the run's executor process journaled
+    (``uet.engine.adoption``). While that process still runs, its tasks are not lost: the
+    run is only marked ``interrupted`` (nothing drives it), its attempts stay as they are."""
+    if not _reachable(run):
+        return None
+    pid = executor_pid(run)
+    if pid is None:
+        adopt_outcomes(store, run, clock)
+        return None
+    if run.status is RunStatus.RUNNING:
+        now = clock.now()
+        with store.transaction() as tx:
+            tx.set_run_status(run.id, RunStatus.INTERRUPTED, ended_at=now)
+            payload = {"reconciled": True, "executor": pid}
+            tx.insert_events([("run.interrupted", now, run.id, None, None, payload)])
+    return Reconciled(run.id, [], [], RunStatus.INTERRUPTED)
 
 
 def counted_attempts(attempts: Iterable[AttemptRecord], routed: Collection[str]) -> Counter[str]:

@@ -91,7 +91,15 @@ CATALOG: tuple[EventType, ...] = (
         "run.interrupted",
         "run",
         "The run stopped on a signal, or its dead orchestrator was found; `uet resume` goes on.",
-        (_f("reconciled", "bool", "written by recovery for a dead orchestrator", optional=True),),
+        (
+            _f("reconciled", "bool", "written by recovery for a dead orchestrator", optional=True),
+            _f(
+                "executor",
+                "int",
+                "pid of the run's executor process, which still runs its tasks",
+                optional=True,
+            ),
+        ),
     ),
     EventType("run.cancel_requested", "run", "`uet cancel` asked the run's orchestrator to stop."),
     # -- tasks --------------------------------------------------------------------------------
@@ -128,7 +136,24 @@ CATALOG: tuple[EventType, ...] = (
         "task.completed",
         "attempt",
         "The task succeeded (SPEC.md's task.completed with outcome succeeded).",
-        (_ATTEMPT, _OUTCOME, _f("exit_code", "int?", "the process's exit code")),
+        (
+            _ATTEMPT,
+            _OUTCOME,
+            _f("exit_code", "int?", "the process's exit code"),
+            _f("adopted", "bool", "taken from the journal by `uet resume`", optional=True),
+        ),
+    ),
+    EventType(
+        "task.adopted",
+        "attempt",
+        "An attempt that ended after its orchestrator died, as its executor process journaled "
+        "it, taken by `uet resume` (a success is task.completed); judged like any outcome.",
+        (
+            _ATTEMPT,
+            _OUTCOME,
+            _f("exit_code", "int?", "the process's exit code"),
+            _f("adopted", "bool", "always true"),
+        ),
     ),
     EventType(
         "task.failed",
@@ -164,7 +189,10 @@ CATALOG: tuple[EventType, ...] = (
         "attempt",
         "An attempt was stopped by a signal to uet, or never started before uet died; it "
         "uses no retry.",
-        (_f("attempt", "int", "the attempt's number", optional=True),),
+        (
+            _f("attempt", "int", "the attempt's number", optional=True),
+            _f("reason", "str", "why it never started (from the run's journal)", optional=True),
+        ),
     ),
     EventType(
         "task.lost",

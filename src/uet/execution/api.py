@@ -50,6 +50,8 @@ class Job:
     ``env`` is the complete environment of the process (the engine merges os.environ, the
     workstream's and the task's env, and UET_RUN_ID / UET_TASK_ID / UET_NON_INTERACTIVE /
     NON_INTERACTIVE). stdin is always /dev/null; the process leads a new process group.
+    When it exits, what is left of its group is stopped (SIGTERM, SIGKILL after
+    ``kill_grace``) before its ``Finished`` is reported, unless ``keep_background``.
     """
 
     attempt_id: int
@@ -61,6 +63,7 @@ class Job:
     timeout: float | None = None  # seconds; past it the whole process group is killed
     kill_grace: float = 5.0  # seconds between SIGTERM and SIGKILL
     log_path: Path | None = None  # every byte of stdout and stderr is appended here
+    keep_background: bool = False  # True: what is left of its group when it exits lives on
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,10 @@ class LocalExecutor:
     Use it as a context manager, or call ``close()``: it stops every running process group
     (SIGTERM, SIGKILL after each job's ``kill_grace``) and joins the thread. Their
     ``Finished(canceled)`` reports can still be collected by ``poll`` afterwards.
+
+    ``reaper=True`` is for a process that made itself a child subreaper (the executor
+    process, ``uet.execution.spawner``): processes of a job that escaped its group with
+    setsid are adopted by it, and the reactor stops them when their job ends.
     """
 
     def __init__(
@@ -45,12 +49,14 @@ class LocalExecutor:
         max_workers: int | None = None,
         output: OutputSink = _discard,
         clock: Clock | None = None,
+        *,
+        reaper: bool = False,
     ) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         self._clock = clock if clock is not None else SystemClock()
         self._reports: queue.SimpleQueue[list[Report]] = queue.SimpleQueue()
-        self._reactor = Reactor(max_workers, output, self._clock, self._reports.put)
+        self._reactor = Reactor(max_workers, output, self._clock, self._reports.put, reaper=reaper)
         self._lock = threading.Lock()  # orders commands against the reactor's end
         self._stopped = False  # the reactor accepts no more commands
         self._closed = False
@@ -114,6 +120,11 @@ class LocalExecutor:
     def cancel(self, attempt_id: int) -> None:
         """Stop a job (a ``Finished`` with state ``canceled`` follows); unknown ids are ignored."""
         self._command(Command.CANCEL, attempt_id)
+
+    def drain(self) -> None:
+        """Start nothing more: queued jobs end ``canceled`` as never started, running ones go
+        on to their end (timeouts still apply); then the executor closes by itself."""
+        self._command(Command.DRAIN, None)
 
     def running(self) -> int:
         """Jobs submitted whose ``Finished`` has not been returned by ``poll`` yet."""

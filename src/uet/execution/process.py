@@ -21,6 +21,7 @@ signalling a group whose leader was already reaped could hit a stranger.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -251,3 +252,116 @@ def kill_process_group(
         signal_group(pgid, signal.SIGKILL)
         _wait_until_dead(pgid, max(grace, 1.0))
     return True
+
+
+MARKER_KEYS = ("UET_RUN_ID", "UET_TASK_ID", "UET_ATTEMPT")
+"""The environment variables that tie a process to one attempt of one task of one run."""
+
+Marker = tuple[str, str, str]
+
+
+def attempt_marker(env: Mapping[str, str]) -> Marker | None:
+    """The (run, task, attempt) a job's environment marks; None when it lacks one of them."""
+    try:
+        return (env[MARKER_KEYS[0]], env[MARKER_KEYS[1]], env[MARKER_KEYS[2]])
+    except KeyError:
+        return None
+
+
+def _marker_of(pid: int) -> Marker | None:
+    pairs = _environ(pid)
+    if pairs is None:
+        return None
+    found: dict[str, str] = {}
+    for entry in pairs:
+        name, sep, value = entry.partition(b"=")
+        key = name.decode("utf-8", "replace")
+        if sep and key in MARKER_KEYS:
+            found[key] = value.decode("utf-8", "replace")
+    return attempt_marker(found)
+
+
+def _children() -> set[int]:
+    """Pids of this process's children (every thread's), from /proc/self/task/*/children."""
+    pids: set[int] = set()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children", "rb") as file:
+                pids.update(int(pid) for pid in file.read().split())
+        except OSError:  # the thread ended while we looked
+            continue
+    return pids
+
+
+def _state(pid: int) -> bytes | None:
+    """The one-letter state of ``pid`` (b"Z" for a zombie); None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            stat = file.read(512)
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2 :][:1]
+
+
+class Orphans:
+    """What a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``) does with adopted children.
+
+    A process that left its task's group (``setsid``) and outlived its parent is reparented
+    to the subreaper. ``sweep`` looks at every child that is not a job's leader: zombies are
+    reaped; a live one whose environment marks an attempt that is over is sent SIGTERM (its
+    group too, if it leads one) and SIGKILL ``grace`` seconds later; one that marks a running
+    attempt, or an attempt that keeps its background, is left alone. A child without a marker
+    (it cleared its environment) is stopped too, unless some job kept its background: then
+    it may be that job's daemon. Only the thread that spawns jobs may call ``sweep``: a
+    leader it has not reaped yet must be in ``leaders``, or its exit status would be stolen.
+    """
+
+    def __init__(self, grace: float = 5.0) -> None:
+        self.grace = grace
+        self.watched: dict[int, float] = {}  # pid -> monotonic time of its SIGKILL
+        self._kept: set[Marker] = set()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a periodic sweep has something to do (kill, or reap a kept daemon)."""
+        return bool(self.watched or self._kept)
+
+    def ended(self, job: Job) -> None:
+        marker = attempt_marker(job.env)
+        if job.keep_background and marker is not None:
+            self._kept.add(marker)
+
+    def sweep(self, leaders: set[int], running: set[Marker | None], now: float) -> None:
+        for pid in _children() - leaders:
+            state = _state(pid)
+            if state is None or state in (b"Z", b"X"):
+                self._reap(pid)
+                continue
+            if pid in self.watched:
+                if now >= self.watched[pid]:
+                    _signal(pid, signal.SIGKILL)
+                    self.watched[pid] = now + self.grace
+                continue
+            marker = _marker_of(pid)
+            if marker in self._kept or (marker is not None and marker in running):
+                continue
+            if marker is None and self._kept:
+                continue
+            _signal(pid, signal.SIGTERM)
+            self.watched[pid] = now + self.grace
+
+    def _reap(self, pid: int) -> None:
+        self.watched.pop(pid, None)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def _signal(pid: int, signum: int) -> None:
+    """Signal ``pid``, and its group when it leads one (an escapee that ran setsid)."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass

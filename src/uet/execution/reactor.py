@@ -15,6 +15,20 @@ A job, once started, moves through::
 A stopping job's leader is reaped only after its group is empty (see ``process``), so the
 group id cannot be recycled while we still signal it. A job finishes when its leader exits:
 the pipe is drained then, and a background process that still holds it loses its output.
+
+When a leader exits by itself, what is left of its group is stopped too (systemd's
+``KillMode=control-group``), unless the job keeps its background (``Job.keep_background``):
+the leader is reaped, then SIGTERM goes to the group. ``ESRCH`` is the common case (nothing
+was left, one syscall); otherwise the group stays in ``stopping`` (SIGKILL after the grace)
+and its ``Finished``, with the leader's own exit status, waits until the group is empty, so
+a background process never overlaps the task's retry or its dependents. Reaping first is
+safe: the group's number stays taken while any member lives, and a freed number comes back
+only after the kernel has cycled through ``pid_max`` others.
+
+With ``reaper=True`` (the executor process, a child subreaper) processes that left the group
+with ``setsid`` come back as our children once their parent exits: after each job and every
+``SWEEP_INTERVAL_S`` the reactor lists its children, stops those whose environment marks an
+attempt that is over (``UET_TASK_ID`` / ``UET_ATTEMPT``) and reaps the zombies among them.
 """
 
 from __future__ import annotations
@@ -49,10 +63,14 @@ from uet.states import AttemptState
 
 log = logging.getLogger("uet.execution")
 
+NOT_STARTED = "not started: its orchestrator had gone"
+"""``error`` of a job the executor dropped from its queue because the orchestrator died."""
+
 READ_BYTES = 65_536  # one read from a pipe
 STOP_TICK_S = 0.02  # seconds between looks at the groups of stopping jobs
 KILL_WAIT_S = 5.0  # seconds after SIGKILL before a group that will not die is given up on
 _DRAIN_READS = 32  # reads at most when a leader exits (a pipe holds 64 KiB)
+SWEEP_INTERVAL_S = 1.0  # seconds between looks at our adopted children (reaper mode)
 
 
 class Command(enum.Enum):
@@ -61,6 +79,7 @@ class Command(enum.Enum):
     SUBMIT = "submit"  # argument: the Job
     CANCEL = "cancel"  # argument: the attempt id
     CLOSE = "close"  # argument: None
+    DRAIN = "drain"  # argument: None; start nothing more, let running jobs finish, then end
 
 
 @dataclass(eq=False, slots=True)
@@ -81,6 +100,7 @@ class Run:
     give_up_at: float = 0.0  # monotonic time to stop waiting for a group that will not die
     killed: bool = False
     done: bool = False
+    returncode: int | None = None  # once the leader is reaped (leftovers being stopped)
 
     @property
     def pgid(self) -> int:
@@ -99,6 +119,8 @@ class Reactor:
         sink: OutputSink,
         clock: Clock,
         emit: Callable[[list[Report]], None],
+        *,
+        reaper: bool = False,
     ) -> None:
         self._max = max_workers
         self._sink = sink
@@ -118,6 +140,8 @@ class Reactor:
         self._flush_at: float | None = None
         self._out: list[Report] = []
         self._closing = False
+        self._reaper = process.Orphans() if reaper else None
+        self._sweep_at = time.monotonic() + SWEEP_INTERVAL_S
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -148,6 +172,8 @@ class Reactor:
             self._advance_stopping(now)
         if self._flush_at is not None and now >= self._flush_at:
             self._flush_all()
+        if self._reaper is not None and now >= self._sweep_at:
+            self._sweep(now)
         self._start_queued()
         if self._out:
             batch, self._out = self._out, []
@@ -160,6 +186,8 @@ class Reactor:
             deadlines.append(self._timeouts[0][0])
         if self._flush_at is not None:
             deadlines.append(self._flush_at)
+        if self._reaper is not None and self._reaper.busy:
+            deadlines.append(self._sweep_at)
         if not deadlines:
             return STOP_TICK_S if self._stopping else -1
         wait = max(0.0, min(deadlines) - time.monotonic())
@@ -183,6 +211,8 @@ class Reactor:
                 self._cancel(arg, AttemptState.CANCELED, "canceled")
             elif verb is Command.CLOSE:
                 self._close()
+            elif verb is Command.DRAIN:
+                self._drain_queue()
 
     def _cancel(self, attempt_id: int, state: AttemptState, note: str) -> None:
         run = self._runs.get(attempt_id)
@@ -203,6 +233,15 @@ class Reactor:
             self._out.append(Finished(job.attempt_id, outcome))
         for run in list(self._runs.values()):
             self._begin_stop(run, AttemptState.CANCELED, "executor closed")
+
+    def _drain_queue(self) -> None:
+        """The orchestrator is gone: queued jobs never start (their outcome says so), running
+        ones go on to their end (timeouts still apply); then the loop ends."""
+        self._closing = True
+        while self._queued:
+            job = self._queued.popleft()
+            outcome = self._unstarted(AttemptState.CANCELED, NOT_STARTED)
+            self._out.append(Finished(job.attempt_id, outcome))
 
     def _unstarted(self, state: AttemptState, note: str) -> Outcome:
         return Outcome(state, started_at=None, ended_at=self._clock.now(), error=note)
@@ -304,15 +343,23 @@ class Reactor:
         run.exited = True
         self._epoll.unregister(run.pidfd)  # level-triggered: it would fire on every turn
         del self._fds[run.pidfd]
-        if run.stop is None:
+        if run.stop is not None:
+            return  # a stopping run is finished by _advance_stopping once its group is empty
+        if run.job.keep_background:
             self._finish(run)
-        # a stopping run is finished by _advance_stopping once its group is empty
+            return
+        run.returncode = run.child.reap()  # see the module docstring: why reaping first is safe
+        if not process.signal_group(run.pgid, signal.SIGTERM):
+            self._finish(run)  # nothing was left of its group: the common case
+            return
+        run.kill_at = time.monotonic() + max(0.0, run.job.kill_grace)
+        self._stopping.add(run)
 
     def _fire_timeouts(self, now: float) -> None:
         heap = self._timeouts
         while heap and heap[0][0] <= now:
             _, _, run = heapq.heappop(heap)
-            if not run.done and run.stop is None:
+            if not run.done and run.stop is None and not run.exited:
                 note = f"timed out after {run.job.timeout:g} s (killed the process group)"
                 self._begin_stop(run, AttemptState.TIMED_OUT, note)
         if len(heap) > 2 * len(self._runs) + 64:  # finished runs' entries: drop them
@@ -320,8 +367,8 @@ class Reactor:
             heapq.heapify(self._timeouts)
 
     def _begin_stop(self, run: Run, state: AttemptState, note: str) -> None:
-        if run.stop is not None:
-            return
+        if run.stop is not None or run.returncode is not None:
+            return  # stopping already (or only its leftovers are, the leader being gone)
         run.stop, run.note = state, note
         run.kill_at = time.monotonic() + max(0.0, run.job.kill_grace)
         process.signal_group(run.pgid, signal.SIGTERM)
@@ -334,20 +381,26 @@ class Reactor:
             if not run.killed and now >= run.kill_at:
                 process.signal_group(run.pgid, signal.SIGKILL)
                 run.killed, run.give_up_at = True, now + KILL_WAIT_S
-                run.note = f"{run.note}; SIGKILL after {run.job.kill_grace:g} s"
+                sigkill = f"SIGKILL after {run.job.kill_grace:g} s"
+                if run.stop is None:  # leftovers of a leader that exited by itself
+                    sigkill = f"what it left in its group needed {sigkill}"
+                run.note = sigkill if run.note is None else f"{run.note}; {sigkill}"
             if not run.exited:
                 continue
             if run.pgid not in groups:
                 self._finish(run)
             elif run.killed and now >= run.give_up_at:
-                run.note = f"{run.note}; some processes of group {run.pgid} would not die"
+                stuck = f"some processes of group {run.pgid} would not die"
+                run.note = stuck if run.note is None else f"{run.note}; {stuck}"
                 self._finish(run)
 
     # -- the end ------------------------------------------------------------------------------
 
     def _finish(self, run: Run) -> None:
         self._drain(run)
-        returncode = run.child.reap()  # the leader has exited: this does not block
+        returncode = run.returncode
+        if returncode is None:
+            returncode = run.child.reap()  # the leader has exited: this does not block
         run.child.close_pidfd()
         run.stream.close()
         self._flush(run)
@@ -364,6 +417,19 @@ class Reactor:
             log_error=run.stream.log_error,
         )
         self._out.append(Finished(run.job.attempt_id, outcome))
+        if self._reaper is not None:
+            self._reaper.ended(run.job)
+            self._sweep(time.monotonic())
+
+    def _sweep(self, now: float) -> None:
+        """Reaper mode: stop and reap adopted children whose attempt is over."""
+        reaper = self._reaper
+        if reaper is None:
+            return
+        self._sweep_at = now + SWEEP_INTERVAL_S
+        leaders = {run.child.pid for run in self._runs.values() if run.returncode is None}
+        running = {process.attempt_marker(run.job.env) for run in self._runs.values()}
+        reaper.sweep(leaders, running, now)
 
     def abandon(self, reason: str) -> None:
         """The loop has ended (closed, or broken by a bug): end every job left as ``error``.
@@ -379,7 +445,9 @@ class Reactor:
             process.signal_group(run.pgid, signal.SIGKILL)
             run.stop, run.note = AttemptState.ERROR, reason
             if not run.exited:
-                self._exited(run)
+                run.exited = True
+                self._epoll.unregister(run.pidfd)
+                del self._fds[run.pidfd]
             self._finish(run)
         while self._queued:
             self._refuse(self._queued.popleft(), reason)

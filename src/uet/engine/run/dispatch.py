@@ -70,6 +70,7 @@ class CommandLauncher:
             timeout=task.timeout,
             kill_grace=defaults.KILL_GRACE_S,
             log_path=log_path,
+            keep_background=task.spec.keep_background,
         )
 
 
