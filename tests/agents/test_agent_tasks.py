@@ -108,6 +108,9 @@ def test_twelve_agent_tasks_succeed_through_fallback_when_a_tool_starts_rate_lim
         p for e in events for p in problems(e.type, e.payload, run_id=e.run_id, task_id=e.task_id)
     ]
     assert not off_catalog, off_catalog  # route.decided, breaker.*, agent.* included
+    agent_events = [e for e in events if e.type.startswith("agent.")]
+    assert {"agent.created", "agent.merged"} <= {e.type for e in agent_events}
+    assert all(e.task_id for e in agent_events)  # they came from tasks of run r1, and say so
     assert "breaker.half_open" in types  # the cooldown passed and a probe went to beta
     categories = {d.category for d in decisions}
     assert {"routing", "fallback", "breaker", "merge"} <= categories

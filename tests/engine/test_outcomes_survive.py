@@ -127,7 +127,7 @@ def test_sigkill_of_the_orchestrator_then_resume_reruns_nothing_that_succeeded(
     _check(Project.create(tmp_path), cycles=5, seed=9)
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.timeout(3600)
 def test_a_hundred_sigkills_of_the_orchestrator_lose_no_outcome(tmp_path: Path) -> None:
     """Must show (issue 9): the same, 100 cycles at random moments."""

@@ -125,7 +125,7 @@ def test_a_stopped_orchestrator_is_not_taken_over(tmp_path: Path) -> None:
     _stop_and_continue(tmp_path, STOP_S)
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.parametrize("repetition", range(10))
 def test_a_stopped_orchestrator_is_not_taken_over_repeated(tmp_path: Path, repetition: int) -> None:
     """The same, 10 times (issue 9's figure: 10 repetitions of a 120 s stop, with

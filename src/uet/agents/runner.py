@@ -96,7 +96,13 @@ def _run(attempt: ToolAttempt) -> int:
         return RATE_LIMITED_EXIT if signal is not None and code != 0 else code
     store = Store.open(attempt.db)
     try:
-        manager = AgentManager(store, home=attempt.home, protected_paths=attempt.protected_paths)
+        manager = AgentManager(
+            store,
+            home=attempt.home,
+            protected_paths=attempt.protected_paths,
+            run_id=attempt.run_id,
+            task_id=attempt.task,
+        )
         agent = agent_id_for(attempt.run_id, attempt.task)
         clone = _clone(manager, agent, attempt.root, list(attempt.files_scope))
         with clone.occupied("run it again"):  # no cleanup or merge from elsewhere meanwhile

@@ -80,8 +80,13 @@ class AgentManager:
         bus: EventBus | None = None,
         now: Callable[[], float] = time.time,
         protected_paths: Sequence[str] = defaults.PROTECTED_PATHS,
+        run_id: str | None = None,
+        task_id: str | None = None,
     ) -> None:
         self.store = store
+        # the run and task it works for (the agent runner's): its agent.* events carry them
+        self.run_id = run_id
+        self.task_id = task_id
         self.home = Path(home).absolute()
         self.agents_dir = self.home / "agents"
         self.bus = bus
@@ -515,6 +520,7 @@ class AgentManager:
     ) -> None:
         """An ``agent.*`` event; with the run and task it came from, when it came from one."""
         body = {"agent": agent.id, **payload}
+        run_id, task_id = run_id or self.run_id, task_id or self.task_id
         event: NewEvent = (type_, self._now(), run_id, task_id, None, body)
         [seq] = tx.insert_events([event])
         self._pending.append((event, seq))
