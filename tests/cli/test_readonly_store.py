@@ -77,6 +77,10 @@ class ReadOnlyHome:
         }
 
 
+IN_PROCESS = '[run]\nexecutor = "local-inproc"\n'
+"""Tasks run by a thread of uet: they die with it (and with them any open file in .uet)."""
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[ReadOnlyHome]:
     """A project whose ``.uet/`` is a tmpfs of its own (writable until remounted ro)."""
@@ -140,6 +144,7 @@ def test_a_crashed_run_reads_as_interrupted_without_being_reconciled(
     project = home.project
     run_id = unique_run_id("rocrash")
     project.write("ws.yaml", SLEEPER)
+    project.write("uet.toml", IN_PROCESS)  # the task dies with uet, as this pins
     proc = project.start("run", "ws.yaml", "--run-id", run_id)
     try:
         assert wait_until(
@@ -319,6 +324,7 @@ def test_status_on_a_writable_database_does_not_reconcile_either(tmp_path: Path)
     project = Project.create(tmp_path)
     run_id = unique_run_id("rwstatus")
     project.write("ws.yaml", SLEEPER)
+    project.write("uet.toml", IN_PROCESS)  # the task dies with uet, as this pins
     proc = project.start("run", "ws.yaml", "--run-id", run_id)
     try:
         assert wait_until(

@@ -163,11 +163,13 @@ def test_resume_waits_for_the_previous_executor_and_adopts_its_outcome(tmp_path:
         out = tmp_path / "resume.out"
         waiting = wait_until(lambda: b"waiting for the executor process" in out.read_bytes(), 30)
         assert waiting, out.read_text()
-        status = project.uet_json("status", run_id)  # nothing drives it: interrupted, but
-        assert status["status"] == "interrupted"  # its task goes on, under the executor
-        assert project.sql("SELECT state FROM attempts WHERE run_id = ?", (run_id,)) == [
-            ("running",)
-        ]
+        # the waiting resume holds the run's lease: it is the run's owner now, so the run is
+        # running (not orphaned), and its task goes on under the old executor, never lost
+        status = project.uet_json("status", run_id)
+        assert status["status"] == "running"
+        # never lost (its start may not have been recorded before the kill)
+        [(state,)] = project.sql("SELECT state FROM attempts WHERE run_id = ?", (run_id,))
+        assert state in ("dispatched", "running")
         assert run_processes(run_id) != {}
         (project.root / "go").touch()
         assert resume.wait(timeout=60) == 0, out.read_text()

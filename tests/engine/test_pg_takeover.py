@@ -33,6 +33,12 @@ class _PgProject(Project):
             return list(conn.execute(query, params).fetchall())  # type: ignore[arg-type]
 
 
+IN_PROCESS = '[run]\nexecutor = "local-inproc"\n'
+"""The orchestrator's own thread runs the tasks: a resume that took the stopped one's lease
+over does not wait for an executor process of it (which outlives a stopped orchestrator: a
+known gap, docs/execution.md)."""
+
+
 def _workstream(ledger: Path, go: Path) -> str:
     log = f'echo "$UET_TASK_ID" >> {ledger}'
     return (
@@ -52,6 +58,7 @@ def test_a_taken_over_orchestrator_stops_at_its_next_tick(tmp_path: Path, pg_url
     project.url = pg_url
     ledger, go = tmp_path / "ledger", tmp_path / "go"
     project.write("w.yaml", _workstream(ledger, go))
+    project.write("uet.toml", IN_PROCESS)  # see IN_PROCESS
     run_id = unique_run_id("takeover")
     first = project.start("run", "w.yaml", "--run-id", run_id, "--json", log="first")
     second = None

@@ -7,12 +7,14 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from uet.errors import Problem, UsageError
-from uet.spec import Plan, load_files
+
+if TYPE_CHECKING:  # the spec loader (and YAML) load only for the commands that read files
+    from uet.spec import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -48,6 +50,8 @@ def load_plan(
 ) -> Plan:
     """The files as one plan, ``--var`` values first, then the environment, for ``${VAR}``;
     each file at most ``max_bytes`` (the ``max_spec_bytes`` setting)."""
+    from uet.spec import load_files  # noqa: PLC0415 - see the imports
+
     env = {**os.environ, **parse_variables(variables)}
     return load_files(files, env=env, max_bytes=max_bytes)
 

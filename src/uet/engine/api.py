@@ -411,6 +411,7 @@ def _drive_fenced(
             progress.started(run_id, len(tasks))
         return loop.run()
     except StorageFault as fault:
+        bus.give_up_retrying()  # nothing it holds can be written now: no waiting at close
         raise StorageFault(
             f"{fault}; run {run_id} stopped (its processes were killed); what was committed "
             f"before stays: `uet resume {run_id}` once the database can be written again"

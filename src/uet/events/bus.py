@@ -291,6 +291,22 @@ class EventBus:
                 self._room.wait(0.1)
 
     def _run(self) -> None:
+        # The writer's own connection waits for SQLite's write lock in short slices, so that
+        # give_up_retrying() (a signal to the bus's owner) ends a wait for a lock another
+        # process holds within one slice, not after the driver's busy timeout.
+        try:
+            pinned = self._store.pinned(abort=self._stop_retrying, lock_timeout=self._fault_timeout)
+            pinned.__enter__()
+        except Exception:
+            logger.warning("event writer: no connection of its own", exc_info=True)
+            self._loop()
+            return
+        try:
+            self._loop()
+        finally:
+            pinned.__exit__(None, None, None)
+
+    def _loop(self) -> None:
         while True:
             self._wakeup.wait(self._flush_interval)
             self._wakeup.clear()

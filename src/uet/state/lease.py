@@ -127,6 +127,9 @@ class RunLease:
         if self._released:
             return
         self._released = True
+        if self._lock is not None:  # a lock file decides: the row need not be written (nor
+            self._lock.release(unlink=finished)  # wait for a database lock on the way out)
+            return
         try:
             with self.store.transaction() as tx:
                 tx.conn.execute(
@@ -135,10 +138,7 @@ class RunLease:
                     .values(expires_at=0.0)
                 )
         except StoreError:
-            pass  # documented above: expiry and the kernel release it anyway
-        finally:
-            if self._lock is not None:
-                self._lock.release(unlink=finished)
+            pass  # documented above: expiry releases it anyway
 
     def __enter__(self) -> RunLease:
         return self
