@@ -325,91 +325,47 @@ def _drive(
     tooling: Tooling | None = None,
     lease: RunLease,
 ) -> RunResult:
-    """Drive the run whose ``lease`` this process holds; every write transaction of the run
-    loop renews it (the fence), and it is given back however the loop ends."""
-    result: RunResult | None = None
-    try:
-        with store.fenced(lease.renew):
-            result = _drive_fenced(
-                store,
-                settings=settings,
-                run_id=run_id,
-                tasks=tasks,
-                limits=limits,
-                options=options,
-                clock=clock,
-                progress=progress,
-                executor_factory=executor_factory,
-                interrupted=interrupted,
-                used=used,
-                finished=finished,
-                numbered=numbered,
-                bus=bus,
-                announce=announce,
-                tooling=tooling,
-            )
-        return result
-    finally:
-        lease.release(finished=result is not None and result.status in _ENDED)
-
-
-_ENDED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED)
-"""Statuses a run never leaves: its lock file goes with its lease."""
-
-
-def _drive_fenced(
-    store: Store,
-    *,
-    settings: Settings,
-    run_id: str,
-    tasks: Sequence[PlannedTask],
-    limits: Mapping[str, int],
-    options: RunOptions,
-    clock: Clock,
-    progress: Progress | None,
-    executor_factory: ExecutorFactory | None,
-    interrupted: threading.Event | None,
-    used: Mapping[str, int],
-    finished: Mapping[str, TaskStatus] | None,
-    numbered: Mapping[str, int] | None,
-    bus: EventBus | None,
-    announce: tuple[Sequence[NewEvent], Sequence[int | None]],
-    tooling: Tooling | None,
-) -> RunResult:
+    """Drive the run whose ``lease`` this process holds: the run loop's write transactions
+    renew it (the fence), and it is given back however the loop ends."""
     own_bus = bus is None
     bus = bus or EventBus(store, clock=clock, fault_timeout=settings.store_fault_timeout)
+    result: RunResult | None = None
     try:
-        context = RunContext(
-            store=store,
-            bus=bus,
-            executor_factory=executor_factory or _default_executor(settings, options, run_id),
-            clock=clock,
-            run_id=run_id,
-            options=options,
-            root=settings.root,
-            home=settings.home,
-            progress=progress or NullProgress(),
-            base_env=os.environ,
-            interrupted=interrupted or threading.Event(),
-            lock_timeout=settings.sqlite_busy_timeout,
-            tool_tasks=None
-            if tooling is None
-            else _tool_tasks(tooling, store, settings, run_id, clock, fixed=options.deterministic),
-        )
-        loop = RunLoop(context, tasks, workstream_limits=limits, used=used, numbered=numbered)
-        _restore(loop, finished or {}, store, run_id, clock)
-        now = clock.now()
-        started: list[NewEvent] = [("run.started", now, run_id, None, None, None)]
-        with store.transaction() as tx:
-            tx.claim_run(run_id, host=socket.gethostname(), pid=os.getpid(), at=time.time())
-            first = finished is None  # a resumed run keeps the time it first started
-            tx.set_run_status(run_id, RunStatus.RUNNING, started_at=now if first else None)
-            seqs = tx.insert_events(started)
-        bus.deliver_committed(*announce)
-        bus.deliver_committed(started, seqs)
-        if progress is not None:
-            progress.started(run_id, len(tasks))
-        return loop.run()
+        with store.fenced(lease.renew):  # every write transaction of the run renews it
+            context = RunContext(
+                store=store,
+                bus=bus,
+                executor_factory=executor_factory or _default_executor(settings, options, run_id),
+                clock=clock,
+                run_id=run_id,
+                options=options,
+                root=settings.root,
+                home=settings.home,
+                progress=progress or NullProgress(),
+                base_env=os.environ,
+                interrupted=interrupted or threading.Event(),
+                lock_timeout=settings.sqlite_busy_timeout,
+                tool_tasks=None
+                if tooling is None
+                else _tool_tasks(
+                    tooling, store, settings, run_id, clock, fixed=options.deterministic
+                ),
+            )
+            loop = RunLoop(context, tasks, workstream_limits=limits, used=used, numbered=numbered)
+            _restore(loop, finished or {}, store, run_id, clock)
+            now = clock.now()
+            started: list[NewEvent] = [("run.started", now, run_id, None, None, None)]
+            with store.transaction() as tx:
+                tx.claim_run(run_id, host=socket.gethostname(), pid=os.getpid(), at=time.time())
+                first = finished is None  # a resumed run keeps the time it first started
+                tx.set_run_status(run_id, RunStatus.RUNNING, started_at=now if first else None)
+                seqs = tx.insert_events(started)
+            bus.deliver_committed(*announce)
+            bus.deliver_committed(started, seqs)
+            if progress is not None:
+                progress.started(run_id, len(tasks))
+            result = loop.run()
+        return result
     except StorageFault as fault:
         bus.give_up_retrying()  # nothing it holds can be written now: no waiting at close
         raise StorageFault(
@@ -417,10 +373,17 @@ def _drive_fenced(
             f"before stays: `uet resume {run_id}` once the database can be written again"
         ) from fault
     finally:
-        if own_bus:
-            bus.close(timeout=defaults.EVENT_CLOSE_TIMEOUT_S)
-        else:
-            bus.flush()
+        try:
+            if own_bus:
+                bus.close(timeout=defaults.EVENT_CLOSE_TIMEOUT_S)
+            else:
+                bus.flush()
+        finally:  # however the loop ended
+            lease.release(finished=result is not None and result.status in _ENDED)
+
+
+_ENDED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED)
+"""Statuses a run never leaves: its lock file goes with its lease."""
 
 
 def _tool_tasks(

@@ -20,6 +20,7 @@ from uet.execution.api import (
     OutputSink,
     Report,
     Started,
+    take_reports,
 )
 from uet.execution.executor_process import ProcessExecutor
 from uet.execution.journal import journal_path, read_journal
@@ -35,6 +36,7 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     "OutputSink",
     "Report",
     "Started",
+    "take_reports",
     # implementations
     "LocalExecutor",
     "ProcessExecutor",

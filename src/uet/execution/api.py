@@ -22,6 +22,8 @@ or ``error`` (uet could not start it: missing binary, bad cwd — ``exit_code`` 
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,3 +114,18 @@ class Executor(Protocol):
     def running(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+def take_reports(source: queue.SimpleQueue[list[Report]], timeout: float) -> list[Report]:
+    """Every batch of reports waiting in ``source``, waiting up to ``timeout`` seconds for
+    the first: how an executor's ``poll`` gathers what its threads put there."""
+    wait = min(timeout, threading.TIMEOUT_MAX)
+    try:
+        reports = source.get(True, wait) if wait > 0 else source.get(False)
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            reports += source.get(False)
+        except queue.Empty:
+            return reports

@@ -15,7 +15,7 @@ import threading
 from types import TracebackType
 
 from uet.clock import Clock, SystemClock
-from uet.execution.api import Finished, Job, Outcome, OutputSink, Report
+from uet.execution.api import Finished, Job, Outcome, OutputSink, Report, take_reports
 from uet.execution.reactor import Command, Reactor
 from uet.states import AttemptState
 
@@ -104,16 +104,7 @@ class LocalExecutor:
 
     def poll(self, timeout: float) -> list[Report]:
         """Reports since the last call; waits up to ``timeout`` seconds for the first one."""
-        wait = min(timeout, threading.TIMEOUT_MAX)
-        try:
-            reports = self._reports.get(True, wait) if wait > 0 else self._reports.get(False)
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                reports += self._reports.get(False)
-            except queue.Empty:
-                break
+        reports = take_reports(self._reports, timeout)
         self._finished += sum(isinstance(report, Finished) for report in reports)
         return reports
 
