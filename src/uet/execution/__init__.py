@@ -19,8 +19,8 @@ from uet.execution.api import (
     Outcome,
     OutputSink,
     Report,
+    ReportQueue,
     Started,
-    take_reports,
 )
 from uet.execution.executor_process import ProcessExecutor
 from uet.execution.journal import journal_path, read_journal
@@ -36,7 +36,7 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     "OutputSink",
     "Report",
     "Started",
-    "take_reports",
+    "ReportQueue",
     # implementations
     "LocalExecutor",
     "ProcessExecutor",

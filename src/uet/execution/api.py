@@ -27,7 +27,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from uet.states import AttemptState
 
@@ -116,16 +117,46 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def take_reports(source: queue.SimpleQueue[list[Report]], timeout: float) -> list[Report]:
-    """Every batch of reports waiting in ``source``, waiting up to ``timeout`` seconds for
-    the first: how an executor's ``poll`` gathers what its threads put there."""
-    wait = min(timeout, threading.TIMEOUT_MAX)
-    try:
-        reports = source.get(True, wait) if wait > 0 else source.get(False)
-    except queue.Empty:
-        return []
-    while True:
+class ReportQueue:
+    """What every executor of this package shares: a queue its threads put batches of
+    reports in, ``poll`` and ``running`` over it, and closing as a context manager.
+    Subclasses count ``_submitted`` jobs and implement ``submit``, ``cancel``, ``close``."""
+
+    def __init__(self) -> None:
+        self._reports: queue.SimpleQueue[list[Report]] = queue.SimpleQueue()
+        self._submitted = 0
+        self._finished = 0
+
+    def poll(self, timeout: float) -> list[Report]:
+        """Reports since the last call; waits up to ``timeout`` seconds for the first one."""
+        wait = min(timeout, threading.TIMEOUT_MAX)
+        source = self._reports
         try:
-            reports += source.get(False)
+            reports = source.get(True, wait) if wait > 0 else source.get(False)
         except queue.Empty:
-            return reports
+            return []
+        while True:
+            try:
+                reports += source.get(False)
+            except queue.Empty:
+                break
+        self._finished += sum(isinstance(report, Finished) for report in reports)
+        return reports
+
+    def running(self) -> int:
+        """Jobs submitted whose ``Finished`` has not been returned by ``poll`` yet."""
+        return self._submitted - self._finished
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

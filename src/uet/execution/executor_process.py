@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from types import TracebackType
 
 from uet.clock import Clock, SystemClock
-from uet.execution.api import Finished, Job, Outcome, OutputSink, Report, take_reports
+from uet.execution.api import Finished, Job, Outcome, OutputSink, ReportQueue
 from uet.execution.wire import WireError, frame, job_to_wire, read_frame, report_from_wire
 from uet.states import AttemptState
 
@@ -36,7 +34,7 @@ def _discard(attempt_id: int, lines: object) -> None:
     """The default sink: output goes to log files only."""
 
 
-class ProcessExecutor:
+class ProcessExecutor(ReportQueue):
     """Runs jobs through an executor process that journals every outcome to ``journal``.
 
     Same contract as ``LocalExecutor`` (``uet.execution.api``). ``clock`` only stamps the
@@ -52,6 +50,7 @@ class ProcessExecutor:
     ) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        super().__init__()
         self._clock = clock if clock is not None else SystemClock()
         self._output = output
         self.journal = journal
@@ -69,13 +68,10 @@ class ProcessExecutor:
         self._stdin = self._proc.stdin
         self._stdout_fd = self._proc.stdout.fileno()
         self.pid = self._proc.pid
-        self._reports: queue.SimpleQueue[list[Report]] = queue.SimpleQueue()
         self._lock = threading.Lock()  # writes to the pipe, and the set of open jobs
         self._open: set[int] = set()  # submitted, no Finished read from the process yet
         self._gone: str | None = None  # why the process can take no more jobs
         self._closed = False
-        self._submitted = 0
-        self._finished = 0
         self._reader = threading.Thread(target=self._read, name="uet-executor-reader", daemon=True)
         self._reader.start()
 
@@ -146,17 +142,8 @@ class ProcessExecutor:
         outcome = Outcome(AttemptState.ERROR, None, self._clock.now(), error=note)
         self._reports.put([Finished(job.attempt_id, outcome)])
 
-    def poll(self, timeout: float) -> list[Report]:
-        """Reports since the last call; waits up to ``timeout`` seconds for the first one."""
-        reports = take_reports(self._reports, timeout)
-        self._finished += sum(isinstance(report, Finished) for report in reports)
-        return reports
-
     def cancel(self, attempt_id: int) -> None:
         self._send({"op": "cancel", "a": attempt_id})
-
-    def running(self) -> int:
-        return self._submitted - self._finished
 
     def close(self) -> None:
         """Stop every running job (the process kills their groups), wait for the process."""
@@ -168,14 +155,3 @@ class ProcessExecutor:
                     self._stdin.close()
         if self._reader is not threading.current_thread():
             self._reader.join()
-
-    def __enter__(self) -> ProcessExecutor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
-from types import TracebackType
 
 from uet.clock import Clock, SystemClock
-from uet.execution.api import Finished, Job, Outcome, OutputSink, Report, take_reports
+from uet.execution.api import Finished, Job, Outcome, OutputSink, ReportQueue
 from uet.execution.reactor import Command, Reactor
 from uet.states import AttemptState
 
@@ -26,7 +24,7 @@ def _discard(attempt_id: int, lines: object) -> None:
     """The default sink: output goes to log files only."""
 
 
-class LocalExecutor:
+class LocalExecutor(ReportQueue):
     """Runs each job in its own process group on this machine (the ``Executor`` protocol).
 
     ``max_workers`` caps the processes alive at once (``None``: as many as are submitted;
@@ -54,14 +52,12 @@ class LocalExecutor:
     ) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        super().__init__()
         self._clock = clock if clock is not None else SystemClock()
-        self._reports: queue.SimpleQueue[list[Report]] = queue.SimpleQueue()
         self._reactor = Reactor(max_workers, output, self._clock, self._reports.put, reaper=reaper)
         self._lock = threading.Lock()  # orders commands against the reactor's end
         self._stopped = False  # the reactor accepts no more commands
         self._closed = False
-        self._submitted = 0
-        self._finished = 0
         self._thread = threading.Thread(target=self._serve, name="uet-executor", daemon=True)
         self._thread.start()
 
@@ -102,12 +98,6 @@ class LocalExecutor:
             outcome = Outcome(AttemptState.ERROR, None, self._clock.now(), error=note)
             self._reports.put([Finished(job.attempt_id, outcome)])
 
-    def poll(self, timeout: float) -> list[Report]:
-        """Reports since the last call; waits up to ``timeout`` seconds for the first one."""
-        reports = take_reports(self._reports, timeout)
-        self._finished += sum(isinstance(report, Finished) for report in reports)
-        return reports
-
     def cancel(self, attempt_id: int) -> None:
         """Stop a job (a ``Finished`` with state ``canceled`` follows); unknown ids are ignored."""
         self._command(Command.CANCEL, attempt_id)
@@ -117,10 +107,6 @@ class LocalExecutor:
         on to their end (timeouts still apply); then the executor closes by itself."""
         self._command(Command.DRAIN, None)
 
-    def running(self) -> int:
-        """Jobs submitted whose ``Finished`` has not been returned by ``poll`` yet."""
-        return self._submitted - self._finished
-
     def close(self) -> None:
         """Stop every running job's process group and join the reactor thread (idempotent)."""
         if not self._closed:
@@ -128,17 +114,6 @@ class LocalExecutor:
             self._command(Command.CLOSE, None)
         if self._thread is not threading.current_thread():
             self._thread.join()
-
-    def __enter__(self) -> LocalExecutor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def run_job(job: Job, output: OutputSink = _discard) -> Outcome:
