@@ -189,8 +189,6 @@ def _gate(clone: AgentClone, attempt: ToolAttempt) -> GateFailure | None:
     failure (with the end of its output), or None when every one passed."""
     for command in attempt.acceptance:
         _say(f"acceptance: {command}")
-        tail: deque[str] = deque()
-        size = 0
         with subprocess.Popen(  # noqa: S602 - the user's acceptance command, a shell string
             command,
             shell=True,
@@ -202,18 +200,10 @@ def _gate(clone: AgentClone, attempt: ToolAttempt) -> GateFailure | None:
             text=True,
             errors="replace",
         ) as process:
-            assert process.stdout is not None  # noqa: S101 - PIPE was asked for
-            for line in process.stdout:
-                sys.stdout.write(line)
-                tail.append(line)
-                size += len(line)
-                while size > GATE_OUTPUT_KEPT and len(tail) > 1:
-                    size -= len(tail.popleft())
-            code = process.wait()
-        sys.stdout.flush()
+            code, tail = _stream(process, GATE_OUTPUT_KEPT)
         if code != 0:
             _say(f"acceptance failed (exit {code}): {command}")
-            return GateFailure(command, code, "".join(tail)[-GATE_OUTPUT_KEPT:])
+            return GateFailure(command, code, tail[-GATE_OUTPUT_KEPT:])
     if attempt.acceptance:
         _say("acceptance passed")
     return None
@@ -349,8 +339,6 @@ def _run_tool(attempt: ToolAttempt, workdir: Path, prompt_file: Path) -> tuple[i
     _say(f"running {profile.name}: {' '.join(argv[:3])}{' …' if len(argv) > 3 else ''}")
     env = _environment({**profile.env, "UET_PROMPT_FILE": str(prompt_file)})
     feed = prompt_file.read_text(encoding="utf-8") if profile.prompt_via == "stdin" else None
-    kept: deque[str] = deque()
-    size = 0
     try:
         with subprocess.Popen(  # a configured tool's argv, no shell
             argv,
@@ -364,19 +352,11 @@ def _run_tool(attempt: ToolAttempt, workdir: Path, prompt_file: Path) -> tuple[i
         ) as process:
             if process.stdin is not None:  # from a thread: the tool may print before reading
                 threading.Thread(target=_feed, args=(process.stdin, feed), daemon=True).start()
-            assert process.stdout is not None  # noqa: S101 - PIPE was asked for
-            for line in process.stdout:
-                sys.stdout.write(line)
-                kept.append(line)
-                size += len(line)
-                while size > OUTPUT_KEPT and len(kept) > 1:
-                    size -= len(kept.popleft())
-            code = process.wait()
+            code, kept = _stream(process, OUTPUT_KEPT)
     except OSError as exc:  # not found, not executable, argument list too long
         _say(f"cannot run {profile.name} ({argv[0]!r}): {exc.strerror or exc}")
         return 127, None
-    sys.stdout.flush()
-    signal = classify_output(profile, "".join(kept))
+    signal = classify_output(profile, kept)
     if signal is not None:
         what = "out of quota" if signal is Outcome.QUOTA else "rate-limited"
         _say(f"{profile.name} says it is {what} (exit {code})")
@@ -384,6 +364,23 @@ def _run_tool(attempt: ToolAttempt, workdir: Path, prompt_file: Path) -> tuple[i
         _say(f"{profile.name} failed (exit {code})")
         return code or 1, signal
     return 0, signal
+
+
+def _stream(process: subprocess.Popen[str], keep: int) -> tuple[int, str]:
+    """Copy ``process``'s output to ours line by line until it exits: (its exit code, about
+    the last ``keep`` characters it printed, whole lines)."""
+    assert process.stdout is not None  # noqa: S101 - PIPE was asked for
+    kept: deque[str] = deque()
+    size = 0
+    for line in process.stdout:
+        sys.stdout.write(line)
+        kept.append(line)
+        size += len(line)
+        while size > keep and len(kept) > 1:
+            size -= len(kept.popleft())
+    code = process.wait()
+    sys.stdout.flush()
+    return code, "".join(kept)
 
 
 def _feed(pipe: IO[str], text: str | None) -> None:
