@@ -256,6 +256,11 @@ def shared(tmp_path: Path) -> Iterator[Project]:
     """A project another user can read (pytest's own temporary folders are private)."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("running a command as another user needs root and setpriv(1)")
+    probe = subprocess.run(
+        [*NOBODY, sys.executable, "-c", "import uet"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:  # e.g. a checkout inside a private (mktemp -d) folder
+        pytest.skip(f"the user nobody cannot run this checkout's uet: {probe.stderr.strip()}")
     folder = Path(tempfile.mkdtemp(prefix="uet-shared-"))
     folder.chmod(0o755)
     project = Project.create(folder)
@@ -272,16 +277,7 @@ NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
 def as_nobody(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
     """``uet ARGS`` as the user nobody, who may read the project but write none of it."""
     return subprocess.run(
-        [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            sys.executable,
-            "-m",
-            "uet",
-            *args,
-        ],
+        [*NOBODY, sys.executable, "-m", "uet", *args],
         cwd=project.root,
         env={**project.env, "HOME": "/nonexistent"},
         stdin=subprocess.DEVNULL,
