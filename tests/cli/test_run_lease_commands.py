@@ -137,3 +137,32 @@ def test_a_live_owner_refuses_resume_and_obeys_cancel(tmp_path: Path) -> None:
     events = [t for (t,) in project.sql("SELECT type FROM events WHERE run_id = ?", (run_id,))]
     assert events.count("run.canceled") == 1, events
     assert not _lock(project, run_id).exists()
+
+
+def test_events_follow_ends_when_the_orchestrator_dies(tmp_path: Path) -> None:
+    """``uet events --follow`` of a run whose orchestrator is killed -9 does not poll forever:
+    it prints what there is, says the run was interrupted and how to go on, and exits 1; while
+    the orchestrator lives it keeps following."""
+    project = Project.create(tmp_path)
+    go = tmp_path / "go"
+    project.write("w.yaml", BLOCKS.format(go=go))
+    project.write("uet.toml", IN_PROCESS)
+    run_id = unique_run_id("follow")
+    proc = project.start("run", "w.yaml", "--run-id", run_id, log="run")
+    follower = None
+    try:
+        assert wait_until(lambda: _waiting(project, run_id), 60)
+        follower = project.start("events", run_id, "--follow", log="follow")
+        assert not wait_until(lambda: follower.poll() is not None, 2.0), "stopped too early"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert follower.wait(timeout=10) == 1
+        said = (tmp_path / "follow.out").read_text()
+        assert f"run {run_id} was interrupted" in said
+        assert f"uet resume {run_id}" in said
+        assert "task.started" in said  # what was there was printed first
+    finally:
+        for started in (proc, follower):
+            if started is not None:
+                stop(started)
+        kill_run_processes(run_id)
