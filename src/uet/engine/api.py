@@ -45,6 +45,9 @@ from uet.state.records import RunRecord, TaskRecord, TaskUpdate, WorkstreamRecor
 from uet.state.store import NewEvent, Store
 from uet.states import RunStatus, TaskStatus
 
+ABORT_KILLS_PARAM = "abort_kills"
+"""In a run's params when it was started with ``--abort-kills``: its resumes keep it."""
+
 
 def local_executor(concurrency: int) -> ExecutorFactory:
     """Tasks run by a thread of this process (``--executor local-inproc``)."""
@@ -276,6 +279,7 @@ def _resume_owned(
         deterministic=run.deterministic,
         run_id=run_id,
         name=run.name,
+        abort_kills=bool(run.params.get(ABORT_KILLS_PARAM, False)),  # `uet run --abort-kills`
     )
     limits = {w.id: w.concurrency for w in workstreams if w.concurrency}
     resumed: list[NewEvent] = [("run.resumed", clock.now(), run_id, None, None, None)]
@@ -449,6 +453,7 @@ def _run_record(
             "files": sorted({str(path) for path in plan.sources.values()}),
             "workstreams": [ws.id for ws in plan.workstreams],
             **({} if journal is None else {JOURNAL_PARAM: str(journal)}),
+            **({ABORT_KILLS_PARAM: True} if options.abort_kills else {}),
         },
     )
 
