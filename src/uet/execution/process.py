@@ -22,6 +22,7 @@ signalling a group whose leader was already reaped could hit a stranger.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -35,6 +36,19 @@ SHELL = "/bin/sh"
 """The shell that runs ``Job.shell`` (``/bin/sh -c``)."""
 
 _POLL_S = 0.02  # seconds between looks at a group that is being killed
+
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux 3.4+): what escapes
+    a job's group with setsid comes back to it once its parent exits (``Orphans``)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 class SpawnError(Exception):
