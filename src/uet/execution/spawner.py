@@ -40,7 +40,6 @@ from uet.execution.wire import WireError, frame, job_from_wire, read_frame, repo
 log = logging.getLogger("uet.execution")
 
 
-
 class Outbox:
     """Frames to the orchestrator, from two threads; silent once it has gone."""
 

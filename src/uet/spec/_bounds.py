@@ -81,7 +81,6 @@ Env = dict[EnvName, EnvValue]
 """Environment variables: names a shell can export, values without NUL."""
 
 
-
 def _retry_on(value: object) -> list[int] | str:
     """``[1, 75]`` (exit statuses 1-255) or a non-empty regular expression."""
     if isinstance(value, str):
@@ -100,7 +99,9 @@ def _retry_on(value: object) -> list[int] | str:
     for code in codes:
         if isinstance(code, bool) or not isinstance(code, int) or not 1 <= code <= 255:
             raise PydanticCustomError(
-                "retry_on", "exit codes are whole numbers 1 to 255, not {code}", {"code": repr(code)}
+                "retry_on",
+                "exit codes are whole numbers 1 to 255, not {code}",
+                {"code": repr(code)},
             )
     return list(codes)
 
