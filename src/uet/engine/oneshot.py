@@ -120,7 +120,9 @@ def run_command(
     )  # fmt: skip
 
 
-def exit_code_of(status: RunStatus, last: AttemptRecord | None) -> int:
+def exit_code_of(  # noqa: PLR0911 - one return per row of the table
+    status: RunStatus, last: AttemptRecord | None
+) -> int:
     """The exit code of a one-command run (the table of the module docstring)."""
     if status is RunStatus.INTERRUPTED:
         return int(ExitCode.INTERRUPTED)

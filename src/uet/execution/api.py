@@ -16,9 +16,9 @@ into ``task.output`` events). Memory per job stays bounded whatever the process 
 
 Every job ends in exactly one ``Finished`` whose ``Outcome`` is a value, never an exception:
 ``succeeded`` (exit 0), ``failed`` (exit ≠ 0 or killed by a signal), ``timed_out``,
-``needs_input`` (it failed or timed out waiting for an answer: ``uet.execution.prompts``), ``canceled``,
-or ``error`` (uet could not start it: missing binary, bad cwd — ``exit_code`` is None and
-``error`` says why).
+``needs_input`` (it failed or timed out waiting for an answer: ``uet.execution.prompts``),
+``canceled``, or ``error`` (uet could not start it: missing binary, bad cwd — ``exit_code`` is
+None and ``error`` says why).
 """
 
 from __future__ import annotations

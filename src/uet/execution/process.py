@@ -1,10 +1,10 @@
 """Starting a job's process in its own group, and finding and killing process groups.
 
-Why ``subprocess.Popen`` (vfork + exec, ``start_new_session=True``) and not ``os.posix_spawn``, although
-posix_spawn costs the parent half the CPU (55 against 115 µs): posix_spawn holds the GIL while
-the parent waits for the child to exec, which on a busy machine is hundreds of microseconds per
-process during which the engine's thread cannot run; Popen releases it (Python 3.11.5+). It
-also changes directory (posix_spawn cannot on 3.11), searches the *job's* PATH, closes
+Why ``subprocess.Popen`` (vfork + exec, ``start_new_session=True``) and not
+``os.posix_spawn``, although posix_spawn costs the parent half the CPU (55 against 115 µs):
+posix_spawn holds the GIL while the parent waits for the child to exec, which on a busy
+machine is hundreds of microseconds per process during which the engine's thread cannot run;
+Popen releases it (Python 3.11.5+). It also changes directory (posix_spawn cannot on 3.11), searches the *job's* PATH, closes
 inherited descriptors, and tells a missing program from a bad ``cwd``. In bench/spawn.py both
 run as fast; end to end, the GIL decides.
 

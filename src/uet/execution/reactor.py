@@ -300,7 +300,7 @@ class Reactor:
         run.pipe_open = child.pipe_fd >= 0
         if child.err_fd >= 0:
             run.err_fd, run.err_open = child.err_fd, True
-            run.err_stream = OutputStream(job.log_path, tail=stream._tail)  # noqa: SLF001
+            run.err_stream = OutputStream(job.log_path, tail=stream._tail)
         self._runs[job.attempt_id] = run
         self._fds[run.pidfd] = run
         for fd in (run.pipe_fd, run.err_fd):
@@ -482,7 +482,9 @@ class Reactor:
         run.done = True
         self._stopping.discard(run)
         del self._runs[run.job.attempt_id]
-        log_error = run.stream.log_error or (run.err_stream and run.err_stream.log_error)
+        log_error = run.stream.log_error
+        if log_error is None and run.err_stream is not None:
+            log_error = run.err_stream.log_error
         state = run.stop or (AttemptState.SUCCEEDED if returncode == 0 else AttemptState.FAILED)
         tail = run.stream.tail()
         error = run.note or _signal_note(returncode) or log_error

@@ -68,7 +68,9 @@ class Failure:
         }
 
 
-def attempt_reason(attempt: AttemptRecord, document: Mapping[str, Any] | None = None) -> str:
+def attempt_reason(  # noqa: PLR0911 - one return per attempt state
+    attempt: AttemptRecord, document: Mapping[str, Any] | None = None
+) -> str:
     """One line saying how ``attempt`` ended; ``document`` is its task's stored ``spec``
     (for the timeout and the cwd as the user wrote them)."""
     document = document or {}
