@@ -7,7 +7,8 @@ dispatch is deterministic); an entry whose task is no longer ready is dropped wh
 Concurrency is limited globally and per workstream; a ready task whose workstream is full
 waits aside until a slot of that workstream frees. Two tasks of one ``conflict_group`` never
 run at once (the second waits aside until the first ends); a task with ``parallel_ok: false``
-(or ``interactive: true``) runs alone: once it is ready nothing new starts, and it starts when the running ones ended.
+(or ``interactive: true``) runs alone: once it is ready nothing new starts, and it starts when
+the running ones ended.
 
 A task moves through the scheduler as::
 
