@@ -5,8 +5,8 @@ Why ``subprocess.Popen`` (vfork + exec, ``start_new_session=True``) and not
 posix_spawn holds the GIL while the parent waits for the child to exec, which on a busy
 machine is hundreds of microseconds per process during which the engine's thread cannot run;
 Popen releases it (Python 3.11.5+). It also changes directory (posix_spawn cannot on 3.11),
-searches the *job's* PATH, closes inherited descriptors, and tells a missing program from a bad ``cwd``. In bench/spawn.py both
-run as fast; end to end, the GIL decides.
+searches the *job's* PATH, closes inherited descriptors, and tells a missing program from a
+bad ``cwd``. In bench/spawn.py both run as fast; end to end, the GIL decides.
 
 Why /proc and not ``os.killpg(pgid, 0)`` to decide whether a group is alive: ``kill`` succeeds on
 zombies, and a zombie stays in its group until its parent reaps it. Orphaned grandchildren are
