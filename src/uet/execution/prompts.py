@@ -55,6 +55,18 @@ PROMPTS: tuple[Prompt, ...] = (
     Prompt("coreutils-i", _p(r"^(?:rm|cp|mv|ln): [^\n]*\? ?$"), "rm: remove regular file 'x'? ",
            at_end=True),
     Prompt("pdb", _p(r"^\(Pdb\) ?$"), "(Pdb) ", at_end=True),
+    Prompt("git-no-prompt", _p(r"terminal prompts disabled"),
+           "fatal: could not read Username for 'https://x.org': terminal prompts disabled"),
+    Prompt("git-credentials", _p(r"could not read (?:Username|Password) for"),
+           "fatal: could not read Username for 'http://127.0.0.1': No such device or address"),
+    Prompt("ssh-batch", _p(r"Host key verification failed|Permission denied \(publickey"),
+           "Host key verification failed."),
+    Prompt("vim", _p(r"^Vim: Warning: Input is not from a terminal"),
+           "Vim: Warning: Input is not from a terminal"),
+    Prompt("pager", _p(r"Missing filename|\bnot a terminal\b|WARNING: terminal is not fully"),
+           'Missing filename ("less --help" for help)'),
+    Prompt("tty-required", _p(r"\ba (?:terminal|tty) is required\b", flags=re.I),
+           "sudo: a terminal is required to read the password"),
     Prompt("python-eof", _p(r"^EOFError(?:: EOF when reading a line)?$"),
            "EOFError: EOF when reading a line"),
     Prompt("bdb-quit", _p(r"^bdb\.BdbQuit$"), "bdb.BdbQuit"),
@@ -62,22 +74,11 @@ PROMPTS: tuple[Prompt, ...] = (
            "stty: 'standard input': Inappropriate ioctl for device"),
     Prompt("no-tty-enxio", _p(r"No such device or address"),
            "gpg: cannot open '/dev/tty': No such device or address"),
-    Prompt("git-credentials", _p(r"could not read (?:Username|Password) for"),
-           "fatal: could not read Username for 'http://127.0.0.1': No such device or address"),
-    Prompt("git-no-prompt", _p(r"terminal prompts disabled"),
-           "fatal: could not read Username for 'https://x.org': terminal prompts disabled"),
-    Prompt("ssh-batch", _p(r"Host key verification failed|Permission denied \(publickey"),
-           "Host key verification failed."),
-    Prompt("pager", _p(r"Missing filename|\bnot a terminal\b|WARNING: terminal is not fully"),
-           'Missing filename ("less --help" for help)'),
-    Prompt("vim", _p(r"^Vim: Warning: Input is not from a terminal"),
-           "Vim: Warning: Input is not from a terminal"),
     Prompt("no-tty", _p(r"\b(?:not a tty|failed tty get|the input device is not a TTY)\b",
                         flags=re.I), "top: failed tty get"),
-    Prompt("tty-required", _p(r"\ba (?:terminal|tty) is required\b", flags=re.I),
-           "sudo: a terminal is required to read the password"),
 )  # fmt: skip
-"""Every pattern, in the order they are tried; ``name`` is what ``uet status`` shows."""
+"""Every pattern, the most specific first (they are tried in order); ``name`` is what
+``uet status`` shows."""
 
 
 def waited_for_input(output_tail: str, *, succeeded: bool) -> str | None:
