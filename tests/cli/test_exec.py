@@ -289,11 +289,7 @@ def test_sigint_stops_the_group_with_sigterm_then_sigkill_and_leaves_the_run_res
     token = str(os.getpid()) + "-sigint"
     ready = project / "ready"
     got_term = project / "got-term"
-    script = (
-        f"trap 'touch {got_term}' TERM\n"
-        f"touch {ready}\n"
-        "while true; do sleep 0.1; done\n"
-    )
+    script = f"trap 'touch {got_term}' TERM\ntouch {ready}\nwhile true; do sleep 0.1; done\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith("UET_")}
     child = subprocess.Popen(
         [sys.executable, "-m", "uet", "exec", "--env", f"{MARKER}={token}", "--", "sh", "-c",

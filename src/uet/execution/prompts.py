@@ -59,6 +59,8 @@ PROMPTS: tuple[Prompt, ...] = (
            "fatal: could not read Username for 'https://x.org': terminal prompts disabled"),
     Prompt("git-credentials", _p(r"could not read (?:Username|Password) for"),
            "fatal: could not read Username for 'http://127.0.0.1': No such device or address"),
+    Prompt("git-editor", _p(r"^Aborting commit due to empty commit message"),
+           "Aborting commit due to empty commit message."),
     Prompt("ssh-batch", _p(r"Host key verification failed|Permission denied \(publickey"),
            "Host key verification failed."),
     Prompt("vim", _p(r"^Vim: Warning: Input is not from a terminal"),
