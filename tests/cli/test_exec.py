@@ -194,8 +194,8 @@ def test_retry_on_codes_retries_only_those_codes(project: Path) -> None:
 
 def test_retry_on_a_regex_is_searched_in_the_output(project: Path) -> None:
     flaky = _counting(project, 1, "Connection reset by peer")
-    proc = uet(project, "exec", "--json", "--retries", "1", "--retry-on", "Connection (reset|refused)",
-               "--", *flaky)  # fmt: skip
+    retry_on = "Connection (reset|refused)"
+    proc = uet(project, "exec", "--json", "--retries", "1", "--retry-on", retry_on, "--", *flaky)
     assert _json(proc)["attempts"] == 2
     (project / "count").unlink()
     other = _counting(project, 1, "syntax error")
