@@ -137,10 +137,7 @@ class Settler:
                 self._schedule_retry(tick, task, used, outcome, now)
             case Verdict.FAILED:
                 payload["error"] = outcome.error
-                if outcome.state is AttemptState.NEEDS_INPUT:
-                    payload["needs_input"] = waited_for_input(
-                        outcome.output_tail, succeeded=outcome.exit_code == 0
-                    )
+                payload["needs_input"] = _prompt_of(outcome)
                 tick.event("task.failed", payload, task=key, attempt=attempt_id)
                 self._update(tick, key, TaskStatus.FAILED, outcome, now)
                 self._fail(tick, key, now)
@@ -257,6 +254,13 @@ class Settler:
             )
         )
         self.progress.task_done(key, status)
+
+
+def _prompt_of(outcome: Outcome) -> str | None:
+    """The prompt a ``needs_input`` attempt waited at (``task.failed``'s ``needs_input``)."""
+    if outcome.state is not AttemptState.NEEDS_INPUT:
+        return None
+    return waited_for_input(outcome.output_tail, succeeded=outcome.exit_code == 0)
 
 
 def _why_fallback(outcome: Outcome) -> str:
