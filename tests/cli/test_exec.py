@@ -315,3 +315,39 @@ def test_sigint_stops_the_group_with_sigterm_then_sigkill_and_leaves_the_run_res
     assert b"uet resume" in err
     runs = json.loads(uet(project, "runs", "--json").stdout)
     assert runs[0]["status"] == "interrupted"
+
+
+def test_tty_and_json_do_not_go_together(project: Path) -> None:
+    proc = uet(project, "exec", "--tty", "--json", "--", "true")
+    assert proc.returncode == 2
+    assert b"--tty" in proc.stderr
+
+
+@pytest.mark.slow
+def test_tty_gives_the_command_the_terminal_and_no_non_interactive_environment(
+    project: Path,
+) -> None:
+    """Under a real pseudo-terminal: the command sees a terminal on stdin, uet's TERM, no
+    CI flag, shares uet's session; it asks, the answer typed reaches it."""
+    import pexpect  # noqa: PLC0415 - a dev dependency, for the tests that drive a terminal
+
+    script = (
+        "import os, sys\n"
+        "print('tty', sys.stdin.isatty(), os.environ.get('TERM'), os.environ.get('CI'),"
+        " os.getsid(0) == os.getpid())\n"
+        "print('hello', input('Name: '))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UET_") and k != "CI"}
+    env["TERM"] = "xterm"
+    child = pexpect.spawn(sys.executable, ["-m", "uet", "exec", "--tty", "--", sys.executable,
+                                           "-c", script], cwd=str(project), env=env,
+                          timeout=60)  # fmt: skip
+    try:
+        child.expect(r"tty True xterm None False")
+        child.expect(r"Name: ")
+        child.sendline("bob")
+        child.expect(r"hello bob")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
