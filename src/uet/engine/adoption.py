@@ -6,8 +6,9 @@ the running tasks end and journals each outcome. Before reconciliation marks any
 ``lost``, this module reads that journal (``uet.execution.journal``):
 
 * an attempt with an outcome in the journal gets that outcome: a task that exited 0 is
-  ``succeeded`` (never ``lost``, never run again), one that failed is judged like any
-  failure (retried within its budget, or failed);
+  ``succeeded`` (never ``lost``, never run again), one that waited for input is ``failed``
+  (``needs_input`` is never retried), one that failed otherwise is judged like any failure
+  (retried within its budget, or failed);
 * an attempt the executor dropped from its queue, or that it never received although its
   session ended cleanly, provably never started: ``canceled``, ``not started`` (no retry);
 * anything else (the executor died too, or a tool task, whose outcome needs the engine's
@@ -162,12 +163,14 @@ def _settlements(
             )
         )
         succeeded = outcome.state is AttemptState.SUCCEEDED
+        final = succeeded or outcome.state is AttemptState.NEEDS_INPUT  # never run again
+        status = TaskStatus.SUCCEEDED if succeeded else TaskStatus.FAILED
         update = TaskUpdate(
             attempt.task_id,
-            TaskStatus.SUCCEEDED if succeeded else TaskStatus.PENDING,
+            status if final else TaskStatus.PENDING,
             outcome=outcome.state,
             exit_code=outcome.exit_code,
-            ended_at=outcome.ended_at if succeeded else None,
+            ended_at=outcome.ended_at if final else None,
         )
         updates.append((attempt.id, update))
         payload = {

@@ -25,7 +25,6 @@ Exit status: 0, or 3 when the journal cannot be held (another executor holds it)
 from __future__ import annotations
 
 import argparse
-import ctypes
 import dataclasses
 import logging
 import os
@@ -39,21 +38,12 @@ from pathlib import Path
 from uet.execution.api import Finished, Report
 from uet.execution.journal import JournalBusy, JournalWriter
 from uet.execution.local import LocalExecutor
+from uet.execution.process import become_subreaper
 from uet.execution.wire import WireError, frame, job_from_wire, read_frame, report_to_wire
 
 log = logging.getLogger("uet.execution")
 
-PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 _FULL_PIPE_WAIT_S = 0.2  # a send to a full pipe looks again this often for a release
-
-
-def become_subreaper() -> bool:
-    """Make this process the reaper of its orphaned descendants (Linux 3.4+)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
 
 
 class Outbox:
