@@ -9,10 +9,11 @@ settings (task value, else the workstream's ``defaults``, else uet's default).
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 
@@ -71,8 +72,30 @@ class FixLoop(_Model):
     oscillation_threshold: Count | None = None
 
 
+def _retry_on(value: list[int] | str) -> list[int] | str:
+    if isinstance(value, str):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+    return value
+
+
+ExitStatus = Annotated[int, pydantic.Field(ge=0, le=255)]
+RetryOn = Annotated[list[ExitStatus] | str, pydantic.AfterValidator(_retry_on)]
+"""Which failures are worth another attempt: exit codes, or a regex on the output."""
+
+ParamValue = bool | int | float | str
+"""A script parameter's value as a workstream file gives it (checked against its type)."""
+
+
 class TaskSpec(_Model):
-    """One task of a workstream: exactly one of ``run``, ``argv`` and ``tool``."""
+    """One task of a workstream: exactly one of ``run``, ``argv``, ``tool`` and ``script``.
+
+    A ``script`` task is resolved when its file is loaded (``uet.spec.scripts``): the
+    registry's command, with ``params`` substituted and ``args`` appended, fills ``run`` or
+    ``argv``, and the script's settings fill what the task leaves out.
+    """
 
     id: str = pydantic.Field(pattern=ID_PATTERN)
     name: str | None = None
@@ -99,6 +122,11 @@ class TaskSpec(_Model):
     keep_background: bool = False  # leave what the task started in the background alive
     conflict_group: str | None = None  # no two tasks of one group run at once
     parallel_ok: bool = True  # false: the task runs with no other task of the run
+    retry_on: RetryOn | None = None  # only these failures are retried (issue 11: exec's)
+    interactive: bool = False  # needs a terminal: refused in non-interactive mode (exec's)
+    script: str | None = pydantic.Field(None, pattern=ID_PATTERN)  # a registry script
+    params: dict[str, ParamValue] = pydantic.Field(default_factory=dict)  # script params
+    args: list[Command] = pydantic.Field(default_factory=list)  # appended to a script's command
 
     @pydantic.field_validator("files_scope")
     @classmethod
