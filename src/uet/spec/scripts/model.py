@@ -31,6 +31,7 @@ SCRIPT_NAME_PATTERN = ID_PATTERN
 PARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """A parameter's name is what ``${NAME}`` can name."""
 
+_AMBIGUOUS = re.compile(r"[\s'\"\\]")
 REFERENCE = re.compile(r"\$\$\{|\$\{(params\.)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 """``${params.NAME}``, ``${NAME}``, ``${NAME:-default}``, and the ``$${`` escape."""
 
@@ -175,7 +176,11 @@ class ScriptSpec(_Model):
 
     @property
     def command_text(self) -> str:
-        """The command as written (before substitution), for listings."""
+        """The command as written (before substitution), for listings: words quoted only
+        where a space or a quote would make them ambiguous."""
         if self.run is not None:
             return self.run
-        return shlex.join(self.argv or [])
+        return " ".join(
+            shlex.quote(word) if not word or _AMBIGUOUS.search(word) else word
+            for word in self.argv or []
+        )
