@@ -101,8 +101,11 @@ def _validate(layer: ScriptLayer, name: str, data: dict[str, Any], source: str) 
     try:
         return ScriptSpec.model_validate({**data, "name": name, "source": source})
     except pydantic.ValidationError as exc:
+        details = exc.errors(include_url=False)[0]
         problem = translate(exc, layer.file, (*layer.prefix, name), ScriptSpec)[0]
-        message = problem.message.removeprefix("value error, ")
+        message = problem.message
+        if details["type"] == "value_error":  # the model's own checks say it whole
+            message = str(details.get("ctx", {}).get("error", details["msg"]))
         raise ConfigError(problem.file, problem.path, message) from None
 
 
