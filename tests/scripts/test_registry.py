@@ -155,7 +155,7 @@ BAD_YAML = [
     (
         "lint: {run: x, params: {bad-name: {}}}",
         "lint.params.bad-name",
-        "",
+        "'bad-name' is not a valid param name: use letters, digits and '_', not starting",
     ),
     (
         "lint: {run: 'echo ${params.nope}', params: {path: {}}}",

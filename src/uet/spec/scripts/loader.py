@@ -32,6 +32,7 @@ SCRIPTS_FILE = Path("config") / "scripts.yaml"
 
 _EMPTY = "the file is empty"  # what read_data says of a file without data
 _NAME_RULE = "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit"
+_PARAM_RULE = "use letters, digits and '_', not starting with a digit (it is written ${NAME})"
 _LOADER_KEYS = frozenset({"name", "source"})  # set by the loader
 _COMMAND = ("run", "argv")
 
@@ -106,6 +107,8 @@ def _validate(layer: ScriptLayer, name: str, data: dict[str, Any], source: str) 
         message = problem.message
         if details["type"] == "value_error":  # the model's own checks say it whole
             message = str(details.get("ctx", {}).get("error", details["msg"]))
+        elif details["loc"][:1] == ("params",) and details["loc"][-1:] == ("[key]",):
+            message = f"{describe(details['input'])} is not a valid param name: {_PARAM_RULE}"
         raise ConfigError(problem.file, problem.path, message) from None
 
 
