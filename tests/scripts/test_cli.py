@@ -75,10 +75,19 @@ def test_list_shows_each_script_with_params_settings_and_source(uet: Uet, regist
     assert "  asks: Remove build/?" in result.out
     listed = json.loads(uet("scripts", "list", "--json").out)
     by_name = {item["name"]: item for item in listed}
-    assert sorted(by_name) == sorted(
-        ["hello", "show-args", "shell-args", "count", "exit7", "killed", "slow", "missing"]
-        + ["clean", "prompt"]
-    )
+    names = [
+        "hello",
+        "show-args",
+        "shell-args",
+        "count",
+        "exit7",
+        "killed",
+        "slow",
+        "missing",
+        "clean",
+        "prompt",
+    ]
+    assert sorted(by_name) == sorted(names)
     assert by_name["count"]["params"]["n"] == {
         "type": "int",
         "default": 1,
@@ -163,20 +172,36 @@ def test_extra_args_are_appended_to_argv_as_they_are(uet: Uet, registry: Path) -
 
 
 BAD_RUNS = [
-    (["count", "-p", "n=two"], "uet: error: script 'count': param 'n': expected a whole number, got 'two'"),
-    (["count", "-p", "mode=medium"], "uet: error: script 'count': param 'mode': expected one of fast, slow, got 'medium'"),
-    (["count", "-p", "colour=red"], "uet: error: script 'count': --param 'colour': no such parameter (params: n, mode)"),
-    (["count", "-p", "n"], "uet: error: script 'count': --param 'n': expected NAME=VALUE (e.g. --param env=staging)"),
-    (["helo"], "uet: error: no script 'helo' (did you mean 'hello'?)"),
-    (["zzz"], "uet: error: no script 'zzz' (known: clean, count, exit7, hello, killed, missing, prompt, shell-args, show-args, slow)"),
-    (["clean"], "uet: error: script 'clean' asks for confirmation: pass --yes"),
+    (
+        ["count", "-p", "n=two"],
+        "script 'count': param 'n': expected a whole number, got 'two'",
+    ),
+    (
+        ["count", "-p", "mode=medium"],
+        "script 'count': param 'mode': expected one of fast, slow, got 'medium'",
+    ),
+    (
+        ["count", "-p", "colour=red"],
+        "script 'count': --param 'colour': no such parameter (params: n, mode)",
+    ),
+    (
+        ["count", "-p", "n"],
+        "script 'count': --param 'n': expected NAME=VALUE (e.g. --param env=staging)",
+    ),
+    (["helo"], "no script 'helo' (did you mean 'hello'?)"),
+    (
+        ["zzz"],
+        "no script 'zzz' (known: clean, count, exit7, hello, killed, missing, prompt, "
+        "shell-args, show-args, slow)",
+    ),
+    (["clean"], "script 'clean' asks for confirmation: pass --yes"),
     (
         ["prompt"],
-        "uet: error: script 'prompt' is interactive (interactive: true) and uet may not prompt "
+        "script 'prompt' is interactive (interactive: true) and uet may not prompt "
         "here (no terminal, --non-interactive, UET_NON_INTERACTIVE=1 or CI=true): run it from a "
         "terminal",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("args", "line"), BAD_RUNS, ids=[" ".join(a) for a, _ in BAD_RUNS])
@@ -186,7 +211,7 @@ def test_bad_input_is_one_exit_2_line_and_nothing_runs(
     result = uet("scripts", "run", *args)
     assert result.code == 2
     assert result.out == ""
-    assert result.err.strip() == line
+    assert result.err.strip() == f"uet: error: {line}"
     assert not (project / ".uet" / "state.db").exists()  # no run was recorded
 
 
