@@ -204,7 +204,8 @@ def _print_dry_run(ctx: Context, invocation: Invocation, as_json: bool) -> None:
         click.echo(f"env: {key}={value}")
     script = invocation.script
     if script.timeout is not None or script.retries:
-        click.echo(f"timeout: {script.timeout}, retries: {script.retries or 0}")
+        timeout = "none" if script.timeout is None else f"{script.timeout:g} s"
+        click.echo(f"timeout: {timeout}, retries: {script.retries or 0}")
     if script.confirmation:
         click.echo(f"asks: {script.confirmation} (--yes answers it)")
 
