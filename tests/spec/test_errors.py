@@ -124,7 +124,11 @@ def test_a_task_needs_exactly_one_action(tmp_path: Path) -> None:
     )
     assert triples(problems_of(load_file, path, env={})) == [
         ("act.yaml", "tasks[0]", "a task needs exactly one of run, argv, tool, script (has none)"),
-        ("act.yaml", "tasks[1]", "a task needs exactly one of run, argv, tool, script (has run and argv)"),
+        (
+            "act.yaml",
+            "tasks[1]",
+            "a task needs exactly one of run, argv, tool, script (has run and argv)",
+        ),
         (
             "act.yaml",
             "tasks[2]",
