@@ -249,9 +249,18 @@ def test_dry_run_prints_the_command_and_records_nothing(
     assert not (project / ".uet" / "state.db").exists()
 
 
-def test_an_interactive_script_is_refused_with_non_interactive_even_for_a_dry_run(
+def test_a_dry_run_of_an_interactive_script_shows_it_and_says_it_would_be_refused(
     uet: Uet, registry: Path
 ) -> None:
+    """--dry-run shows what would run even in non-interactive mode, and says it would be
+    refused there; the real run is refused (exit 2)."""
     result = uet("--non-interactive", "scripts", "run", "prompt", "--dry-run")
-    assert result.code == 2
-    assert "is interactive (interactive: true)" in result.err
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[-1] == (
+        "interactive: needs a terminal; refused here (no terminal, --non-interactive, "
+        "UET_NON_INTERACTIVE=1 or CI=true)"
+    )
+    record = _json(uet("scripts", "run", "prompt", "--dry-run", "--json").out)
+    assert record["refused_here"] is True
+    assert record["interactive"] is True
+    assert uet("--non-interactive", "scripts", "run", "prompt").code == 2

@@ -158,14 +158,15 @@ def run(
     script = _find(ctx, name)
     invocation = prepare(script, params, args)
     non_interactive = is_non_interactive(ctx.settings)
-    if script.interactive and non_interactive:
+    refused = script.interactive and non_interactive
+    if dry_run:  # shows what would run, even where it would be refused
+        _print_dry_run(ctx, invocation, as_json, refused=refused)
+        return
+    if refused:
         raise UsageError(
             f"script {name!r} is interactive (interactive: true) and uet may not prompt here "
             f"({_NON_INTERACTIVE}): run it from a terminal"
         )
-    if dry_run:
-        _print_dry_run(ctx, invocation, as_json)
-        return
     _confirm(script, yes=yes, non_interactive=non_interactive)
     _run(ctx, invocation, as_json)
 
@@ -191,9 +192,9 @@ def _confirm(script: ScriptSpec, *, yes: bool, non_interactive: bool) -> None:
         raise click.exceptions.Exit(int(ExitCode.FAILED))
 
 
-def _print_dry_run(ctx: Context, invocation: Invocation, as_json: bool) -> None:
+def _print_dry_run(ctx: Context, invocation: Invocation, as_json: bool, *, refused: bool) -> None:
     if as_json:
-        ctx.emit_json({"dry_run": True, **invocation.to_dict()})
+        ctx.emit_json({"dry_run": True, "refused_here": refused, **invocation.to_dict()})
         return
     click.echo(f"would run: {invocation.command_text}")
     if invocation.run is None:
@@ -208,6 +209,9 @@ def _print_dry_run(ctx: Context, invocation: Invocation, as_json: bool) -> None:
         click.echo(f"timeout: {timeout}, retries: {script.retries or 0}")
     if script.confirmation:
         click.echo(f"asks: {script.confirmation} (--yes answers it)")
+    if script.interactive:
+        where = f"refused here ({_NON_INTERACTIVE})" if refused else "this terminal will do"
+        click.echo(f"interactive: needs a terminal; {where}")
 
 
 def _run(ctx: Context, invocation: Invocation, as_json: bool) -> None:
