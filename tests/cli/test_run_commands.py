@@ -142,6 +142,7 @@ def test_validate_accepts_a_good_file(uet: Uet, project: Path) -> None:
         "tasks": 2,
         "warnings": [],
         "acceptance": [],
+        "scripts": [],
     }
 
 

@@ -123,12 +123,16 @@ def test_a_task_needs_exactly_one_action(tmp_path: Path) -> None:
         """,
     )
     assert triples(problems_of(load_file, path, env={})) == [
-        ("act.yaml", "tasks[0]", "a task needs exactly one of run, argv, tool (has none)"),
-        ("act.yaml", "tasks[1]", "a task needs exactly one of run, argv, tool (has run and argv)"),
+        ("act.yaml", "tasks[0]", "a task needs exactly one of run, argv, tool, script (has none)"),
+        (
+            "act.yaml",
+            "tasks[1]",
+            "a task needs exactly one of run, argv, tool, script (has run and argv)",
+        ),
         (
             "act.yaml",
             "tasks[2]",
-            "a task needs exactly one of run, argv, tool (has run and argv and tool)",
+            "a task needs exactly one of run, argv, tool, script (has run and argv and tool)",
         ),
     ]
 
@@ -196,7 +200,7 @@ def test_type_errors_and_graph_errors_are_reported_together(tmp_path: Path) -> N
         (
             "both.yaml",
             "tasks[2]",
-            "a task needs exactly one of run, argv, tool (has argv and tool)",
+            "a task needs exactly one of run, argv, tool, script (has argv and tool)",
         ),
         ("both.yaml", "tasks[2].id", "duplicate task id 'b' (first defined at tasks[1])"),
     ]

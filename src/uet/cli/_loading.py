@@ -88,3 +88,25 @@ def acceptance_lines(plan: Plan) -> list[str]:
         lines.extend(f"  run:  {entry}" for entry in run)
         lines.extend(f"  tell: {entry}" for entry in tell)
     return lines
+
+
+def scripts_of(plan: Plan) -> list[dict[str, Any]]:
+    """For each task made from a registry script: the script and the command it resolved to."""
+    import shlex  # noqa: PLC0415 - validate only
+
+    return [
+        {
+            "task": task.key,
+            "script": task.spec.script,
+            "command": task.spec.run
+            if task.spec.run is not None
+            else shlex.join(task.spec.argv or []),
+        }
+        for task in plan.tasks
+        if task.spec.script is not None
+    ]
+
+
+def script_lines(plan: Plan) -> list[str]:
+    """``scripts_of`` as text: ``ws/check: script lint: ruff check . --fix``."""
+    return [f"{s['task']}: script {s['script']}: {s['command']}" for s in scripts_of(plan)]

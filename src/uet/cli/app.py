@@ -182,6 +182,7 @@ COMMANDS = {
     "agents": "uet.cli.agents:agents",
     "tools": "uet.cli.tools:tools",
     "route": "uet.cli.tools:route",
+    "scripts": "uet.cli.scripts:scripts",
     "db": "uet.cli.db:db",
     "exec": "uet.cli.exec:exec_command",
 }
@@ -201,6 +202,7 @@ SHORT_HELP = {
     "route": "Show the routing decision for a task, without running or recording anything.",
     "run": "Run workstream files as one DAG, with live progress; prints the run id.",
     "runs": "List recent runs, newest first.",
+    "scripts": "The script registry: named commands with typed params, run as recorded runs.",
     "status": "Show a run and its tasks (the most recent run without RUN_ID).",
     "tools": "Tool profiles: how uet runs aider, Claude Code, Codex CLI, Gemini CLI or any "
     "command.",

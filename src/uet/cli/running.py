@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING
 import click
 
 from uet import defaults
-from uet.cli._loading import acceptance_lines, acceptance_of, load_plan, print_warnings, var_option
+from uet.cli._loading import (
+    acceptance_lines,
+    acceptance_of,
+    load_plan,
+    print_warnings,
+    script_lines,
+    scripts_of,
+    var_option,
+)
 from uet.cli.app import Context, json_option, pass_context, verbose_option
 from uet.cli.summary import (
     FAILURES_SHOWN,
@@ -68,8 +76,9 @@ def validate(
     """Check workstream files and print every problem (exit 2 when there is one).
 
     Warnings (keys the originals ignored, bundle files loaded for a dependency) go to
-    stderr; each task's acceptance entries are listed: the commands it will run as its
-    gate, and the prose it gives the agent as instructions.
+    stderr; each `script:` task is listed with the command it resolved to, and each task's
+    acceptance entries: the commands it will run as its gate, and the prose it gives the
+    agent as instructions.
 
     \b
     Examples:
@@ -91,11 +100,12 @@ def validate(
                 "tasks": len(plan.tasks),
                 "warnings": [dataclasses.asdict(w) for w in plan.warnings],
                 "acceptance": acceptance_of(plan),
+                "scripts": scripts_of(plan),
             }
         )
         return
     print_warnings(plan.warnings)
-    for line in acceptance_lines(plan):
+    for line in [*script_lines(plan), *acceptance_lines(plan)]:
         click.echo(line)
     click.echo(f"ok: {len(plan.workstreams)} workstreams, {len(plan.tasks)} tasks")
 

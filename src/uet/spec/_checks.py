@@ -18,7 +18,7 @@ from uet.spec._problems import suggest
 from uet.spec.graph import find_cycles, format_cycle
 from uet.spec.models import WorkstreamSpec
 
-ACTIONS = ("run", "argv", "tool")
+ACTIONS = ("run", "argv", "tool", "script")
 """A task does exactly one of these."""
 _OTHER_WORKSTREAM = (
     "; tasks depend on tasks of their own workstream (use the workstream's depends_on)"
@@ -50,7 +50,9 @@ class TaskView(NamedTuple):  # a tuple: a hundred thousand of them are made in a
 
 def views_of_spec(spec: WorkstreamSpec) -> list[TaskView]:
     return [
-        TaskView(i, task.id, tuple(task.depends_on), _given(task.run, task.argv, task.tool))
+        TaskView(
+            i, task.id, tuple(task.depends_on), _given(task.run, task.argv, task.tool, task.script)
+        )
         for i, task in enumerate(spec.tasks)
     ]
 
@@ -74,11 +76,10 @@ def views_of_raw(tasks: object, actions: bool) -> list[TaskView]:
     return views
 
 
-def _given(run: object, argv: object, tool: object) -> tuple[str, ...]:
+def _given(run: object, argv: object, tool: object, script: object = None) -> tuple[str, ...]:
     """The names of the actions a task gives (values present, whatever their type)."""
-    return tuple(
-        [name for name, value in zip(ACTIONS, (run, argv, tool), strict=True) if value is not None]
-    )
+    values = (run, argv, tool, script)
+    return tuple([name for name, value in zip(ACTIONS, values, strict=True) if value is not None])
 
 
 def check_tasks(tasks: Sequence[TaskView], origin: Origin) -> list[Problem]:
@@ -135,7 +136,7 @@ def _action_problems(task: TaskView, origin: Origin) -> list[Problem]:
     if task.actions is None or len(task.actions) == 1:
         return []
     found = f"has {' and '.join(task.actions)}" if task.actions else "has none"
-    message = f"a task needs exactly one of run, argv, tool ({found})"
+    message = f"a task needs exactly one of run, argv, tool, script ({found})"
     return [Problem(origin.file, origin.task_path(task.position), message)]
 
 

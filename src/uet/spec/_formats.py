@@ -57,6 +57,8 @@ NATIVE = Format(
         ("tasks", "*", "cwd"),
         ("tasks", "*", "prompt"),
         ("tasks", "*", "acceptance", "*"),
+        ("tasks", "*", "params", "*"),
+        ("tasks", "*", "args", "*"),
     ),
     id_key="id",
     tasks_key="tasks",

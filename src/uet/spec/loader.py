@@ -15,8 +15,9 @@ naming the file, the key path and what is wrong. An invalid file never yields a 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,32 @@ from uet.spec._resolve import build_plan
 from uet.spec._siblings import sibling_bundles
 from uet.spec._substitute import substitute
 from uet.spec.models import Plan, WorkstreamSpec
+from uet.spec.scripts.model import ScriptSpec
+from uet.spec.scripts.tasks import has_script_tasks, resolve_script_tasks
 
 PathLike = str | os.PathLike[str]
+Scripts = Mapping[str, ScriptSpec] | Callable[[], Mapping[str, ScriptSpec]]
+"""The script registry for ``script:`` tasks, or a function giving it (called when needed)."""
+
+
+def _registry(scripts: Scripts | None) -> Callable[[], Mapping[str, ScriptSpec]]:
+    """The registry, loaded once and only when a file has a script task; by default the
+    project's (``uet.toml`` [scripts] and ``config/scripts.yaml`` found from the working
+    folder)."""
+    if isinstance(scripts, Mapping):
+        given = scripts
+        return lambda: given
+    if scripts is not None:
+        return functools.cache(scripts)
+
+    @functools.cache
+    def project() -> Mapping[str, ScriptSpec]:
+        from uet.config import load_settings  # noqa: PLC0415 - only for script tasks
+        from uet.spec.scripts.loader import load_scripts  # noqa: PLC0415
+
+        return load_scripts(load_settings())
+
+    return project
 
 
 @dataclass(slots=True)
@@ -50,7 +75,11 @@ class _FileResult:
 
 
 def load_file(
-    path: PathLike, env: Mapping[str, str] | None = None, *, max_bytes: int | None = None
+    path: PathLike,
+    env: Mapping[str, str] | None = None,
+    *,
+    max_bytes: int | None = None,
+    scripts: Scripts | None = None,
 ) -> list[WorkstreamSpec]:
     """The workstreams of one file (native, legacy bundle or plan; YAML or JSON).
 
@@ -58,11 +87,12 @@ def load_file(
     workstream of a run (unique workstream ids, known workstream dependencies, no cycle
     among workstreams) are :func:`load_files`' job. A file larger than ``max_bytes``
     (default ``uet.defaults.MAX_SPEC_BYTES``, 16 MiB) or not a regular file is a problem,
-    refused before it is read. Raises :class:`SpecError`.
+    refused before it is read. ``scripts`` is the registry ``script:`` tasks are resolved
+    against (default: the project's, loaded when a task needs it). Raises :class:`SpecError`.
     """
     limit = defaults.MAX_SPEC_BYTES if max_bytes is None else max_bytes
     with collector_paused():
-        result = _load(Path(path), os.environ if env is None else env, limit)
+        result = _load(Path(path), os.environ if env is None else env, limit, _registry(scripts))
     if result.problems:
         raise SpecError(result.problems)
     return [item.spec for item in result.loaded]
@@ -73,21 +103,25 @@ def load_files(
     env: Mapping[str, str] | None = None,
     *,
     max_bytes: int | None = None,
+    scripts: Scripts | None = None,
 ) -> Plan:
     """Several files as one plan: their workstreams checked together and resolved to one DAG.
 
     Raises :class:`SpecError` with every problem of every file (unreadable ones included).
     A single path is taken as a list of one; ``max_bytes`` bounds each file as in
-    :func:`load_file`.
+    :func:`load_file`, and ``scripts`` too.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     env = os.environ if env is None else env
     limit = defaults.MAX_SPEC_BYTES if max_bytes is None else max_bytes
+    registry = _registry(scripts)
     with collector_paused():
         given = [Path(path) for path in paths]
-        results = [_load(path, env, limit) for path in given]
-        results.extend(sibling_bundles(given, results, lambda path: _load(path, env, limit)))
+        results = [_load(path, env, limit, registry) for path in given]
+        results.extend(
+            sibling_bundles(given, results, lambda path: _load(path, env, limit, registry))
+        )
         loaded = [item for result in results for item in result.loaded]
         problems = [problem for result in results for problem in result.problems]
         invalid_ids = {spec_id for result in results for spec_id in result.invalid_ids}
@@ -100,23 +134,36 @@ def load_files(
         return dataclasses.replace(build_plan(loaded), warnings=(*warnings, *overlaps))
 
 
-def _load(path: Path, env: Mapping[str, str], max_bytes: int) -> _FileResult:
+def _load(
+    path: Path,
+    env: Mapping[str, str],
+    max_bytes: int,
+    scripts: Callable[[], Mapping[str, ScriptSpec]],
+) -> _FileResult:
     result = _FileResult()
     data, unusable = read_data(path, max_bytes)  # unusable numbers come with the data
     if isinstance(data, list):
         if not data:
             result.problems.append(Problem(str(path), "", "the file holds an empty list"))
         for index, item in enumerate(data):
-            _load_one(item, str(path), (index,), env, result)
+            _load_one(item, str(path), (index,), env, result, scripts=scripts)
     elif data is not None:
-        _load_one(data, str(path), (), env, result)
+        _load_one(data, str(path), (), env, result, scripts=scripts)
     if unusable:  # said once, in the reader's words, where validation saw the same value
         known = {problem.path for problem in unusable}
         result.problems = [*unusable, *(p for p in result.problems if p.path not in known)]
     return result
 
 
-def _load_one(data: Any, file: str, prefix: Loc, env: Mapping[str, str], out: _FileResult) -> None:
+def _load_one(
+    data: Any,
+    file: str,
+    prefix: Loc,
+    env: Mapping[str, str],
+    out: _FileResult,
+    *,
+    scripts: Callable[[], Mapping[str, ScriptSpec]],
+) -> None:
     """Detect, substitute, validate, convert and check one workstream of a file."""
     if not isinstance(data, dict):
         message = f"expected a workstream, a legacy bundle or a plan (a mapping), {got(data)}"
@@ -138,6 +185,9 @@ def _load_one(data: Any, file: str, prefix: Loc, env: Mapping[str, str], out: _F
         return
     spec = fmt.convert(validated)  # formats' constraints imply the native model's
     out.problems.extend(check_tasks(views_of_spec(spec), origin))
+    if has_script_tasks(spec):
+        spec, unresolved = resolve_script_tasks(spec, scripts, file, origin.task_path, env)
+        out.problems.extend(unresolved)
     for loc, message in fmt.warnings(validated):
         out.warnings.append(Problem(file, format_path(prefix + loc), message))
     out.loaded.append(Loaded(spec, origin))

@@ -80,8 +80,17 @@ class FixLoop(_Model):
     oscillation_threshold: Count | None = None
 
 
+ParamValue = bool | int | float | str
+"""A script parameter's value as a workstream file gives it (checked against its type)."""
+
+
 class TaskSpec(_Model):
-    """One task of a workstream: exactly one of ``run``, ``argv`` and ``tool``."""
+    """One task of a workstream: exactly one of ``run``, ``argv``, ``tool`` and ``script``.
+
+    A ``script`` task is resolved when its file is loaded (``uet.spec.scripts``): the
+    registry's command, with ``params`` substituted and ``args`` appended, fills ``run`` or
+    ``argv``, and the script's settings fill what the task leaves out.
+    """
 
     id: str = pydantic.Field(pattern=ID_PATTERN)
     name: str | None = None
@@ -114,6 +123,9 @@ class TaskSpec(_Model):
     # true: runs with uet's terminal (stdin, stdout, stderr), alone; refused (exit 2)
     # when uet is non-interactive (CI=true, --non-interactive, no terminal)
     interactive: bool = False
+    script: str | None = pydantic.Field(None, pattern=ID_PATTERN)  # a registry script
+    params: dict[str, ParamValue] = pydantic.Field(default_factory=dict)  # script params
+    args: list[Command] = pydantic.Field(default_factory=list)  # appended to a script's command
 
     @pydantic.field_validator("files_scope")
     @classmethod

@@ -1,0 +1,39 @@
+"""A project folder with a script registry, and the real ``uet`` command line run in it."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Result, Uet, project, uet
+
+__all__ = ["CORPUS", "Result", "Uet", "Write", "project", "uet"]
+
+CORPUS = Path(__file__).parents[2] / "examples" / "scripts"
+"""The example registry (config/scripts.yaml) and its CI workstream."""
+
+Write = Callable[[str, str], Path]
+
+
+@pytest.fixture
+def write(project: Path) -> Write:
+    """``write("config/scripts.yaml", text)``: a file of the project (text dedented)."""
+
+    def make(relative: str, text: str) -> Path:
+        path = project / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return make
+
+
+@pytest.fixture
+def corpus(project: Path) -> Path:
+    """The project holds the example registry and workstream."""
+    shutil.copytree(CORPUS, project, dirs_exist_ok=True)
+    return project
