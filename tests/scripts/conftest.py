@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Result, Uet, project, uet
+from tests.cli.conftest import Result, Uet, project
+from uet.cli import main
 
 __all__ = ["CORPUS", "Result", "Uet", "Write", "project", "uet"]
 
@@ -17,6 +18,19 @@ CORPUS = Path(__file__).parents[2] / "examples" / "scripts"
 """The example registry (config/scripts.yaml) and its CI workstream."""
 
 Write = Callable[[str, str], Path]
+
+
+@pytest.fixture
+def uet(project: Path, capfd: pytest.CaptureFixture[str]) -> Uet:
+    """``uet(*args)``: the command line in the project, its code and what reached the file
+    descriptors 1 and 2 (a script's output is passed through byte for byte, not by click)."""
+
+    def run(*args: str) -> Result:
+        code = main(list(args))
+        captured = capfd.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
 
 
 @pytest.fixture

@@ -104,12 +104,12 @@ BAD_YAML = [
     (
         "lint: {run: x, retry_on: [300]}",
         "lint.retry_on",
-        "exit codes are whole numbers 0 to 255, got 300",
+        "exit codes are whole numbers 1 to 255, not 300",
     ),
     (
-        "lint: {run: x, retry_on: 3}",
+        "lint: {run: x, retry_on: {a: 1}}",
         "lint.retry_on",
-        "expected a list of exit codes or a regular expression (a string)",
+        "expected a list of exit codes or a regex",
     ),
     ("lint: {run: x, env: {1BAD: v}}", "lint.env['1BAD']", "not a valid environment variable"),
     (

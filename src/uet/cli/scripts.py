@@ -236,8 +236,6 @@ def _run(ctx: Context, invocation: Invocation, as_json: bool) -> None:
         line = f"uet: script {name}: {result.status.value} (run {result.run_id})"
         if result.status is not RunStatus.SUCCEEDED:
             line += f", exit {code}; output: uet logs {result.run_id} {name}"
-            if result.reason:
-                line += f" ({result.reason})"
         click.echo(line, err=True)
         if result.status is RunStatus.INTERRUPTED:
             click.echo(f"resume with: uet resume {result.run_id}", err=True)

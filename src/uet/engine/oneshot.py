@@ -129,7 +129,9 @@ def exit_code_of(  # noqa: PLR0911 - one return per row of the table
     if last is None:
         return int(ExitCode.FAILED) if status is not RunStatus.SUCCEEDED else int(ExitCode.OK)
     if last.state is AttemptState.ERROR:
-        return EXIT_NOT_FOUND if "not found" in (last.error or "") else EXIT_CANNOT_RUN
+        error = last.error or ""
+        missing = "not found" in error or ("does not exist" in error and "cwd" not in error)
+        return EXIT_NOT_FOUND if missing else EXIT_CANNOT_RUN
     if last.state is AttemptState.TIMED_OUT or (
         last.state is AttemptState.NEEDS_INPUT and "timed out" in (last.error or "")
     ):
