@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -131,18 +132,23 @@ def create_run(
     options: RunOptions,
     settings: Settings,
     now: float,
+    params: Mapping[str, object] | None = None,
 ) -> tuple[list[NewEvent], list[int | None]]:
     """Write a new run of ``plan`` inside the caller's transaction ``tx``: its row (status
     pending, not yet driven: claimed by this process, so that nobody takes it for orphaned
     while it lives), workstreams, tasks and first events. Returns the events and their
-    sequence numbers (to deliver once ``tx`` committed).
+    sequence numbers (to deliver once ``tx`` committed). ``params`` are kept in the run's
+    ``params`` (the daemon's ``trigger``, ``fire_key`` and ``chain``).
 
     The daemon writes a fire and the run it starts in one transaction this way
     (``uet.state.fires.record_fire``); :func:`launch_run` drives the run later, from any
     process."""
     if tx.get_run(run_id) is not None:
         raise UsageError(f"a run {run_id!r} exists already (see `uet status {run_id}`)")
-    tx.create_run(_run_record(run_id, plan, options, now, _journal(settings, options, run_id)))
+    record = _run_record(run_id, plan, options, now, _journal(settings, options, run_id))
+    if params:
+        record = dataclasses.replace(record, params={**record.params, **params})
+    tx.create_run(record)
     tx.add_workstreams(
         [
             WorkstreamRecord(

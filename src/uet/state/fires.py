@@ -24,8 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from uet.errors import StoreError
-from uet.state.store import Transaction
-from uet.state.tables import runs, trigger_cursors, trigger_fires
+from uet.state.records import EventRecord
+from uet.state.store import Transaction, _event_record
+from uet.state.tables import events, runs, trigger_cursors, trigger_fires
 
 EVENTS_CURSOR = "events"
 """The cursor of the followed event log (every event id ≤ its position was looked at)."""
@@ -264,3 +265,16 @@ def _record(row: sa.RowMapping) -> FireRecord:
         reason=row["reason"],
         daemon=row["daemon"],
     )
+
+
+def last_event_id(tx: Transaction) -> int:
+    """The highest event id in the log (0: none)."""
+    return int(tx.conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
+
+
+def events_by_id(tx: Transaction, ids: Sequence[int]) -> list[EventRecord]:
+    """The events among ``ids`` that exist (a follower's gaps that showed up)."""
+    if not ids:
+        return []
+    query = sa.select(events).where(events.c.id.in_(list(ids))).order_by(events.c.id)
+    return [_event_record(row) for row in tx.conn.execute(query).mappings()]
