@@ -130,3 +130,20 @@ while its attempt ran; past that, such an attempt counts against the task's retr
 
 EXECUTOR_WAIT_REPORT_S = 2.0
 """Seconds between ``uet resume``'s notes that it waits for the previous executor process."""
+
+# -- triggers and the daemon -----------------------------------------------------------------
+
+DAEMON_TICK_S = 0.25
+"""Longest sleep of ``uet daemon`` between two looks at schedules, events and the ledger
+(file changes wake it at once)."""
+
+DAEMON_STOP_S = 1.5
+"""How long a stopping daemon (SIGTERM) waits for the runs it interrupts, at most: it
+exits within 2 s."""
+
+TRIGGER_CYCLE_MAX = 3
+"""How many times one trigger may appear in the chain of fires that led to a run before an
+event it would fire on is skipped (reason ``cycle``)."""
+
+MANUAL_FIRE_PREFIX = "manual:"
+"""The fire key prefix of ``uet triggers fire ID`` (then a uuid)."""

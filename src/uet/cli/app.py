@@ -183,6 +183,9 @@ COMMANDS = {
     "tools": "uet.cli.tools:tools",
     "route": "uet.cli.tools:route",
     "db": "uet.cli.db:db",
+    "daemon": "uet.cli.triggers:daemon",
+    "triggers": "uet.cli.triggers:triggers",
+    "launch": "uet.cli.triggers:launch",
 }
 """Each command and where it lives: a command's module is imported when it is asked for,
 so `uet runs` does not load the engine, git isolation or routing."""
@@ -191,9 +194,11 @@ SHORT_HELP = {
     "agents": "Isolated git clones for concurrent agents, merged back through a gated queue.",
     "cancel": "Cancel a run from any terminal: its process groups are killed, the run is canceled.",
     "db": "Migrations and backups of the state database.",
+    "daemon": "Run the project's triggers (events, file changes, cron, every) until stopped.",
     "decisions": "The decision registry: what was chosen, among what, and why.",
     "events": "Print a run's event log in order (JSON Lines with --json).",
     "init": "Scaffold uet in this folder: uet.toml, .uet/ and workstreams/example.yaml.",
+    "launch": "Drive a run a trigger recorded and nobody started yet (what `uet daemon` starts).",
     "logs": "Print a task's captured output (every attempt).",
     "resume": "Go on with a run that was interrupted (Ctrl-C, a crash, a kill, a reboot).",
     "route": "Show the routing decision for a task, without running or recording anything.",
@@ -202,6 +207,8 @@ SHORT_HELP = {
     "status": "Show a run and its tasks (the most recent run without RUN_ID).",
     "tools": "Tool profiles: how uet runs aider, Claude Code, Codex CLI, Gemini CLI or any "
     "command.",
+    "triggers": "Inspect and fire the project's triggers (`triggers` section, "
+    "config/triggers.yaml).",
     "validate": "Check workstream files and print every problem (exit 2 when there is one).",
 }
 """What `uet --help` says of each command: its short help, kept here so that listing the

@@ -210,11 +210,11 @@ def unlaunched_fires(tx: Transaction) -> list[FireRecord]:
     return [_record(row) for row in tx.conn.execute(query).mappings()]
 
 
-def active_runs(tx: Transaction, trigger_id: str) -> list[tuple[str, str]]:
-    """``(run id, status)`` of ``trigger_id``'s runs that have not ended (pending, running,
-    canceling), oldest first: what the overlap policy looks at."""
+def active_runs(tx: Transaction, trigger_id: str) -> list[tuple[str, str, str]]:
+    """``(run id, run status, fire status)`` of ``trigger_id``'s runs that have not ended
+    (pending, running, canceling), oldest first: what the overlap policy looks at."""
     query = (
-        sa.select(runs.c.id, runs.c.status)
+        sa.select(runs.c.id, runs.c.status, trigger_fires.c.status)
         .join(trigger_fires, runs.c.id == trigger_fires.c.run_id)
         .where(
             trigger_fires.c.trigger_id == trigger_id,
@@ -222,7 +222,7 @@ def active_runs(tx: Transaction, trigger_id: str) -> list[tuple[str, str]]:
         )
         .order_by(trigger_fires.c.id)
     )
-    return [(str(run_id), str(status)) for run_id, status in tx.conn.execute(query).all()]
+    return [(str(r), str(s), str(f)) for r, s, f in tx.conn.execute(query).all()]
 
 
 # -- the event cursor -----------------------------------------------------------------------
