@@ -137,7 +137,7 @@ DAEMON_TICK_S = 0.25
 """Longest sleep of ``uet daemon`` between two looks at schedules, events and the ledger
 (file changes wake it at once)."""
 
-DAEMON_STOP_S = 1.5
+DAEMON_STOP_S = 1.0
 """How long a stopping daemon (SIGTERM) waits for the runs it interrupts, at most: it
 exits within 2 s."""
 

@@ -23,9 +23,7 @@ from uet.triggers.targets import plan_for
 
 from .helpers import settings_of
 
-SPEC = TriggerSpec.model_validate(
-    {"id": "tick", "every": "1s", "target": {"exec": ["true"]}}
-)
+SPEC = TriggerSpec.model_validate({"id": "tick", "every": "1s", "target": {"exec": ["true"]}})
 
 
 def _firing(store: Store, root: Path, db: str) -> Firing:
@@ -36,7 +34,7 @@ def _firing(store: Store, root: Path, db: str) -> Firing:
 
 def _count(store: Store, table: str) -> int:
     with store.reader() as tx:
-        return int(tx.conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
+        return int(tx.conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
 def test_a_fire_key_fires_once_and_a_repeat_writes_nothing(db_url: str, tmp_path: Path) -> None:

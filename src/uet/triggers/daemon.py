@@ -60,6 +60,8 @@ Emit = Callable[[Mapping[str, Any]], None]
 """Where the daemon reports what it does (``--json``: one JSON line each)."""
 
 _HOUR_S = 3600.0
+SEEN_CURSOR = "seen:"
+"""``trigger_cursors`` rows ``seen:<trigger id>``: when the daemon first saw the trigger."""
 
 
 @dataclass
@@ -113,6 +115,7 @@ class Daemon:
         self.wake = threading.Event()
         self.started_at = self.started_at or self.clock.now()
         self._last_recovery = -math.inf
+        self.enabled_at: dict[str, float] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -142,12 +145,13 @@ class Daemon:
             try:
                 self._loop(stop, lease, once=once)
             finally:
-                self.close(drain=drain)
+                self.close(drain=drain, detach=once)
         return True
 
     def start(self) -> None:
         """Reconcile runs left by dead orchestrators; open the event cursor and watcher."""
         self.reconcile()
+        self.enabled_at = self._first_seen()
         if self.matcher.triggers:
             self.follower = EventFollower.resume(self.store)
         if self.file_triggers:
@@ -158,10 +162,30 @@ class Daemon:
             self.watcher.start()
             self.watcher.ready.wait(2.0)
 
-    def close(self, *, drain: bool) -> None:
+    def _first_seen(self) -> dict[str, float]:
+        """When the daemon first saw each scheduled trigger (kept in the store: no catch-up
+        ever reaches before it, and a `--once` from cron fires the next slot after it)."""
+        now = self.clock.now()
+        seen: dict[str, float] = {}
+        with self.store.transaction() as tx:
+            for trigger_id in self.schedules:
+                name = f"{SEEN_CURSOR}{trigger_id}"
+                stored = ledger.load_cursor(tx, name)
+                if stored is None:
+                    ledger.save_cursor(tx, math.ceil(now), at=now, name=name)
+                seen[trigger_id] = float(math.ceil(now) if stored is None else stored)
+        return seen
+
+    def close(self, *, drain: bool, detach: bool = False) -> None:
+        """Stop watching; then wait for the runs this daemon started (``drain``), leave them
+        going in their own sessions (``detach``: ``--once``), or interrupt them (SIGTERM:
+        each stops resumable; one still starting stays pending, and the next daemon
+        starts it)."""
         if self.watcher is not None:
             self.watcher.stop()
         assert self.launcher is not None  # noqa: S101 - set in __post_init__
+        if detach:
+            return
         if drain:
             self.launcher.wait(None)
         else:
@@ -241,7 +265,8 @@ class Daemon:
             last = ledger.last_scheduled(tx).get(spec.id)
         now_dt = datetime.fromtimestamp(now, UTC)
         last_dt = None if last is None else datetime.fromtimestamp(last, UTC)
-        enabled_from = self.started_at if last is None else min(self.started_at, last)
+        first = self.enabled_at.get(spec.id, self.started_at)
+        enabled_from = first if last is None else min(first, last)
         due = due_fires(
             schedule,
             last_fire=last_dt,
