@@ -120,7 +120,8 @@ def test_an_event_fired_by_hand_reaches_the_daemon_through_the_store(
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=10)
     keys = [p["fire_key"] for _id, _s, p in _runs(db) if p.get("trigger") == "on-deploy"]
-    assert len(keys) == 1 and str(keys[0]).startswith("event:")
+    assert len(keys) == 1
+    assert str(keys[0]).startswith("event:")
 
 
 def test_a_trigger_fired_by_hand_starts_its_run(project: tuple[Path, str]) -> None:
@@ -128,7 +129,8 @@ def test_a_trigger_fired_by_hand_starts_its_run(project: tuple[Path, str]) -> No
     fired = run(root, db, "triggers", "fire", "on-deploy", "--json")
     assert fired.returncode == 0, fired.stderr
     report = json.loads(fired.stdout)
-    assert report["outcome"] == "fired" and report["fire_key"].startswith("manual:")
+    assert report["outcome"] == "fired"
+    assert report["fire_key"].startswith("manual:")
     wait_until(lambda: _ended(db), 60)
     assert [s for _id, s, _p in _runs(db)] == [RunStatus.SUCCEEDED]
     listed = run(root, db, "triggers", "list", "--json")
@@ -151,7 +153,8 @@ def test_bad_input_is_one_line_and_exit_2(
     root, db = project
     result = run(root, db, *args)
     assert result.returncode == 2
-    assert says in result.stderr and "Traceback" not in result.stderr
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_bad_trigger_section_stops_the_daemon_before_anything_starts(tmp_path: Path) -> None:
@@ -159,7 +162,8 @@ def test_a_bad_trigger_section_stops_the_daemon_before_anything_starts(tmp_path:
     db = f"sqlite:///{root / '.uet' / 'state.db'}"
     result = run(root, db, "daemon", "--once")
     assert result.returncode == 2
-    assert "triggers.x" in result.stderr and "Traceback" not in result.stderr
+    assert "triggers.x" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_launch_of_a_finished_run_does_nothing(project: tuple[Path, str]) -> None:
@@ -167,7 +171,8 @@ def test_launch_of_a_finished_run_does_nothing(project: tuple[Path, str]) -> Non
     fired = json.loads(run(root, db, "triggers", "fire", "on-deploy", "--json").stdout)
     wait_until(lambda: _ended(db), 60)
     again = run(root, db, "launch", fired["run_id"])
-    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert again.returncode == 0
+    assert "nothing to do" in again.stdout
     store = store_of(db)
     with store.reader() as tx:
         assert len(tx.get_attempts(fired["run_id"])) == 1

@@ -64,8 +64,10 @@ def test_a_fire_and_its_run_are_written_together(db_url: str, tmp_path: Path) ->
         run = tx.get_run(first.run_id or "")
         events = [e.type for e in tx.get_events(first.run_id)]
         decisions = tx.get_decisions(category="trigger")
-    assert run is not None and run.status is RunStatus.PENDING
-    assert run.params["trigger"] == "tick" and run.params["fire_key"] == "every:7"
+    assert run is not None
+    assert run.status is RunStatus.PENDING
+    assert run.params["trigger"] == "tick"
+    assert run.params["fire_key"] == "every:7"
     assert events == ["run.created", "task.ready", "trigger.fired"]
     assert [(d.chosen, d.run_id) for d in decisions] == [("fire", first.run_id)]
 
@@ -92,7 +94,8 @@ def test_a_recorded_run_is_driven_once(db_url: str, tmp_path: Path) -> None:
     assert fired.run_id is not None
     first = launch_run(fired.run_id, settings=settings, store=store)
     second = launch_run(fired.run_id, settings=settings, store=store)
-    assert first is not None and first.status is RunStatus.SUCCEEDED
+    assert first is not None
+    assert first.status is RunStatus.SUCCEEDED
     assert second is None
     with store.reader() as tx:
         assert len(tx.get_attempts(fired.run_id)) == 1
@@ -108,7 +111,8 @@ def test_one_leader_per_store(db_url: str, tmp_path: Path) -> None:
     assert take_leadership(store, host="h", pid=2, wait=False) is None
     first.release()
     second = take_leadership(store, host="h", pid=2, wait=False)
-    assert second is not None and second.epoch == 2
+    assert second is not None
+    assert second.epoch == 2
     second.release()
 
 
