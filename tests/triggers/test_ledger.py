@@ -130,7 +130,7 @@ def test_the_follower_waits_for_an_event_committed_late(pg_url: str) -> None:
     """PostgreSQL hands out ids before commit: an event with a lower id that commits after
     a higher one is still read (a gap is asked for again), and the cursor stays below it."""
     store = Store.open(pg_url)
-    follower = EventFollower.resume(store)
+    follower = EventFollower.resume(store, at=0.0)
     engine = store.engine
     with engine.connect() as slow:
         slow.begin()

@@ -153,7 +153,7 @@ class Daemon:
         self.reconcile()
         self.enabled_at = self._first_seen()
         if self.matcher.triggers:
-            self.follower = EventFollower.resume(self.store)
+            self.follower = EventFollower.resume(self.store, at=self.clock.now())
         if self.file_triggers:
             globs = [g for t in self.file_triggers for g in t.files or ()]
             self.watcher = FileWatcher(

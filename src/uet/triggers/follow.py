@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from uet.state.fires import events_by_id, last_event_id, load_cursor
+from uet.state.fires import events_by_id, last_event_id, load_cursor, save_cursor
 from uet.state.records import EventRecord
 from uet.state.store import Store
 
@@ -37,14 +37,16 @@ class EventFollower:
     monotonic: Callable[[], float] = time.monotonic
 
     @classmethod
-    def resume(cls, store: Store, *, start_at_end: bool = True) -> EventFollower:
-        """From the saved cursor; never saved: from the end of the log (``start_at_end``:
-        a daemon's first start does not replay history) or its beginning."""
-        with store.reader() as tx:
+    def resume(cls, store: Store, *, at: float) -> EventFollower:
+        """From the saved cursor. Never saved: from the end of the log (a daemon's first
+        start does not replay history), saved at once, so that a daemon killed before its
+        first save leaves the next one where it started."""
+        with store.transaction() as tx:
             saved = load_cursor(tx)
-            if saved is None and start_at_end:
+            if saved is None:
                 saved = last_event_id(tx)
-        return cls(store, seen=saved or 0)
+                save_cursor(tx, saved, at=at)
+        return cls(store, seen=saved)
 
     @property
     def position(self) -> int:
