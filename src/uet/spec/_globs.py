@@ -16,8 +16,9 @@ match both); ``task.**`` matches both; ``*.failed`` matches ``task.failed`` and
 
 Paths are relative to the project root. A path pattern without a ``/`` matches a file name
 at any depth (``*.py`` is ``**/*.py``, as in ``.gitignore``); one with a ``/`` is anchored at
-the root (``src/*.py`` matches ``src/a.py``, not ``src/x/a.py``). A leading ``./`` is
-dropped; a trailing ``/`` means everything under that folder (``docs/`` is ``docs/**``).
+the root (``src/*.py`` matches ``src/a.py``, not ``src/x/a.py``); a leading ``./`` anchors a
+name alone (``./Makefile``: the root's only). A trailing ``/`` means everything under that
+folder (``docs/`` is ``docs/**``). An absolute path inside the project is taken relative.
 
 A pattern that can never match is refused with a :class:`GlobError` that says why: an
 empty pattern or segment, ``**`` inside a segment (``**x``), an event glob with characters
@@ -87,7 +88,8 @@ def normalise_path_glob(pattern: str, root: str | None = None) -> str:
     if "\\" in text:
         raise GlobError(f"{pattern!r}: use '/' between folders, not '\\'")
     if text.startswith("/"):
-        text = _inside_root(pattern, text, root)
+        text = "./" + _inside_root(pattern, text, root)
+    anchored = "/" in text  # a name alone matches at any depth
     while text.startswith("./"):
         text = text[2:]
     if text.endswith("/"):
@@ -97,7 +99,7 @@ def normalise_path_glob(pattern: str, root: str | None = None) -> str:
     segments = text.split("/")
     if ".." in segments:
         raise GlobError(f"{pattern!r} leaves the project ('..'): globs are relative to its root")
-    if "/" not in text.rstrip("/"):
+    if not anchored:
         segments = ["**", *segments]
     return "/".join(segments)
 

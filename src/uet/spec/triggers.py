@@ -15,19 +15,25 @@ See docs/automation.md, "Triggers".
 
 from __future__ import annotations
 
+import difflib
 import enum
 import math
 import re
+import zoneinfo
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import pydantic
+from cronsim import CronSim, CronSimError
 
 from uet.config import Settings
 from uet.errors import ConfigError, Problem
 from uet.spec._bounds import Command, EnvName, EnvValue
+from uet.spec._globs import GlobError, event_glob_regex, path_glob_regex
+from uet.spec._where import where_problems
 from uet.spec.models import ID_PATTERN
 
 TRIGGERS_FILE = Path("config") / "triggers.yaml"
@@ -118,6 +124,20 @@ Duration = Annotated[float, pydantic.BeforeValidator(_duration)]
 """Seconds, from a number or a duration string (``30s``, ``1h30m``)."""
 
 
+def _path_glob(pattern: str, info: pydantic.ValidationInfo) -> str:
+    """A path glob that can match (absolute ones inside the project root, from the context)."""
+    root = (info.context or {}).get("root")
+    try:
+        path_glob_regex(pattern, None if root is None else str(root))
+    except GlobError as exc:
+        raise ValueError(str(exc)) from None
+    return pattern
+
+
+PathGlob = Annotated[str, pydantic.AfterValidator(_path_glob)]
+"""A ``/``-separated glob relative to the project root (see uet.triggers.globs)."""
+
+
 class _Model(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
@@ -175,8 +195,8 @@ class TriggerSpec(_Model):
     target: TriggerTarget
     event: str | None = None
     where: dict[str, Any] | None = None
-    files: list[str] | None = pydantic.Field(default=None, min_length=1)
-    ignore: list[str] = pydantic.Field(default_factory=list)
+    files: list[PathGlob] | None = pydantic.Field(default=None, min_length=1)
+    ignore: list[PathGlob] = pydantic.Field(default_factory=list)
     debounce: Annotated[Duration, pydantic.Field(ge=0, le=MAX_INTERVAL_S)] = DEFAULT_DEBOUNCE_S
     cron: str | None = None
     timezone: str | None = None
@@ -186,6 +206,40 @@ class TriggerSpec(_Model):
     overlap: Overlap = Overlap.SKIP
     max_runs_per_hour: int | None = pydantic.Field(default=None, ge=1, le=1_000_000)
     grace: Annotated[Duration, pydantic.Field(ge=0, le=MAX_INTERVAL_S)] = DEFAULT_GRACE_S
+
+    @pydantic.field_validator("event")
+    @classmethod
+    def _event_glob(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                event_glob_regex(pattern)
+            except GlobError as exc:
+                raise ValueError(str(exc)) from None
+        return pattern
+
+    @pydantic.field_validator("where")
+    @classmethod
+    def _where(cls, where: dict[str, Any] | None) -> dict[str, Any] | None:
+        for path, message in where_problems(where or {}):
+            raise ValueError(f"{'.'.join(path) or repr('')}: {message}")
+        return where
+
+    @pydantic.field_validator("cron")
+    @classmethod
+    def _cron(cls, expr: str | None) -> str | None:
+        if expr is not None:
+            try:
+                CronSim(expr, datetime.now(UTC))
+            except CronSimError as exc:
+                raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
+        return expr
+
+    @pydantic.field_validator("timezone")
+    @classmethod
+    def _timezone(cls, name: str | None) -> str | None:
+        if name is not None:
+            check_timezone(name)
+        return name
 
     @pydantic.model_validator(mode="after")
     def _one_source(self) -> TriggerSpec:
@@ -217,6 +271,16 @@ class TriggerSpec(_Model):
     def catchup_capped(self) -> bool:
         """True when the tool-target cap replaced the default ``max_catchup``."""
         return self.target.tool and "max_catchup" not in self.model_fields_set
+
+
+def check_timezone(name: str) -> None:
+    """Raise ValueError (with a suggestion) unless ``name`` is a zone of the system tzdata."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        close = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else " (an IANA name: Europe/Berlin, UTC)"
+        raise ValueError(f"unknown time zone {name!r}{hint}") from None
 
 
 class TriggerConfigError(ConfigError):
