@@ -4,8 +4,9 @@ Trigger A *feeds* event trigger B when something A's fire makes could match B:
 
 - the daemon's own events of A's fire (``trigger.fired`` and ``trigger.skipped``, whose
   ``trigger`` field is A's id), when B's glob matches them and B's ``where`` allows them;
-- the events of the run A starts (``run.*``, ``task.*``… every type outside ``trigger.*``
-  and ``daemon.*``), when B's glob can match such a type and B's ``where`` allows a run of
+- the events of the run A starts (``run.*``, ``task.*``, ``route.*``, ``breaker.*``,
+  ``agent.*``: ``RUN_EVENT_HEADS``), when B's glob can match such a type (its head segment
+  is one of those, or a wildcard) and B's ``where`` allows a run of
   A's target: its ``workstream``/``workstreams`` are the target's workstream ids and its
   ``trigger`` is A's id. Keys about other fields (``status``…) cannot be known before the
   run, so they are taken as satisfiable: ``run.completed`` of ws-a with ``status:
@@ -30,15 +31,16 @@ from uet.spec.triggers import TriggerKind, TriggerSpec
 
 DAEMON_EVENTS = ("trigger.fired", "trigger.skipped")
 """What the daemon emits for a fire (their ``trigger`` field names the trigger)."""
-NOT_FROM_RUNS = frozenset({"trigger", "daemon"})
-"""Head segments of event types no run emits."""
+RUN_EVENT_HEADS = frozenset({"run", "task", "route", "breaker", "agent"})
+"""Head segments of the event types a run emits (the catalog's run, task, attempt and agent
+scopes; a test keeps this in step with ``uet.events.catalog``)."""
 OPAQUE_WORKSTREAM = "\0script-or-exec"
 """Stands for the workstream id of a script or exec run: no literal where value names it."""
 
 
 def _may_match_run_event(pattern: str) -> bool:
     head = pattern.split(".", 1)[0]
-    return not is_literal(head) or head not in NOT_FROM_RUNS
+    return not is_literal(head) or head in RUN_EVENT_HEADS
 
 
 def feeds(source: TriggerSpec, target: TriggerSpec) -> bool:

@@ -112,7 +112,7 @@ def _units_sum(value: str, text: str) -> float:
         )
     units = [u.lower() for _, u in pieces]
     if len(set(units)) != len(units):
-        raise ValueError(f"{value!r} gives a unit twice")
+        raise ValueError(f"{value!r} is not a duration: it gives a unit twice")
     return sum(float(n) * _UNITS[u.lower()] for n, u in pieces)
 
 
