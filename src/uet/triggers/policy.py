@@ -106,8 +106,8 @@ def due_fires(
     newest_on_time = (now - recent[-1]).total_seconds() <= on_time
     if catchup == Catchup.SKIP:
         keep = 1 if newest_on_time else 0
-    launch = recent[len(recent) - keep :] if keep else []
-    listed = recent[: len(recent) - keep] if keep else recent
+    cut = max(0, len(recent) - keep)  # the newest `keep` are launched
+    launch, listed = recent[cut:], recent[:cut]
     total = schedule.count_in(floor, now, cap=COUNT_CAP)
     skipped_count = max(total - len(launch), len(listed))
     return Due(
