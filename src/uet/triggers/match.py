@@ -8,7 +8,9 @@ The cost per event does not grow with the number of triggers whose glob cannot m
 literal globs sit in a dict by type, globs with a literal head segment (``task.*``) in a
 dict by head, and only globs that start with a wildcard (``*.failed``, ``**``) are tried
 on every event type. Which triggers an event type selects is remembered (a bounded cache:
-event types are few), so a repeated type costs one dict look-up plus its ``where`` checks.
+event types are few), and among them those whose ``where`` has a literal string value
+(``workstream: ws-a``) are indexed by it: an event looks its own value up, so it checks only
+the triggers that name it (plus those without such a value).
 
 ``where`` semantics (docs/automation.md):
 
@@ -28,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from uet.spec._globs import compile_event_glob, is_literal
-from uet.spec._where import Check, compile_where, lookup
+from uet.spec._where import Check, compile_where, flatten_where, lookup
 from uet.spec.triggers import TriggerKind, TriggerSpec
 
 CACHE_MAX = 4096
@@ -70,6 +72,51 @@ def event_view(
     return view
 
 
+def _index_key(where: Mapping[str, Any] | None) -> tuple[str, tuple[str, ...]] | None:
+    """The first ``where`` path whose values are literal strings: (path, values)."""
+    for path, value in flatten_where(where or {}).items():
+        values = value if isinstance(value, list) else [value]
+        if values and all(isinstance(v, str) and is_literal(v) for v in values):
+            return path, tuple(values)
+    return None
+
+
+class _Bucket:
+    """The triggers whose glob matches one event type, with their ``where`` indexed: each
+    trigger with a literal string value (``workstream: ws-a``) sits under that value, so
+    an event looks up its own value instead of checking every trigger."""
+
+    __slots__ = ("indexes", "residual", "size")
+
+    def __init__(self, entries: list[tuple[TriggerSpec, Check]]) -> None:
+        self.residual: list[tuple[TriggerSpec, Check]] = []
+        self.indexes: dict[str, dict[str, list[tuple[TriggerSpec, Check]]]] = {}
+        self.size = len(entries)
+        for spec, check in entries:
+            key = _index_key(spec.where)
+            if key is None:
+                self.residual.append((spec, check))
+                continue
+            by_value = self.indexes.setdefault(key[0], {})
+            for value in key[1]:
+                by_value.setdefault(value, []).append((spec, check))
+
+    def match(self, view: Mapping[str, Any]) -> list[TriggerSpec]:
+        found = [spec for spec, check in self.residual if check(view)]
+        for path, by_value in self.indexes.items():
+            value = lookup(view, path)
+            for item in value if isinstance(value, list) else (value,):
+                if isinstance(item, str) and item in by_value:
+                    found.extend(spec for spec, check in by_value[item] if check(view))
+        if len(found) > 1:
+            found = sorted({spec.id: spec for spec in found}.values(), key=_by_id)
+        return found
+
+
+def _by_id(spec: TriggerSpec) -> str:
+    return spec.id
+
+
 class EventMatcher:
     """The enabled event triggers of ``triggers``, indexed by their glob's head segment."""
 
@@ -77,7 +124,7 @@ class EventMatcher:
         self._exact: dict[str, list[tuple[str, TriggerSpec, Check]]] = {}
         self._by_head: dict[str, list[tuple[Callable[[str], bool], str, TriggerSpec, Check]]] = {}
         self._wild: list[tuple[Callable[[str], bool], str, TriggerSpec, Check]] = []
-        self._cache: dict[str, list[tuple[TriggerSpec, Check]]] = {}
+        self._cache: dict[str, _Bucket] = {}
         count = 0
         for spec in triggers:
             if spec.kind != TriggerKind.EVENT or not spec.enabled or spec.event is None:
@@ -101,20 +148,17 @@ class EventMatcher:
 
     def candidates(self, event_type: str) -> list[TriggerSpec]:
         """The triggers whose glob matches ``event_type`` (``where`` not checked), by id."""
-        return [spec for spec, _ in self._selected(event_type)]
+        return [spec for spec, _ in self._select(event_type)]
 
     def match(self, event_type: str, payload: Mapping[str, Any]) -> list[TriggerSpec]:
         """The triggers that fire for this event, by id (``payload``: see :func:`event_view`)."""
-        return [spec for spec, check in self._selected(event_type) if check(payload)]
-
-    def _selected(self, event_type: str) -> list[tuple[TriggerSpec, Check]]:
-        found = self._cache.get(event_type)
-        if found is None:
-            found = self._select(event_type)
+        bucket = self._cache.get(event_type)
+        if bucket is None:
+            bucket = _Bucket(self._select(event_type))
             if len(self._cache) >= CACHE_MAX:
                 self._cache.clear()
-            self._cache[event_type] = found
-        return found
+            self._cache[event_type] = bucket
+        return bucket.match(payload) if bucket.size else []
 
     def _select(self, event_type: str) -> list[tuple[TriggerSpec, Check]]:
         head = event_type.split(".", 1)[0]
