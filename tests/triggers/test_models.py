@@ -84,6 +84,12 @@ def test_defaults_and_kinds() -> None:
     assert spec(cron="0 * * * *", timezone="UTC").kind == TriggerKind.CRON
 
 
+def test_cron_nicknames() -> None:
+    """@daily and friends stand for their expressions."""
+    assert spec(cron="@daily").cron == "0 0 * * *"
+    assert spec(cron="@Hourly").cron == "0 * * * *"
+
+
 def test_tool_targets_catch_up_once_unless_configured() -> None:
     """A tool target's catch-up limit is 1 by default, and the configured value when set."""
     tool = {"exec": ["aider"], "tool": True}

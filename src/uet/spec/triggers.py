@@ -53,6 +53,18 @@ MAX_INTERVAL_S = 366 * 86400.0
 """The longest ``every`` interval (and ``debounce``/``grace``), in seconds: a year."""
 
 
+CRON_ALIASES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+"""Vixie cron's nicknames, as the expressions they stand for."""
+
+
 class TriggerKind(enum.StrEnum):
     """What makes a trigger fire."""
 
@@ -223,6 +235,13 @@ class TriggerSpec(_Model):
         for path, message in where_problems(where or {}):
             raise ValueError(f"{'.'.join(path) or repr('')}: {message}")
         return where
+
+    @pydantic.field_validator("cron", mode="before")
+    @classmethod
+    def _cron_alias(cls, expr: object) -> object:
+        if isinstance(expr, str) and expr.strip().lower() in CRON_ALIASES:
+            return CRON_ALIASES[expr.strip().lower()]
+        return expr
 
     @pydantic.field_validator("cron")
     @classmethod
