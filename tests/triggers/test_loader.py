@@ -189,6 +189,18 @@ BAD = [
         '[triggers."Bad Id"]\nevery = "1h"\ntarget = {exec = ["x"]}\n',
         "uet.toml: triggers['Bad Id'].id: 'Bad Id' is not a valid id",
     ),
+    (
+        '[triggers.a]\nfiles = [".uet/logs/**"]\ntarget = {exec = ["x"]}\n',
+        "uet.toml: triggers.a.files[0]: '.uet/logs/**' never fires: changes under .uet/",
+    ),
+    (
+        '[triggers.a]\nfiles = [".git/"]\ntarget = {exec = ["x"]}\n',
+        "uet.toml: triggers.a.files[0]: '.git/' never fires: changes under .git/",
+    ),
+    (
+        '[triggers.a]\nevery = "1h"\ntarget = {exec = [""]}\n',
+        "uet.toml: triggers.a.target.exec[0]: must not be empty",
+    ),
     ("triggers = 5\n", "uet.toml: triggers: expected a mapping of trigger ids to triggers"),
     ("[triggers]\na = 5\n", "uet.toml: triggers.a: expected a mapping of trigger keys"),
 ]

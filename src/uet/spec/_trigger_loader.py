@@ -18,6 +18,7 @@ import pydantic
 
 from uet.config import PYPROJECT_FILE, Settings
 from uet.errors import Problem, SpecError
+from uet.spec._globs import is_literal, normalise_path_glob
 from uet.spec._problems import Loc, describe, format_path, kind_of, translate
 from uet.spec._read import read_data
 from uet.spec._trigger_cycles import find_trigger_cycles
@@ -64,6 +65,7 @@ def load(settings: Settings, *, root: Path, script_names: Collection[str] | None
         spec = _validate(entry, root, problems)
         if spec is None:
             continue
+        problems.extend(_own_file_globs(spec, entry, settings, root))
         spec = _resolve_target(spec, entry, loader, script_names, problems)
         specs[spec.id] = spec
         sources[spec.id] = here
@@ -200,6 +202,33 @@ class _TargetLoader:
         ids = tuple(spec.id for spec in specs)
         tool = any(task.tool is not None for spec in specs for task in spec.tasks)
         return ids, tool
+
+
+def _own_file_globs(
+    spec: TriggerSpec, entry: Entry, settings: Settings, root: Path
+) -> list[Problem]:
+    """A ``files`` glob inside uet's home or ``.git`` can never fire: those writes are
+    always ignored (see uet.triggers.files)."""
+    own = [".git"]
+    if settings.home.is_relative_to(root) and settings.home != root:
+        own.append(settings.home.relative_to(root).as_posix())
+    problems = []
+    for index, pattern in enumerate(spec.files or ()):
+        literal = []
+        for segment in normalise_path_glob(pattern, str(root)).split("/"):
+            if not is_literal(segment):
+                break
+            literal.append(segment)
+        prefix = "/".join(literal)
+        for folder in own:
+            if prefix == folder or prefix.startswith(f"{folder}/"):
+                message = (
+                    f"{pattern!r} never fires: changes under {folder}/ are uet's own or git's"
+                    " and never fire a trigger"
+                )
+                where = format_path((*entry.where, "files", index))
+                problems.append(Problem(entry.file, where, message))
+    return problems
 
 
 def _resolve_target(

@@ -169,7 +169,9 @@ class TriggerTarget(_Model):
         default=None, min_length=1
     )
     script: str | None = pydantic.Field(default=None, min_length=1)
-    exec: list[Command] | None = pydantic.Field(default=None, min_length=1)
+    exec: list[Annotated[Command, pydantic.Field(min_length=1)]] | None = pydantic.Field(
+        default=None, min_length=1
+    )
     vars: dict[EnvName, EnvValue] = pydantic.Field(default_factory=dict)
     tool: bool = False
     workstream_ids: tuple[str, ...] = ()
