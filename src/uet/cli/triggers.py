@@ -26,8 +26,9 @@ _EVENT_TYPE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 def _load(ctx: Context) -> Triggers:
     from uet.spec.triggers import load_triggers  # noqa: PLC0415 - pydantic, for these only
+    from uet.triggers.targets import script_names  # noqa: PLC0415
 
-    return load_triggers(ctx.settings)
+    return load_triggers(ctx.settings, script_names=script_names(ctx.settings))
 
 
 def _line(report: Mapping[str, Any]) -> str:
@@ -133,7 +134,7 @@ def list_triggers(ctx: Context, as_json: bool) -> None:
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for spec in found:
-        schedule = schedule_of(spec)
+        schedule = schedule_of(spec) if spec.kind in ("cron", "every") else None
         fire = last.get(spec.id)
         rows.append(
             {
@@ -183,7 +184,7 @@ def _on(spec: TriggerSpec) -> str:
         return ", ".join(spec.files)
     if spec.cron is not None:
         return f"'{spec.cron}'" + (f" ({spec.timezone})" if spec.timezone else "")
-    return f"{spec.every:g}s"
+    return f"{spec.every or 0:g}s"
 
 
 def _target(spec: TriggerSpec) -> str:
@@ -192,8 +193,7 @@ def _target(spec: TriggerSpec) -> str:
         return ", ".join(target.workstreams)
     if target.script:
         return f"script {target.script}"
-    argv = getattr(target, "exec_", None) or getattr(target, "exec", None) or []
-    return "exec " + " ".join(argv)
+    return "exec " + " ".join(target.exec or [])
 
 
 @triggers.command("fire")

@@ -39,19 +39,20 @@ from uet.engine.recovery import cancel_run, reconcile
 from uet.errors import StoreError
 from uet.ids import IdFactory, RandomIds
 from uet.spec.models import Plan
-from uet.spec.triggers import Overlap, Triggers, TriggerSpec
+from uet.spec.triggers import Overlap, TriggerKind, Triggers, TriggerSpec
 from uet.state import fires as ledger
 from uet.state.daemon_lease import DaemonLease, Leader, take_leadership
+from uet.state.database import sqlite_path
 from uet.state.fires import FireStatus
 from uet.state.records import EventRecord
 from uet.state.store import Store
 from uet.states import RunStatus
-from uet.triggers.files import FileFilter
+from uet.triggers.files import Debouncer, FileFilter
 from uet.triggers.firing import CHAIN_PARAM, Fired, Firing
 from uet.triggers.follow import EventFollower
 from uet.triggers.launcher import Launcher
-from uet.triggers.match import EventMatcher
-from uet.triggers.policy import due_fires, rate_capped
+from uet.triggers.match import EventMatcher, event_view
+from uet.triggers.policy import due_fires_for, rate_capped
 from uet.triggers.schedule import Schedule, schedule_of
 from uet.triggers.targets import plan_for
 from uet.triggers.watch import FileWatcher, roots_of
@@ -60,17 +61,9 @@ Emit = Callable[[Mapping[str, Any]], None]
 """Where the daemon reports what it does (``--json``: one JSON line each)."""
 
 _HOUR_S = 3600.0
+_SCHEDULED = (TriggerKind.CRON, TriggerKind.EVERY)
 SEEN_CURSOR = "seen:"
 """``trigger_cursors`` rows ``seen:<trigger id>``: when the daemon first saw the trigger."""
-
-
-@dataclass
-class _FileState:
-    """A file trigger's debounce: fire at the first change, then at most once per window."""
-
-    last_fire: float = -math.inf  # monotonic
-    dirty_since: float | None = None
-    count: int = 0
 
 
 @dataclass
@@ -102,14 +95,22 @@ class Daemon:
             plans=lambda spec: self.plans[spec.id],
         )
         self.schedules: dict[str, Schedule] = {
-            t.id: s for t in enabled if (s := schedule_of(t)) is not None
+            t.id: schedule_of(t) for t in enabled if t.kind in _SCHEDULED
         }
-        self.matcher = EventMatcher([t for t in enabled if t.kind == "event"])
-        self.file_triggers = [t for t in enabled if t.kind == "files"]
+        self.matcher = EventMatcher([t for t in enabled if t.kind is TriggerKind.EVENT])
+        self.file_triggers = [t for t in enabled if t.kind is TriggerKind.FILES]
+        database = sqlite_path(self.settings.db)
         self.filters = {
-            t.id: FileFilter(t, self.settings.root, self._own_paths(t)) for t in self.file_triggers
+            t.id: FileFilter(
+                t,
+                self.settings.root,
+                self._own_paths(t),
+                home=self.settings.home,
+                db_path=database,
+            )
+            for t in self.file_triggers
         }
-        self.file_state = {t.id: _FileState() for t in self.file_triggers}
+        self.debouncers = {t.id: Debouncer(t.debounce) for t in self.file_triggers}
         self.follower: EventFollower | None = None
         self.watcher: FileWatcher | None = None
         self.wake = threading.Event()
@@ -152,7 +153,7 @@ class Daemon:
         """Reconcile runs left by dead orchestrators; open the event cursor and watcher."""
         self.reconcile()
         self.enabled_at = self._first_seen()
-        if self.matcher.triggers:
+        if len(self.matcher):
             self.follower = EventFollower.resume(self.store, at=self.clock.now())
         if self.file_triggers:
             globs = [g for t in self.file_triggers for g in t.files or ()]
@@ -198,7 +199,7 @@ class Daemon:
             self.tick()
             if once:
                 return
-            self.wake.wait(defaults.DAEMON_TICK_S)
+            self.wake.wait(self.next_wake())
             self.wake.clear()
 
     def reconcile(self) -> list[str]:
@@ -267,24 +268,20 @@ class Daemon:
         last_dt = None if last is None else datetime.fromtimestamp(last, UTC)
         first = self.enabled_at.get(spec.id, self.started_at)
         enabled_from = first if last is None else min(first, last)
-        due = due_fires(
+        due = due_fires_for(
+            spec,
             schedule,
             last_fire=last_dt,
             enabled_at=datetime.fromtimestamp(enabled_from, UTC),
             now=now_dt,
-            catchup=spec.catchup,
-            max_catchup=spec.max_catchup,
-            tool_target=spec.target.tool,
         )
         out = [
-            self.firing.skip(
-                spec, schedule.fire_key(at), reason=reason, scheduled_for=at.timestamp()
-            )
-            for at, reason in due.skipped
+            self.firing.skip(spec, s.key, reason=str(s.reason), scheduled_for=s.at.timestamp())
+            for s in due.skipped
         ]
-        for at in due.fire:
-            key = schedule.fire_key(at)
-            out.append(self.attempt(spec, key, reason=f"{spec.kind} due", scheduled_for=at))
+        for fire in due.launch:
+            reason = f"{spec.kind} due"
+            out.append(self.attempt(spec, fire.key, reason=reason, scheduled_for=fire.at))
         for fired in out:
             self._report(fired)
         return out
@@ -299,9 +296,18 @@ class Daemon:
         runs = self._runs_of(batch)
         out: list[Fired] = []
         for event in batch:
-            context = _context(event, runs.get(event.run_id or ""))
-            for spec in self.matcher.match(event.type, context):
-                chain = list(runs.get(event.run_id or "", {}).get(CHAIN_PARAM, []))
+            params = runs.get(event.run_id or "", {})
+            view = event_view(
+                event.payload,
+                event_type=event.type,
+                run_id=event.run_id,
+                task_id=event.task_id,
+                attempt_id=event.attempt_id,
+                workstreams=list(params.get("workstreams", [])),
+                trigger=params.get("trigger"),
+            )
+            for spec in self.matcher.match(event.type, view):
+                chain = list(params.get(CHAIN_PARAM, []))
                 key = f"event:{event.id}"
                 if chain.count(spec.id) >= defaults.TRIGGER_CYCLE_MAX:
                     reason = f"cycle: {' -> '.join([*chain, spec.id])}"
@@ -323,25 +329,32 @@ class Daemon:
     # -- files ----------------------------------------------------------------------------
 
     def _files(self) -> list[Fired]:
+        """Changes into each file trigger's debouncer; a batch that is ready fires."""
         assert self.watcher is not None  # noqa: S101 - checked by the caller
         changes = self.watcher.drain()
         now = time.monotonic()
         out: list[Fired] = []
         for spec in self.file_triggers:
-            state = self.file_state[spec.id]
-            hits = [at for at, path in changes if self.filters[spec.id].fires(path)]
-            if hits:
-                state.count += len(hits)
-                state.dirty_since = state.dirty_since or min(hits)
-            if state.dirty_since is None or now - state.last_fire < spec.debounce:
+            debouncer = self.debouncers[spec.id]
+            for at, path in changes:
+                if self.filters[spec.id].fires(path):
+                    debouncer.add(at, path)
+            batch = debouncer.ready(now)
+            if batch is None:
                 continue
             key = f"files:{int(self.clock.now() * 1000)}"
-            reason = f"{state.count} file change(s)"
-            state.last_fire, state.dirty_since, state.count = now, None, 0
+            reason = f"{len(batch.paths)} file(s) changed: {', '.join(batch.paths[:3])}"
             fired = self.attempt(spec, key, reason=reason)
             self._report(fired)
             out.append(fired)
         return out
+
+    def next_wake(self) -> float:
+        """Seconds until the daemon must look again (a debounce window ending, or a tick)."""
+        now = time.monotonic()
+        deadlines = [d for b in self.debouncers.values() if (d := b.deadline()) is not None]
+        soonest = min(deadlines, default=now + defaults.DAEMON_TICK_S)
+        return max(0.0, min(defaults.DAEMON_TICK_S, soonest - now))
 
     def _own_paths(self, spec: TriggerSpec) -> list[str]:
         """What the trigger's own runs write: the files its target's tasks declare."""
@@ -455,20 +468,3 @@ def _overlap_skip(spec: TriggerSpec, going: Sequence[tuple[str, str, str]]) -> s
 def _cancel(store: Store, run_id: str, clock: Clock) -> None:
     with contextlib.suppress(StoreError):
         cancel_run(store, run_id, clock)
-
-
-def _context(event: EventRecord, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What an event trigger's ``where:`` sees: the payload, then the event row's ids and
-    its run's workstreams and trigger (``workstream`` when the run has one)."""
-    context: dict[str, Any] = dict(event.payload)
-    context.setdefault("type", event.type)
-    context.setdefault("run_id", event.run_id)
-    context.setdefault("task_id", event.task_id)
-    if params:
-        workstreams = list(params.get("workstreams", []))
-        context.setdefault("workstreams", workstreams)
-        if len(workstreams) == 1:
-            context.setdefault("workstream", workstreams[0])
-        if "trigger" in params:
-            context.setdefault("trigger", params["trigger"])
-    return context

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from uet.config import Settings
 from uet.errors import ConfigError
 from uet.spec import Plan, TaskSpec, WorkstreamSpec, load_files
 from uet.spec._resolve import plan_task
@@ -26,16 +27,30 @@ def plan_for(spec: TriggerSpec, root: Path) -> Plan:
     if target.workstreams:
         files = [root / path for path in target.workstreams]
         return load_files(files, env={**os.environ, **target.vars})
-    argv = getattr(target, "exec_", None) or getattr(target, "exec", None)
+    argv = target.exec
     if argv:
         return one_command_plan(f"trigger-{spec.id}", list(argv))
     if target.script:
+        if "script" in TaskSpec.model_fields:  # the script registry is in this build
+            task = TaskSpec.model_validate({"id": "script", "script": target.script})
+            workstream = WorkstreamSpec(id=f"trigger-{spec.id}", tasks=[task])
+            return Plan(workstreams=(workstream,), tasks=(plan_task(workstream, task, ()),))
         raise ConfigError(
             "triggers",
             f"triggers.{spec.id}.target.script",
             "script targets are not in this build yet (use exec: [argv] or workstreams:)",
         )
     raise ConfigError("triggers", f"triggers.{spec.id}.target", "no workstreams, exec or script")
+
+
+def script_names(settings: Settings) -> list[str]:
+    """The script registry's names (none while the registry is not in this build: every
+    ``script:`` target is then refused at load, exit 2)."""
+    try:
+        from uet.spec.scripts import load_scripts  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+    except ImportError:
+        return []
+    return sorted(load_scripts(settings))
 
 
 def one_command_plan(workstream_id: str, argv: list[str]) -> Plan:
