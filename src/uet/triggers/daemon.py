@@ -6,7 +6,7 @@ The loop (:class:`Daemon`), one leader per store (``uet.state.daemon_lease``)::
     each tick:  start fires' runs nobody started (a crash between fire and launch)
                 schedules (cron, every): due fires per catch-up policy, skips recorded
                 events: follow the store's log (cursor), match, fire `event:<id>`
-                files: drain the watcher, leading-edge debounce, fire `files:<ms>`
+                files: drain the watcher, debounce (quiet window), fire `files:<ms>`
                 every fire passes overlap and max_runs_per_hour first
     stop (SIGTERM/SIGINT): stop firing; interrupt the runs it drives (resumable), or with
                 `drain` wait for them to end; give leadership back
@@ -187,8 +187,12 @@ class Daemon:
         assert self.launcher is not None  # noqa: S101 - set in __post_init__
         if detach:
             return
-        if drain:
-            self.launcher.wait(None)
+        if drain:  # the queued runs (overlap: queue) too, each after the one before it
+            while True:
+                self._launch_queued()
+                if not self.launcher.running():
+                    break
+                time.sleep(0.1)
         else:
             self.launcher.interrupt(defaults.DAEMON_STOP_S)
 
