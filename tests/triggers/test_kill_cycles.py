@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from uet.state import fires as ledger
 from uet.state.daemon_lease import leader
 from uet.state.store import Store
 
@@ -37,11 +38,14 @@ def _cycles(db: str, root: Path, *, cycles: int, events: int) -> None:
     store = Store.open(db)
     pause = 0.05
     per = events // PRODUCERS
+    daemons = [start(root, db, "daemon", "--drain", log=root / f"d{n}.log") for n in range(2)]
+    # events written before any daemon ever ran are history (never replayed): the
+    # producers start once a daemon has opened the event cursor
+    wait_until(lambda: _cursor(store) is not None, 120, step=0.1)
     producers = [
         subprocess.Popen([sys.executable, str(PRODUCER), db, str(per), str(pause)], env=env_for(db))
         for _ in range(PRODUCERS)
     ]
-    daemons = [start(root, db, "daemon", "--drain", log=root / f"d{n}.log") for n in range(2)]
     rng = random.Random(cycles)
     try:
         for cycle in range(cycles):
@@ -87,6 +91,11 @@ def _unfired(store: Store) -> int:
         "SELECT 1 FROM trigger_fires f WHERE f.trigger_id = 'on-work' "
         "AND f.fire_key = 'event:' || CAST(e.id AS VARCHAR(32)))",
     )
+
+
+def _cursor(store: Store) -> int | None:
+    with store.reader() as tx:
+        return ledger.load_cursor(tx)
 
 
 def _unfinished(store: Store) -> int:
