@@ -25,8 +25,11 @@ import watchfiles
 STEP_MS = 50
 """Quiet time that ends a batch of changes (watchfiles' ``step``)."""
 
-DEBOUNCE_MS = 1600
-"""Longest time watchfiles groups changes into one batch."""
+DEBOUNCE_MS = 200
+"""Longest time watchfiles groups changes into one batch: well under a trigger's debounce
+window (500 ms by default), so that a steady stream of changes reaches the trigger's
+debouncer as a stream (one fire per ``max_wait``), not as separate batches 1.6 s apart
+(watchfiles' default) that each look like a burst of its own."""
 
 POLL_DELAY_MS = 300
 """Between two scans when polling."""
