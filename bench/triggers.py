@@ -80,7 +80,7 @@ def main() -> None:
         db = f"sqlite:///{Path(tmp) / 'state.db'}"
         env = {**os.environ, "UET_DB": db}
         log = open(Path(tmp) / "daemon.log", "wb")  # noqa: SIM115 - closed below
-        daemon = subprocess.Popen(  # noqa: S603
+        daemon = subprocess.Popen(
             [sys.executable, "-m", "uet", "daemon", "--json"],
             cwd=root,
             env=env,
@@ -120,6 +120,10 @@ def main() -> None:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=30)
             log.close()
+    _report(args, cpu, rss, latencies)
+
+
+def _report(args: argparse.Namespace, cpu: float, rss: float, latencies: list[float]) -> None:
     files = args.dirs * args.files_per_dir
     ordered = sorted(latencies)
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else float("nan")
