@@ -195,15 +195,17 @@ def fires_since(tx: Transaction, trigger_id: str, since: float) -> int:
 
 def unlaunched_fires(tx: Transaction) -> list[FireRecord]:
     """Fires whose run was never started: the run is ``pending``, or was reconciled to
-    ``interrupted`` before anything started it (its ``started_at`` is empty)."""
+    ``interrupted`` before anything started it (its ``started_at`` is empty); not the
+    ``failed`` ones (their launch refused the run)."""
     query = (
         sa.select(trigger_fires)
         .join(runs, runs.c.id == trigger_fires.c.run_id)
         .where(
+            trigger_fires.c.status != FireStatus.FAILED.value,
             sa.or_(
                 runs.c.status == "pending",
                 sa.and_(runs.c.status == "interrupted", runs.c.started_at.is_(None)),
-            )
+            ),
         )
         .order_by(trigger_fires.c.id)
     )

@@ -117,6 +117,7 @@ class Daemon:
         self.started_at = self.started_at or self.clock.now()
         self._last_recovery = -math.inf
         self.enabled_at: dict[str, float] = {}
+        self._launched: dict[str, tuple[str, str]] = {}  # run id -> (trigger id, fire key)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -230,7 +231,7 @@ class Daemon:
     def tick(self) -> list[Fired]:
         """One pass over the ledger, schedules, events and file changes."""
         assert self.launcher is not None  # noqa: S101 - set in __post_init__
-        self.launcher.reap()
+        self._failed_launches(self.launcher.reap())
         out: list[Fired] = []
         self.recover()
         now = self.clock.now()
@@ -313,11 +314,16 @@ class Daemon:
             for spec in self.matcher.match(event.type, view):
                 chain = list(params.get(CHAIN_PARAM, []))
                 key = f"event:{event.id}"
+                # a skip made for a skip writes no event of its own: two triggers on
+                # trigger.skipped would otherwise skip each other's skips forever
+                quiet = event.type == "trigger.skipped"
                 if chain.count(spec.id) >= defaults.TRIGGER_CYCLE_MAX:
                     reason = f"cycle: {' -> '.join([*chain, spec.id])}"
-                    fired = self.firing.skip(spec, key, reason=reason)
+                    fired = self.firing.skip(spec, key, reason=reason, quiet=quiet)
                 else:
-                    fired = self.attempt(spec, key, reason=f"event {event.type}", chain=chain)
+                    fired = self.attempt(
+                        spec, key, reason=f"event {event.type}", chain=chain, quiet=quiet
+                    )
                 self._report(fired)
                 out.append(fired)
         with self.store.transaction() as tx:
@@ -382,6 +388,7 @@ class Daemon:
         reason: str,
         scheduled_for: datetime | None = None,
         chain: Sequence[str] = (),
+        quiet: bool = False,
     ) -> Fired:
         """Fire ``key`` unless a policy skips it (overlap, max_runs_per_hour); the run is
         started at once, or queued behind its trigger's running run (``overlap: queue``)."""
@@ -393,10 +400,10 @@ class Daemon:
             recent = ledger.fires_since(tx, spec.id, self.clock.now() - _HOUR_S)
         if rate_capped(recent, spec.max_runs_per_hour):
             why = f"max_runs_per_hour: {recent} runs in the last hour"
-            return self.firing.skip(spec, key, reason=why, scheduled_for=at)
+            return self.firing.skip(spec, key, reason=why, scheduled_for=at, quiet=quiet)
         skip = _overlap_skip(spec, going)
         if skip is not None:
-            return self.firing.skip(spec, key, reason=skip, scheduled_for=at)
+            return self.firing.skip(spec, key, reason=skip, scheduled_for=at, quiet=quiet)
         if spec.overlap is Overlap.REPLACE and going:
             self._replace([run_id for run_id, _status, _fire in going], spec.grace)
         fired = self.firing.fire(spec, key, reason=reason, scheduled_for=at, chain=chain)
@@ -438,8 +445,25 @@ class Daemon:
         if run_id in self.launcher.running():
             return
         self.launcher.launch(run_id)
+        self._launched[run_id] = (trigger_id, key)
         with self.store.transaction() as tx:
             ledger.set_fire_status(tx, trigger_id, key, FireStatus.LAUNCHED)
+
+    def _failed_launches(self, ended: Mapping[str, int]) -> None:
+        """A ``uet launch`` that refused its run (exit 2: bad input, such as a tools
+        section that no longer loads; 3: the database) and left it pending: its fire is
+        ``failed`` with the reason, and is not started again every second."""
+        for run_id, code in ended.items():
+            fire = self._launched.pop(run_id, None)
+            if fire is None or code not in (2, 3):
+                continue
+            with self.store.transaction() as tx:
+                run = tx.get_run(run_id)
+                if run is None or run.status is not RunStatus.PENDING:
+                    continue
+                reason = f"uet launch exited {code}: see .uet/logs/{run_id}/launch.log"
+                ledger.set_fire_status(tx, fire[0], fire[1], FireStatus.FAILED, reason)
+            self.emit({"launch_failed": run_id, "trigger": fire[0], "reason": reason})
 
     def _replace(self, run_ids: Sequence[str], grace: float) -> None:
         """``overlap: replace``: cancel the trigger's runs still going (their process groups

@@ -144,9 +144,16 @@ class Firing:
         return Fired(spec.id, key, "fired", run_id, reason, scheduled_for)
 
     def skip(
-        self, spec: TriggerSpec, key: str, *, reason: str, scheduled_for: float | None = None
+        self,
+        spec: TriggerSpec,
+        key: str,
+        *,
+        reason: str,
+        scheduled_for: float | None = None,
+        quiet: bool = False,
     ) -> Fired:
-        """Record that ``key`` does not start a run, and why (once per key)."""
+        """Record that ``key`` does not start a run, and why (once per key); ``quiet``: no
+        ``trigger.skipped`` event (the ledger row and the decision still)."""
         now = self.clock.now()
         record = FireRecord(
             trigger_id=spec.id,
@@ -162,7 +169,8 @@ class Firing:
             payload: dict[str, Any] = {"trigger": spec.id, "fire_key": key, "reason": reason}
             if scheduled_for is not None:
                 payload["scheduled_for"] = scheduled_for
-            tx.insert_events([("trigger.skipped", now, None, None, None, payload)])
+            if not quiet:
+                tx.insert_events([("trigger.skipped", now, None, None, None, payload)])
             tx.record_decisions([self._decision(spec, key, "skip", reason, now=now, run_id=None)])
 
         with self.store.transaction() as tx:
