@@ -168,3 +168,19 @@ environment and *under* the workstream's and the task's ``env:`` (a task that se
 ``TERM`` keeps its value); not applied to ``interactive: true`` tasks nor ``uet exec --tty``.
 The process setup (stdin /dev/null, a new session without a controlling terminal) is what
 makes a prompt fail for certain; these flags make it fail fast and say why."""
+# -- triggers and the daemon -----------------------------------------------------------------
+
+DAEMON_TICK_S = 0.25
+"""Longest sleep of ``uet daemon`` between two looks at schedules, events and the ledger
+(file changes wake it at once)."""
+
+DAEMON_STOP_S = 1.0
+"""How long a stopping daemon (SIGTERM) waits for the runs it interrupts, at most: it
+exits within 2 s."""
+
+TRIGGER_CYCLE_MAX = 3
+"""How many times one trigger may appear in the chain of fires that led to a run before an
+event it would fire on is skipped (reason ``cycle``)."""
+
+MANUAL_FIRE_PREFIX = "manual:"
+"""The fire key prefix of ``uet triggers fire ID`` (then a uuid)."""

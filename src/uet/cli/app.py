@@ -185,6 +185,9 @@ COMMANDS = {
     "scripts": "uet.cli.scripts:scripts",
     "db": "uet.cli.db:db",
     "exec": "uet.cli.exec:exec_command",
+    "daemon": "uet.cli.triggers:daemon",
+    "triggers": "uet.cli.triggers:triggers",
+    "launch": "uet.cli.triggers:launch",
 }
 """Each command and where it lives: a command's module is imported when it is asked for,
 so `uet runs` does not load the engine, git isolation or routing."""
@@ -193,10 +196,12 @@ SHORT_HELP = {
     "agents": "Isolated git clones for concurrent agents, merged back through a gated queue.",
     "cancel": "Cancel a run from any terminal: its process groups are killed, the run is canceled.",
     "db": "Migrations and backups of the state database.",
+    "daemon": "Run the project's triggers (events, file changes, cron, every) until stopped.",
     "decisions": "The decision registry: what was chosen, among what, and why.",
     "events": "Print a run's event log in order (JSON Lines with --json).",
     "exec": "Run any command as a recorded run: timeout, retries, a non-interactive environment.",
     "init": "Scaffold uet in this folder: uet.toml, .uet/ and workstreams/example.yaml.",
+    "launch": "Drive a run a trigger recorded and nobody started yet (what `uet daemon` starts).",
     "logs": "Print a task's captured output (every attempt).",
     "resume": "Go on with a run that was interrupted (Ctrl-C, a crash, a kill, a reboot).",
     "route": "Show the routing decision for a task, without running or recording anything.",
@@ -206,6 +211,8 @@ SHORT_HELP = {
     "status": "Show a run and its tasks (the most recent run without RUN_ID).",
     "tools": "Tool profiles: how uet runs aider, Claude Code, Codex CLI, Gemini CLI or any "
     "command.",
+    "triggers": "Inspect and fire the project's triggers (`triggers` section, "
+    "config/triggers.yaml).",
     "validate": "Check workstream files and print every problem (exit 2 when there is one).",
 }
 """What `uet --help` says of each command: its short help, kept here so that listing the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -43,7 +44,7 @@ from uet.spec import load_files, topological_order
 from uet.spec.models import Plan, PlannedTask
 from uet.state.lease import RunLease, take_lease
 from uet.state.records import RunRecord, TaskRecord, TaskUpdate, WorkstreamRecord
-from uet.state.store import NewEvent, Store
+from uet.state.store import NewEvent, Store, Transaction
 from uet.states import RunStatus, TaskStatus
 
 ABORT_KILLS_PARAM = "abort_kills"
@@ -181,6 +182,55 @@ def start_run(
     )
 
 
+def create_run(
+    tx: Transaction,
+    plan: Plan,
+    *,
+    run_id: str,
+    options: RunOptions,
+    settings: Settings,
+    now: float,
+    params: Mapping[str, object] | None = None,
+) -> tuple[list[NewEvent], list[int | None]]:
+    """Write a new run of ``plan`` inside the caller's transaction ``tx``: its row (status
+    pending, not yet driven: claimed by this process, so that nobody takes it for orphaned
+    while it lives), workstreams, tasks and first events. Returns the events and their
+    sequence numbers (to deliver once ``tx`` committed). ``params`` are kept in the run's
+    ``params`` (the daemon's ``trigger``, ``fire_key`` and ``chain``).
+
+    The daemon writes a fire and the run it starts in one transaction this way
+    (``uet.state.fires.record_fire``); :func:`launch_run` drives the run later, from any
+    process."""
+    if tx.get_run(run_id) is not None:
+        raise UsageError(f"a run {run_id!r} exists already (see `uet status {run_id}`)")
+    record = _run_record(
+        run_id, plan, options, now, _journal(settings, options, run_id, plan.tasks)
+    )
+    if params:
+        record = dataclasses.replace(record, params={**record.params, **params})
+    tx.create_run(record)
+    tx.add_workstreams(
+        [
+            WorkstreamRecord(
+                run_id=run_id,
+                id=ws.id,
+                status=TaskStatus.PENDING,
+                name=ws.name,
+                concurrency=ws.concurrency,
+                depends_on=list(ws.depends_on),
+                source=str(plan.sources.get(ws.id, "")) or None,
+                spec=ws.model_dump(mode="json", exclude={"tasks"}),
+            )
+            for ws in plan.workstreams
+        ]
+    )
+    tx.add_tasks([_task_record(run_id, task) for task in plan.tasks])
+    created: list[NewEvent] = [
+        ("run.created", now, run_id, None, None, {"tasks": len(plan.tasks)})
+    ] + [("task.ready", now, run_id, t.key, None, None) for t in plan.tasks if not t.depends_on]
+    return created, tx.insert_events(created)
+
+
 def _record_new_run(
     store: Store, run_id: str, plan: Plan, options: RunOptions, *, settings: Settings, now: float
 ) -> tuple[RunLease, tuple[list[NewEvent], list[int | None]]]:
@@ -189,12 +239,8 @@ def _record_new_run(
     lease: RunLease | None = None
     try:
         with store.transaction() as tx:
-            if tx.get_run(run_id) is not None:
-                raise UsageError(f"a run {run_id!r} exists already (see `uet status {run_id}`)")
-            tx.create_run(
-                _run_record(
-                    run_id, plan, options, now, _journal(settings, options, run_id, plan.tasks)
-                )
+            announce = create_run(
+                tx, plan, run_id=run_id, options=options, settings=settings, now=now
             )
             lease = take_lease(
                 store,
@@ -204,34 +250,74 @@ def _record_new_run(
                 ttl=settings.run_lease_ttl,
                 tx=tx,
             )
-            tx.add_workstreams(
-                [
-                    WorkstreamRecord(
-                        run_id=run_id,
-                        id=ws.id,
-                        status=TaskStatus.PENDING,
-                        name=ws.name,
-                        concurrency=ws.concurrency,
-                        depends_on=list(ws.depends_on),
-                        source=str(plan.sources.get(ws.id, "")) or None,
-                        spec=ws.model_dump(mode="json", exclude={"tasks"}),
-                    )
-                    for ws in plan.workstreams
-                ]
-            )
-            tx.add_tasks([_task_record(run_id, task) for task in plan.tasks])
-            created: list[NewEvent] = [
-                ("run.created", now, run_id, None, None, {"tasks": len(plan.tasks)})
-            ] + [
-                ("task.ready", now, run_id, t.key, None, None)
-                for t in plan.tasks
-                if not t.depends_on
-            ]
-            return lease, (created, tx.insert_events(created))
+            return lease, announce
     except BaseException:
         if lease is not None:
             lease.release()
         raise
+
+
+def launch_run(
+    run_id: str,
+    *,
+    settings: Settings,
+    store: Store,
+    progress: Progress | None = None,
+    executor_factory: ExecutorFactory | None = None,
+    interrupted: threading.Event | None = None,
+    bus: EventBus | None = None,
+) -> RunResult | None:
+    """Drive a run that :func:`create_run` recorded and nobody started yet, to its end.
+
+    Exactly once: the run's lease is taken first, then its status read again; a run that
+    another process holds, started or ended already gives None (nothing was done). A run
+    reconciled to ``interrupted`` before anything started it counts as never started."""
+    try:
+        lease = take_lease(
+            store, run_id, host=socket.gethostname(), pid=os.getpid(), ttl=settings.run_lease_ttl
+        )
+    except LeaseHeldError:
+        return None  # another process drives it (or is starting it)
+    try:
+        with store.reader() as tx:
+            run = tx.get_run(run_id)
+            rows = tx.get_tasks(run_id) if run is not None else []
+            workstreams = tx.get_workstreams(run_id) if run is not None else []
+        if run is None:
+            raise UsageError(f"no run {run_id!r} (see `uet runs`)")
+        unstarted = run.status is RunStatus.PENDING or (
+            run.status is RunStatus.INTERRUPTED and run.started_at is None
+        )
+        if not unstarted:
+            return None
+        tasks = _in_plan_order(rows)
+        tooling = load_tooling(tasks, settings)
+        clock: Clock = FixedClock() if run.deterministic else SystemClock()
+        options = RunOptions(
+            concurrency=int(run.params.get("concurrency", default_concurrency())),
+            deterministic=run.deterministic,
+            run_id=run_id,
+            name=run.name,
+        )
+    except BaseException:
+        lease.release()
+        raise
+    return _drive(
+        store,
+        settings=settings,
+        run_id=run_id,
+        tasks=tasks,
+        limits={w.id: w.concurrency for w in workstreams if w.concurrency},
+        options=options,
+        clock=clock,
+        progress=progress,
+        executor_factory=executor_factory,
+        interrupted=interrupted,
+        used={},
+        bus=bus,
+        tooling=tooling,
+        lease=lease,
+    )
 
 
 def resume_run(

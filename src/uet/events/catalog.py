@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Scope = Literal["run", "task", "attempt", "agent"]
+Scope = Literal["run", "task", "attempt", "agent", "trigger"]
 """Which ids an event carries: ``run`` (run id), ``task`` (run and task id), ``attempt``
-(run, task and attempt id), ``agent`` (run and task id when the agent worked for a task)."""
+(run, task and attempt id), ``agent`` (run and task id when the agent worked for a task),
+``trigger`` (the run id of the run a fire started, none for skips and the daemon's own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +279,39 @@ CATALOG: tuple[EventType, ...] = (
         "agent",
         "An agent's clone was removed (unmerged work archived first).",
         (_f("agent", "str", "the agent's id"), _f("archive", "str?", "the archive ref")),
+    ),
+)
+
+_TRIGGER = _f("trigger", "str", "the trigger's id")
+_FIRE_KEY = _f("fire_key", "str", "the fire's key: every:, cron:, event:, files:, manual:…")
+_SCHEDULED = _f("scheduled_for", "float", "the schedule's time (cron, every)", optional=True)
+
+CATALOG = (
+    *CATALOG,
+    # -- triggers -----------------------------------------------------------------------------
+    EventType(
+        "trigger.fired",
+        "trigger",
+        "A trigger started a run (written with the run, in the run's log).",
+        (
+            _TRIGGER,
+            _FIRE_KEY,
+            _f("kind", "str", "event | files | cron | every"),
+            _f("reason", "str", "why it fired"),
+            _SCHEDULED,
+        ),
+    ),
+    EventType(
+        "trigger.skipped",
+        "trigger",
+        "A fire started no run: overlap, catch-up, max_runs_per_hour or an event cycle.",
+        (_TRIGGER, _FIRE_KEY, _f("reason", "str", "why it was skipped"), _SCHEDULED),
+    ),
+    EventType(
+        "trigger.degraded",
+        "trigger",
+        "The daemon's file watcher polls instead of using the kernel's notifications.",
+        (_f("reason", "str", "why"),),
     ),
 )
 

@@ -199,3 +199,43 @@ run_leases = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),  # the database's clock; 0 once released
     sa.PrimaryKeyConstraint("run_id"),
 )
+
+# -- triggers (migration 0006) --------------------------------------------------------------
+
+TRIGGER_ID_MAX = 128  # characters in a trigger id
+FIRE_KEY_MAX = 256  # characters in a fire key
+
+trigger_fires = sa.Table(
+    "trigger_fires",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("trigger_id", sa.String(TRIGGER_ID_MAX), nullable=False),
+    sa.Column("fire_key", sa.String(FIRE_KEY_MAX), nullable=False),  # cron:…, event:<id>…
+    sa.Column("scheduled_for", sa.Float),  # the schedule's time (None: events, files, manual)
+    sa.Column("fired_at", sa.Float, nullable=False),
+    sa.Column("run_id", sa.String(RUN_ID_MAX)),  # the run it started (None: skipped)
+    sa.Column("status", sa.String(16), nullable=False),  # fired | skipped | launched | failed
+    sa.Column("reason", sa.Text),  # why (a skip's reason, a failure's message)
+    sa.Column("daemon", sa.String(256)),  # host:pid of the daemon (or command) that fired it
+    sa.UniqueConstraint("trigger_id", "fire_key"),
+    sa.Index(None, "trigger_id", "fired_at"),
+    sa.Index(None, "status"),
+)
+
+daemon_leases = sa.Table(
+    "daemon_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),  # "daemon": one leader per store
+    sa.Column("host", sa.String(256), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("epoch", sa.BigInteger, nullable=False),  # +1 at every take
+    sa.Column("expires_at", sa.Float, nullable=False),  # the database's clock; 0 once released
+)
+
+trigger_cursors = sa.Table(
+    "trigger_cursors",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),  # "events": the followed event log
+    sa.Column("position", sa.BigInteger, nullable=False),  # every event id ≤ it was seen
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
