@@ -38,3 +38,16 @@ def _command_lines(group: click.Group, prefix: str = "uet") -> list[str]:
 def test_every_command_is_documented(command: str) -> None:
     """docs/cli.md has a row for each command."""
     assert f"`{command}" in (DOCS / "cli.md").read_text()
+
+
+def test_automation_docs_list_every_non_interactive_variable_and_prompt_pattern() -> None:
+    """docs/automation.md's tables name every NON_INTERACTIVE_ENV variable and every
+    needs_input pattern, in the order uet tries them."""
+    from uet.defaults import NON_INTERACTIVE_ENV  # noqa: PLC0415
+    from uet.execution.prompts import PROMPTS  # noqa: PLC0415
+
+    text = (DOCS / "automation.md").read_text()
+    for key, value in NON_INTERACTIVE_ENV.items():
+        assert f"| `{key}` | `{value}` |" in text, key
+    positions = [text.index(f"| `{prompt.name}` |") for prompt in PROMPTS]
+    assert positions == sorted(positions)

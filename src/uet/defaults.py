@@ -130,3 +130,41 @@ while its attempt ran; past that, such an attempt counts against the task's retr
 
 EXECUTOR_WAIT_REPORT_S = 2.0
 """Seconds between ``uet resume``'s notes that it waits for the previous executor process."""
+
+NON_INTERACTIVE_ENV: dict[str, str] = {
+    # generic: "nobody is there to answer"
+    "CI": "true",
+    "UET_NON_INTERACTIVE": "1",
+    "NON_INTERACTIVE": "1",
+    # apt, dpkg
+    "DEBIAN_FRONTEND": "noninteractive",
+    # git: no credential prompt, ssh in batch mode, no editor, no pager
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+    "GIT_EDITOR": "true",
+    "GIT_MERGE_AUTOEDIT": "no",
+    "GIT_PAGER": "cat",
+    # editors and pagers of every other program
+    "EDITOR": "true",
+    "VISUAL": "true",
+    "PAGER": "cat",
+    # Python tooling
+    "PIP_NO_INPUT": "1",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    "PYTHONUNBUFFERED": "1",
+    "POETRY_NO_INTERACTION": "1",
+    # other package managers and CLIs
+    "npm_config_yes": "true",
+    "GH_PROMPT_DISABLED": "1",
+    "HOMEBREW_NO_AUTO_UPDATE": "1",
+    "CONDA_ALWAYS_YES": "true",
+    "COMPOSER_NO_INTERACTION": "1",
+    # no terminal: programs must not draw one
+    "TERM": "dumb",
+}
+"""The environment every task process gets so that nothing waits for an answer (docs/
+automation.md has the table with each variable's reason). Applied over uet's own
+environment and *under* the workstream's and the task's ``env:`` (a task that sets
+``TERM`` keeps its value); not applied to ``interactive: true`` tasks nor ``uet exec --tty``.
+The process setup (stdin /dev/null, a new session without a controlling terminal) is what
+makes a prompt fail for certain; these flags make it fail fast and say why."""

@@ -15,12 +15,15 @@ A task::
 
 An attempt (one execution of a task; its id fences late results)::
 
-    dispatched ──► running ──► succeeded | failed | timed_out | canceled | error
+    dispatched ──► running ──► succeeded | failed | timed_out | needs_input | canceled | error
          │            │
          └────────────┴──► lost  (no live process after a crash; the task is re-dispatched)
 
 An attempt ``canceled`` by a user does not count against the task's retry budget; every other
 finished state (``lost`` included) does.
+
+``needs_input`` is an attempt that failed (or timed out) waiting for an answer nobody could
+give (a password, ``[y/N]``: ``uet.execution.prompts``); it is never retried.
 
 ``error`` means uet could not run the attempt at all (missing binary, bad cwd), which is a
 different outcome from ``failed`` (the program ran and exited non-zero).
@@ -65,6 +68,7 @@ class AttemptState(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
+    NEEDS_INPUT = "needs_input"
     CANCELED = "canceled"
     LOST = "lost"
     ERROR = "error"

@@ -137,3 +137,77 @@ def test_a_live_owner_refuses_resume_and_obeys_cancel(tmp_path: Path) -> None:
     events = [t for (t,) in project.sql("SELECT type FROM events WHERE run_id = ?", (run_id,))]
     assert events.count("run.canceled") == 1, events
     assert not _lock(project, run_id).exists()
+
+
+def test_events_follow_ends_when_the_orchestrator_dies(tmp_path: Path) -> None:
+    """``uet events --follow`` of a run whose orchestrator is killed -9 does not poll forever:
+    it prints what there is, says the run was interrupted and how to go on, and exits 1; while
+    the orchestrator lives it keeps following."""
+    project = Project.create(tmp_path)
+    go = tmp_path / "go"
+    project.write("w.yaml", BLOCKS.format(go=go))
+    project.write("uet.toml", IN_PROCESS)
+    run_id = unique_run_id("follow")
+    proc = project.start("run", "w.yaml", "--run-id", run_id, log="run")
+    follower = None
+    try:
+        assert wait_until(lambda: _waiting(project, run_id), 60)
+        follower = project.start("events", run_id, "--follow", log="follow")
+        assert not wait_until(lambda: follower.poll() is not None, 2.0), "stopped too early"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert follower.wait(timeout=10) == 1
+        said = (tmp_path / "follow.out").read_text()
+        assert f"run {run_id} was interrupted" in said
+        assert f"uet resume {run_id}" in said
+        assert "task.started" in said  # what was there was printed first
+    finally:
+        for started in (proc, follower):
+            if started is not None:
+                stop(started)
+        kill_run_processes(run_id)
+
+
+ABORT_FINISH = """\
+id: w
+defaults: {{abort_running: finish}}
+tasks:
+  - id: long
+    run: sleep 60
+  - id: gate
+    run: while [ ! -f {go} ]; do sleep 0.05; done; exit 1
+    on_failure: abort
+"""
+"""``gate`` fails (abort) once ``go`` exists; ``long`` would run its 60 s to the end (the
+workstream says ``finish``) unless the run was started with ``--abort-kills``."""
+
+
+def test_a_resume_keeps_abort_kills(tmp_path: Path) -> None:
+    """``uet run --abort-kills``, kill -9, ``uet resume``: the resumed run still kills what
+    runs when it aborts (``long`` ends canceled within seconds, not after its 60 s)."""
+    project = Project.create(tmp_path)
+    go = tmp_path / "go"
+    project.write("w.yaml", ABORT_FINISH.format(go=go))
+    project.write("uet.toml", IN_PROCESS)
+    run_id = unique_run_id("abortkills")
+    query = "SELECT count(*) FROM attempts WHERE run_id = ? AND state = 'running'"
+
+    def both_running() -> bool:
+        return project.run_row(run_id) is not None and project.sql(query, (run_id,)) == [(2,)]
+
+    proc = project.start("run", "w.yaml", "--run-id", run_id, "--abort-kills", log="run")
+    try:
+        assert wait_until(both_running, 60)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc = project.start("resume", run_id, log="resume")
+        assert wait_until(lambda: project.run_row(run_id) == ("running", proc.pid), 60)
+        assert wait_until(both_running, 60)
+        go.touch()
+        assert proc.wait(timeout=30) == 1, (tmp_path / "resume.out").read_text()
+        assert project.sql(
+            "SELECT status FROM tasks WHERE run_id = ? AND id = 'w/long'", (run_id,)
+        ) == [("canceled",)]
+    finally:
+        stop(proc)
+        kill_run_processes(run_id)

@@ -183,6 +183,7 @@ COMMANDS = {
     "tools": "uet.cli.tools:tools",
     "route": "uet.cli.tools:route",
     "db": "uet.cli.db:db",
+    "exec": "uet.cli.exec:exec_command",
 }
 """Each command and where it lives: a command's module is imported when it is asked for,
 so `uet runs` does not load the engine, git isolation or routing."""
@@ -193,6 +194,7 @@ SHORT_HELP = {
     "db": "Migrations and backups of the state database.",
     "decisions": "The decision registry: what was chosen, among what, and why.",
     "events": "Print a run's event log in order (JSON Lines with --json).",
+    "exec": "Run any command as a recorded run: timeout, retries, a non-interactive environment.",
     "init": "Scaffold uet in this folder: uet.toml, .uet/ and workstreams/example.yaml.",
     "logs": "Print a task's captured output (every attempt).",
     "resume": "Go on with a run that was interrupted (Ctrl-C, a crash, a kill, a reboot).",

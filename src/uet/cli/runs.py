@@ -16,6 +16,7 @@ from uet.state.records import DecisionRecord, EventRecord, dump_json
 from uet.states import RunStatus
 
 FOLLOW_POLL_S = 0.2  # how often --follow looks for new events
+FOLLOW_OWNER_EVERY = 5  # polls between two looks at whether the run's orchestrator lives
 
 
 def _when(ts: float | None) -> str:
@@ -63,7 +64,12 @@ def runs(ctx: Context, limit: int, statuses: tuple[str, ...], as_json: bool) -> 
 @click.option("--type", "types", metavar="GLOB", help="Only event types matching, e.g. 'task.*'.")
 @click.option("--after", default=0, type=click.IntRange(min=0), help="Only events after SEQ.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until the run ends.")
+@click.option(
+    "--follow",
+    "-f",
+    is_flag=True,
+    help="Keep printing new events until the run ends (exit 1 if its orchestrator dies first).",
+)
 @json_option
 @pass_context
 def events(
@@ -92,13 +98,26 @@ def events(
         click.echo(f"uet: error: no run {run_id!r} (see `uet runs`)", err=True)
         raise click.exceptions.Exit(int(ExitCode.USAGE))
     last = _print_events(ctx, found, as_json, after)
+    if follow:
+        from uet.state.lease import lease_owner  # noqa: PLC0415 - only a follower asks
+    polls = 0
     while follow and (run is None or not run.status.finished):
         time.sleep(FOLLOW_POLL_S)
+        polls += 1
+        # asked before the reads: a run that ends between the two is seen ended, not orphaned
+        orphaned = polls % FOLLOW_OWNER_EVERY == 0 and lease_owner(store, run_id).held is False
         with store.reader() as tx:
             run = tx.get_run(run_id)
             last = _print_events(
                 ctx, tx.get_events(run_id, after_seq=last, types=types), as_json, last
             )
+        if orphaned and (run is None or not run.status.finished):
+            click.echo(
+                f"uet: run {run_id} was interrupted: its orchestrator is gone"
+                f" (`uet resume {run_id}` goes on)",
+                err=True,
+            )
+            raise click.exceptions.Exit(int(ExitCode.FAILED))
 
 
 def _print_events(ctx: Context, found: list[EventRecord], as_json: bool, last: int) -> int:

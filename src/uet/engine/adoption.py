@@ -6,8 +6,9 @@ the running tasks end and journals each outcome. Before reconciliation marks any
 ``lost``, this module reads that journal (``uet.execution.journal``):
 
 * an attempt with an outcome in the journal gets that outcome: a task that exited 0 is
-  ``succeeded`` (never ``lost``, never run again), one that failed is judged like any
-  failure (retried within its budget, or failed);
+  ``succeeded`` (never ``lost``, never run again), one that waited for input is ``failed``
+  (``needs_input`` is never retried), one that failed otherwise is judged like any failure
+  (retried within its budget, or failed);
 * an attempt the executor dropped from its queue, or that it never received although its
   session ended cleanly, provably never started: ``canceled``, ``not started`` (no retry);
 * anything else (the executor died too, or a tool task, whose outcome needs the engine's
@@ -16,11 +17,15 @@ the running tasks end and journals each outcome. Before reconciliation marks any
   (``free_lost``; each such re-run is a decision).
 
 While the executor process still runs (it holds the journal's lock) nothing is reconciled:
-``wait_for_executor`` is what ``uet resume`` does first.
+``wait_for_executor`` is what ``uet resume`` does first; it also releases an executor that
+still serves a live orchestrator whose lease was taken over (a stopped one, on PostgreSQL).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -70,7 +75,11 @@ def wait_for_executor(
     """Block until the run's previous executor process has ended (its running tasks too);
     ``on_wait(pid)`` is called now and then meanwhile. False when interrupted first."""
     next_note = 0.0
+    released = False
     while (pid := executor_pid(run)) is not None:
+        if not released:  # it may still serve an orchestrator we took over (SIGSTOP, PG)
+            released = True
+            release_executor(pid)
         if interrupted is not None and interrupted.is_set():
             return False
         if on_wait is not None and time.monotonic() >= next_note:
@@ -78,6 +87,15 @@ def wait_for_executor(
             next_note = time.monotonic() + defaults.EXECUTOR_WAIT_REPORT_S
         time.sleep(0.05)
     return True
+
+
+def release_executor(pid: int) -> None:
+    """Tell the executor process ``pid`` (the holder of a run's journal) that its
+    orchestrator lost the run: it ends once its running jobs have (``spawner``'s SIGUSR1).
+    Harmless to one whose orchestrator died: it drains already."""
+    if pid > 0:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGUSR1)
 
 
 def adopt_outcomes(store: Store, run: RunRecord, clock: Clock) -> list[int]:
@@ -145,12 +163,14 @@ def _settlements(
             )
         )
         succeeded = outcome.state is AttemptState.SUCCEEDED
+        final = succeeded or outcome.state is AttemptState.NEEDS_INPUT  # never run again
+        status = TaskStatus.SUCCEEDED if succeeded else TaskStatus.FAILED
         update = TaskUpdate(
             attempt.task_id,
-            TaskStatus.SUCCEEDED if succeeded else TaskStatus.PENDING,
+            status if final else TaskStatus.PENDING,
             outcome=outcome.state,
             exit_code=outcome.exit_code,
-            ended_at=outcome.ended_at if succeeded else None,
+            ended_at=outcome.ended_at if final else None,
         )
         updates.append((attempt.id, update))
         payload = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from uet import defaults
 from uet.clock import Clock, FixedClock, SystemClock
-from uet.config import Settings, load_settings
+from uet.config import Settings, is_non_interactive, load_settings
 from uet.engine.adoption import (
     JOURNAL_PARAM,
     free_lost,
@@ -30,12 +30,13 @@ from uet.engine.progress import NullProgress, Progress
 from uet.engine.recovery import counted_attempts, orchestrator_alive, reconcile, routed_tasks
 from uet.engine.run import ExecutorFactory, RunContext, RunLoop
 from uet.engine.tooltasks import Tooling, ToolTasks, load_tooling
-from uet.errors import LeaseHeldError, StorageFault, UsageError
+from uet.errors import LeaseHeldError, Problem, SpecError, StorageFault, UsageError
 from uet.events.bus import EventBus
-from uet.execution.api import Executor, OutputSink
+from uet.execution.api import Executor, OutputSink, Stdio
 from uet.execution.executor_process import ProcessExecutor
 from uet.execution.journal import journal_path
 from uet.execution.local import LocalExecutor
+from uet.execution.process import become_subreaper
 from uet.ids import RandomIds, SequentialIds
 from uet.routing import Router
 from uet.spec import load_files, topological_order
@@ -44,6 +45,9 @@ from uet.state.lease import RunLease, take_lease
 from uet.state.records import RunRecord, TaskRecord, TaskUpdate, WorkstreamRecord
 from uet.state.store import NewEvent, Store
 from uet.states import RunStatus, TaskStatus
+
+ABORT_KILLS_PARAM = "abort_kills"
+"""In a run's params when it was started with ``--abort-kills``: its resumes keep it."""
 
 
 def local_executor(concurrency: int) -> ExecutorFactory:
@@ -65,19 +69,71 @@ def process_executor(concurrency: int, journal: Path) -> ExecutorFactory:
     return make
 
 
-def _journal(settings: Settings, options: RunOptions, run_id: str) -> Path | None:
+def terminal_executor(concurrency: int, *, subreaper: bool) -> ExecutorFactory:
+    """Tasks run by a thread of this process, which hands them its own stdin, stdout and
+    stderr: ``uet exec`` (output passed through; with ``subreaper`` this process becomes a
+    child subreaper, so what escapes the command's group with setsid is stopped when it
+    ends) and runs with ``interactive: true`` tasks."""
+
+    def make(output: OutputSink, clock: Clock) -> Executor:
+        reaper = subreaper and become_subreaper()
+        return LocalExecutor(
+            max_workers=concurrency, output=output, clock=clock, reaper=reaper, stdio_fds=(1, 2)
+        )
+
+    return make
+
+
+def _uses_terminal(options: RunOptions, tasks: Sequence[PlannedTask]) -> bool:
+    """Whether the run's processes need this process's stdio (not an executor process's)."""
+    return options.stdio is not Stdio.NULL or any(task.interactive for task in tasks)
+
+
+def _journal(
+    settings: Settings, options: RunOptions, run_id: str, tasks: Sequence[PlannedTask]
+) -> Path | None:
     """The run's journal when it gets an executor process (not in deterministic mode: its
-    event log must not depend on a second process's timing)."""
+    event log must not depend on a second process's timing; not for a run that uses the
+    terminal)."""
     if settings.executor == "local-inproc" or options.deterministic:
+        return None
+    if _uses_terminal(options, tasks):
         return None
     return journal_path(settings.home, run_id)
 
 
-def _default_executor(settings: Settings, options: RunOptions, run_id: str) -> ExecutorFactory:
-    journal = _journal(settings, options, run_id)
+def _default_executor(
+    settings: Settings, options: RunOptions, run_id: str, tasks: Sequence[PlannedTask]
+) -> ExecutorFactory:
+    if _uses_terminal(options, tasks):
+        return terminal_executor(options.concurrency, subreaper=options.stdio is not Stdio.NULL)
+    journal = _journal(settings, options, run_id, tasks)
     if journal is None:
         return local_executor(options.concurrency)
     return process_executor(options.concurrency, journal)
+
+
+def check_interactive(plan: Plan, *, non_interactive: bool) -> None:
+    """Refuse (SpecError, exit 2) a plan with ``interactive: true`` tasks when uet may not
+    use a terminal (``config.is_non_interactive``): nothing starts."""
+    if not non_interactive:
+        return
+    problems = []
+    for ws in plan.workstreams:
+        source = str(plan.sources.get(ws.id, ws.id))
+        for index, task in enumerate(ws.tasks):
+            if task.interactive:
+                problems.append(
+                    Problem(
+                        source,
+                        f"tasks[{index}].interactive",
+                        f"task {task.id!r} needs a terminal, and uet runs non-interactively "
+                        "here (CI=true, UET_NON_INTERACTIVE, --non-interactive or no "
+                        "terminal on stdin); drop `interactive: true` or run it from a terminal",
+                    )
+                )
+    if problems:
+        raise SpecError(problems)
 
 
 def start_run(
@@ -100,6 +156,8 @@ def start_run(
     ids = SequentialIds() if options.deterministic else RandomIds()
     run_id = options.run_id or ids.new("run")
     tooling = load_tooling(plan.tasks, settings)  # a bad tools/routing section: nothing starts
+    if options.stdio is Stdio.NULL:
+        check_interactive(plan, non_interactive=is_non_interactive(settings))
     lease, announce = _record_new_run(
         store, run_id, plan, options, settings=settings, now=clock.now()
     )
@@ -134,7 +192,9 @@ def _record_new_run(
             if tx.get_run(run_id) is not None:
                 raise UsageError(f"a run {run_id!r} exists already (see `uet status {run_id}`)")
             tx.create_run(
-                _run_record(run_id, plan, options, now, _journal(settings, options, run_id))
+                _run_record(
+                    run_id, plan, options, now, _journal(settings, options, run_id, plan.tasks)
+                )
             )
             lease = take_lease(
                 store,
@@ -276,6 +336,7 @@ def _resume_owned(
         deterministic=run.deterministic,
         run_id=run_id,
         name=run.name,
+        abort_kills=bool(run.params.get(ABORT_KILLS_PARAM, False)),  # `uet run --abort-kills`
     )
     limits = {w.id: w.concurrency for w in workstreams if w.concurrency}
     resumed: list[NewEvent] = [("run.resumed", clock.now(), run_id, None, None, None)]
@@ -335,7 +396,8 @@ def _drive(
             context = RunContext(
                 store=store,
                 bus=bus,
-                executor_factory=executor_factory or _default_executor(settings, options, run_id),
+                executor_factory=executor_factory
+                or _default_executor(settings, options, run_id, tasks),
                 clock=clock,
                 run_id=run_id,
                 options=options,
@@ -449,6 +511,7 @@ def _run_record(
             "files": sorted({str(path) for path in plan.sources.values()}),
             "workstreams": [ws.id for ws in plan.workstreams],
             **({} if journal is None else {JOURNAL_PARAM: str(journal)}),
+            **({ABORT_KILLS_PARAM: True} if options.abort_kills else {}),
         },
     )
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from uet import defaults
 from uet.errors import ExitCode, UsageError
+from uet.execution.api import Stdio
 from uet.ids import check_run_id
 from uet.spec.models import AbortRunning, OnFailure, PlannedTask, RetryBackoff, TaskSpec
 from uet.states import RunStatus, TaskStatus
@@ -32,6 +33,7 @@ class RunOptions:
     run_id: str | None = None
     name: str | None = None
     abort_kills: bool = False  # an abort kills running tasks even where they would finish
+    stdio: Stdio = Stdio.NULL  # where command tasks' streams go (uet exec: passthrough, tty)
 
     @classmethod
     def make(

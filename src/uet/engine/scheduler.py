@@ -7,7 +7,8 @@ dispatch is deterministic); an entry whose task is no longer ready is dropped wh
 Concurrency is limited globally and per workstream; a ready task whose workstream is full
 waits aside until a slot of that workstream frees. Two tasks of one ``conflict_group`` never
 run at once (the second waits aside until the first ends); a task with ``parallel_ok: false``
-runs alone: once it is ready nothing new starts, and it starts when the running ones ended.
+(or ``interactive: true``) runs alone: once it is ready nothing new starts, and it starts when
+the running ones ended.
 
 A task moves through the scheduler as::
 
@@ -118,7 +119,7 @@ class Scheduler:
             self._start(task)
             taken.append(task)
             free -= 1
-            if not task.spec.parallel_ok:
+            if task.runs_alone:
                 break
         return taken
 
@@ -134,7 +135,7 @@ class Scheduler:
         group = task.spec.conflict_group
         if group is not None and self._running_per_group[group]:
             return _GROUP + group
-        if not task.spec.parallel_ok and self._running:
+        if task.runs_alone and self._running:
             return _ALONE
         return None
 
@@ -143,7 +144,7 @@ class Scheduler:
         self._running_per_ws[task.workstream_id] += 1
         if task.spec.conflict_group is not None:
             self._running_per_group[task.spec.conflict_group] += 1
-        if not task.spec.parallel_ok:
+        if task.runs_alone:
             self._running_alone += 1
         self.status[task.key] = TaskStatus.RUNNING
 
@@ -155,7 +156,7 @@ class Scheduler:
         if task.spec.conflict_group is not None:
             self._running_per_group[task.spec.conflict_group] -= 1
             limits.append(_GROUP + task.spec.conflict_group)
-        if not task.spec.parallel_ok:
+        if task.runs_alone:
             self._running_alone -= 1
         for limit in limits:
             held = self._held.get(limit)

@@ -47,7 +47,9 @@ def _f(name: str, type_: str, doc: str, *, optional: bool = False) -> Field:
 
 _ATTEMPT = _f("attempt", "int", "the attempt's number (1 for the first)")
 _TOOL = _f("tool", "str", "the tool's profile name")
-_OUTCOME = _f("outcome", "str", "succeeded | failed | timed_out | canceled | lost | error")
+_OUTCOME = _f(
+    "outcome", "str", "succeeded | failed | timed_out | needs_input | canceled | lost | error"
+)
 
 CATALOG: tuple[EventType, ...] = (
     # -- runs ---------------------------------------------------------------------------------
@@ -165,6 +167,12 @@ CATALOG: tuple[EventType, ...] = (
             _OUTCOME,
             _f("exit_code", "int?", "the process's exit code (negative: killed by a signal)"),
             _f("error", "str?", "why it could not run, or how it was stopped"),
+            _f(
+                "needs_input",
+                "str?",
+                "the prompt it waited at (outcome needs_input): "
+                "'<pattern>: <line>', see uet.execution.prompts",
+            ),
         ),
     ),
     EventType(

@@ -21,6 +21,7 @@ from uet.execution.api import (
     Report,
     ReportQueue,
     Started,
+    Stdio,
 )
 from uet.execution.executor_process import ProcessExecutor
 from uet.execution.journal import journal_path, read_journal
@@ -36,6 +37,7 @@ __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     "OutputSink",
     "Report",
     "Started",
+    "Stdio",
     "ReportQueue",
     # implementations
     "LocalExecutor",

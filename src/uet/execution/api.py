@@ -15,13 +15,15 @@ hands complete lines, batched, to the ``OutputSink`` it was built with (the engi
 into ``task.output`` events). Memory per job stays bounded whatever the process prints.
 
 Every job ends in exactly one ``Finished`` whose ``Outcome`` is a value, never an exception:
-``succeeded`` (exit 0), ``failed`` (exit ≠ 0 or killed by a signal), ``timed_out``, ``canceled``,
-or ``error`` (uet could not start it: missing binary, bad cwd — ``exit_code`` is None and
-``error`` says why).
+``succeeded`` (exit 0), ``failed`` (exit ≠ 0 or killed by a signal), ``timed_out``,
+``needs_input`` (it failed or timed out waiting for an answer: ``uet.execution.prompts``),
+``canceled``, or ``error`` (uet could not start it: missing binary, bad cwd — ``exit_code`` is
+None and ``error`` says why).
 """
 
 from __future__ import annotations
 
+import enum
 import queue
 import threading
 from collections.abc import Mapping, Sequence
@@ -45,16 +47,36 @@ OUTPUT_BATCH_MAX_BYTES = 65_536
 """Bytes of lines of one job gathered before they are handed over without waiting."""
 
 
+class Stdio(enum.StrEnum):
+    """Where a job's standard streams go.
+
+    - ``null`` (every task by default): stdin /dev/null, stdout and stderr on one pipe to
+      the log and the sink; the process leads a new *session* (no controlling terminal:
+      opening /dev/tty fails with ENXIO instead of waiting for a person);
+    - ``passthrough`` (``uet exec``): the same, but stdout and stderr on two pipes, each
+      also copied byte for byte to the executor's own stdout and stderr;
+    - ``terminal`` (``uet exec --tty``, ``interactive: true`` tasks): the job inherits the
+      executor's stdin, stdout and stderr and stays in its session and process group (the
+      terminal's Ctrl-C reaches it); nothing is captured, a timeout kills the leader only.
+    """
+
+    NULL = "null"
+    PASSTHROUGH = "passthrough"
+    TERMINAL = "terminal"
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """One attempt of one task, ready to run.
 
-    Exactly one of ``argv`` (exec form, no shell) and ``shell`` (run by ``/bin/sh -c``).
-    ``env`` is the complete environment of the process (the engine merges os.environ, the
-    workstream's and the task's env, and UET_RUN_ID / UET_TASK_ID / UET_NON_INTERACTIVE /
-    NON_INTERACTIVE). stdin is always /dev/null; the process leads a new process group.
-    When it exits, what is left of its group is stopped (SIGTERM, SIGKILL after
-    ``kill_grace``) before its ``Finished`` is reported, unless ``keep_background``.
+        Exactly one of ``argv`` (exec form, no shell) and ``shell`` (run by ``/bin/sh -c``).
+        ``env`` is the complete environment of the process (the engine merges os.environ, the
+        workstream's and the task's env, and UET_RUN_ID / UET_TASK_ID / UET_NON_INTERACTIVE /
+        NON_INTERACTIVE and the rest of ``defaults.NON_INTERACTIVE_ENV``). ``stdio`` says where
+    its standard streams go (:class:`Stdio`); by default stdin is /dev/null and the process
+    leads a new session (so a new process group, whose id is its pid).
+        When it exits, what is left of its group is stopped (SIGTERM, SIGKILL after
+        ``kill_grace``) before its ``Finished`` is reported, unless ``keep_background``.
     """
 
     attempt_id: int
@@ -67,11 +89,12 @@ class Job:
     kill_grace: float = 5.0  # seconds between SIGTERM and SIGKILL
     log_path: Path | None = None  # every byte of stdout and stderr is appended here
     keep_background: bool = False  # True: what is left of its group when it exits lives on
+    stdio: Stdio = Stdio.NULL
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    state: AttemptState  # succeeded | failed | timed_out | canceled | error
+    state: AttemptState  # succeeded | failed | timed_out | needs_input | canceled | error
     started_at: float | None
     ended_at: float
     exit_code: int | None = None  # negative: killed by that signal

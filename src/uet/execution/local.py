@@ -40,6 +40,11 @@ class LocalExecutor(ReportQueue):
     ``reaper=True`` is for a process that made itself a child subreaper (the executor
     process, ``uet.execution.spawner``): processes of a job that escaped its group with
     setsid are adopted by it, and the reactor stops them when their job ends.
+
+    ``stdio_fds`` (stdout, stderr): where ``Stdio.PASSTHROUGH`` jobs copy their output, and
+    the sign that this process's own stdio may be handed to ``Stdio.TERMINAL`` jobs
+    (``uet exec``). Without it such jobs end as ``error`` (an executor process's stdio is
+    its pipe to the orchestrator).
     """
 
     def __init__(
@@ -49,12 +54,15 @@ class LocalExecutor(ReportQueue):
         clock: Clock | None = None,
         *,
         reaper: bool = False,
+        stdio_fds: tuple[int, int] | None = None,
     ) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         super().__init__()
         self._clock = clock if clock is not None else SystemClock()
-        self._reactor = Reactor(max_workers, output, self._clock, self._reports.put, reaper=reaper)
+        self._reactor = Reactor(
+            max_workers, output, self._clock, self._reports.put, reaper=reaper, stdio_fds=stdio_fds
+        )
         self._lock = threading.Lock()  # orders commands against the reactor's end
         self._stopped = False  # the reactor accepts no more commands
         self._closed = False

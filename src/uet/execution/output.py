@@ -49,7 +49,9 @@ def _decode(raw: bytes) -> str:
 
 
 class OutputStream:
-    """The merged stdout+stderr of one job, fed chunk by chunk by the reactor."""
+    """The merged stdout+stderr of one job, fed chunk by chunk by the reactor (or one of
+    them, for a job whose streams are kept apart: both append to the same log file and
+    share one ``tail``, in the order their chunks were read)."""
 
     __slots__ = (
         "_log_fd",
@@ -61,11 +63,11 @@ class OutputStream:
         "pending_bytes",
     )
 
-    def __init__(self, log_path: Path | None) -> None:
+    def __init__(self, log_path: Path | None, tail: bytearray | None = None) -> None:
         self._log_path = log_path  # opened on the first output
         self._log_fd: int | None = None
         self._partial = b""
-        self._tail = bytearray()
+        self._tail = bytearray() if tail is None else tail  # shared by a job's two streams
         self.pending: list[str] = []  # complete lines not yet handed to the sink
         self.pending_bytes = 0
         self.log_error: str | None = None  # why the log file stopped receiving output

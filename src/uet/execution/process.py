@@ -1,12 +1,12 @@
 """Starting a job's process in its own group, and finding and killing process groups.
 
-Why ``subprocess.Popen`` (vfork + exec, ``process_group=0``) and not ``os.posix_spawn``, although
-posix_spawn costs the parent half the CPU (55 against 115 µs): posix_spawn holds the GIL while
-the parent waits for the child to exec, which on a busy machine is hundreds of microseconds per
-process during which the engine's thread cannot run; Popen releases it (Python 3.11.5+). It
-also changes directory (posix_spawn cannot on 3.11), searches the *job's* PATH, closes
-inherited descriptors, and tells a missing program from a bad ``cwd``. In bench/spawn.py both
-run as fast; end to end, the GIL decides.
+Why ``subprocess.Popen`` (vfork + exec, ``start_new_session=True``) and not
+``os.posix_spawn``, although posix_spawn costs the parent half the CPU (55 against 115 µs):
+posix_spawn holds the GIL while the parent waits for the child to exec, which on a busy
+machine is hundreds of microseconds per process during which the engine's thread cannot run;
+Popen releases it (Python 3.11.5+). It also changes directory (posix_spawn cannot on 3.11),
+searches the *job's* PATH, closes inherited descriptors, and tells a missing program from a
+bad ``cwd``. In bench/spawn.py both run as fast; end to end, the GIL decides.
 
 Why /proc and not ``os.killpg(pgid, 0)`` to decide whether a group is alive: ``kill`` succeeds on
 zombies, and a zombie stays in its group until its parent reaps it. Orphaned grandchildren are
@@ -22,6 +22,7 @@ signalling a group whose leader was already reaped could hit a stranger.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -29,12 +30,25 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import IO
 
-from uet.execution.api import Job
+from uet.execution.api import Job, Stdio
 
 SHELL = "/bin/sh"
 """The shell that runs ``Job.shell`` (``/bin/sh -c``)."""
 
 _POLL_S = 0.02  # seconds between looks at a group that is being killed
+
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux 3.4+): what escapes
+    a job's group with setsid comes back to it once its parent exits (``Orphans``)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 class SpawnError(Exception):
@@ -54,30 +68,50 @@ def command_of(job: Job) -> list[str]:
 
 
 class Child:
-    """A started job process: its pid (= its process group id), output pipe and pidfd."""
+    """A started job process: its pid (= its process group id), output pipes and pidfd.
 
-    __slots__ = ("_pipe", "_popen", "pid", "pidfd", "pipe_fd")
+    ``pipe_fd`` is the read end of its stdout (and stderr, merged, unless it has its own
+    ``err_fd``); -1 when the job writes to the terminal (``Stdio.TERMINAL``).
+    """
 
-    def __init__(self, popen: subprocess.Popen[bytes], pipe: IO[bytes], pidfd: int) -> None:
+    __slots__ = ("_pipes", "_popen", "err_fd", "pid", "pidfd", "pipe_fd")
+
+    def __init__(
+        self, popen: subprocess.Popen[bytes], pipes: list[IO[bytes] | None], pidfd: int
+    ) -> None:
         self._popen = popen
-        self._pipe = pipe
+        self._pipes = pipes  # [stdout, stderr]; None where there is none
         self.pid = popen.pid
-        self.pipe_fd = pipe.fileno()  # read end of stdout+stderr, non-blocking
+        self.pipe_fd = -1 if pipes[0] is None else pipes[0].fileno()  # non-blocking
+        self.err_fd = -1 if pipes[1] is None else pipes[1].fileno()
         self.pidfd = pidfd  # readable once the process has exited
 
     def reap(self) -> int:
         """Wait for the (exited) process; its exit code, or -N when signal N killed it."""
         return self._popen.wait()
 
-    def close_pipe(self) -> None:
-        self._pipe.close()
+    def close_pipe(self, fd: int | None = None) -> None:
+        """Close the pipe whose descriptor is ``fd`` (every pipe without it)."""
+        for index, pipe in enumerate(self._pipes):
+            if pipe is not None and (fd is None or fd == (self.pipe_fd, self.err_fd)[index]):
+                pipe.close()
+                self._pipes[index] = None
 
     def close_pidfd(self) -> None:
         os.close(self.pidfd)
 
 
+_STREAMS = {  # stdio -> (stdin, stdout, stderr, new session)
+    Stdio.NULL: (subprocess.DEVNULL, subprocess.PIPE, subprocess.STDOUT, True),
+    Stdio.PASSTHROUGH: (subprocess.DEVNULL, subprocess.PIPE, subprocess.PIPE, True),
+    Stdio.TERMINAL: (None, None, None, False),
+}
+
+
 def spawn(job: Job) -> Child:
-    """Start ``job`` leading a new process group, stdin /dev/null, stdout+stderr on one pipe.
+    """Start ``job`` leading a new session (so a new process group, no controlling terminal),
+    stdin /dev/null, stdout+stderr on one pipe (two with ``Stdio.PASSTHROUGH``; the
+    terminal's own with ``Stdio.TERMINAL``, in uet's session and group).
 
     The environment is exactly ``job.env``; a program name without a slash is looked up on
     the job's ``PATH``; descriptors other than 0-2 are closed; SIGPIPE is reset to default.
@@ -86,32 +120,38 @@ def spawn(job: Job) -> Child:
     working directory).
     """
     argv = command_of(job)
+    stdin, stdout, stderr, session = _STREAMS[job.stdio]
     try:
         proc = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
             cwd=job.cwd,
             env=job.env,  # the engine made it for this job
-            process_group=0,
+            start_new_session=session,
         )
     except OSError as exc:
         raise SpawnError(_describe(exc, argv[0], job)) from exc
     except (ValueError, subprocess.SubprocessError) as exc:  # NUL in an argument, bad env
         raise SpawnError(f"{argv[0]!r} cannot be run: {exc}") from exc
-    pipe = proc.stdout
-    if pipe is None:  # pragma: no cover - stdout=PIPE always gives one
-        raise SpawnError("no output pipe")
-    os.set_blocking(pipe.fileno(), False)
+    pipes: list[IO[bytes] | None] = [proc.stdout, proc.stderr]
+    for pipe in pipes:
+        if pipe is not None:
+            os.set_blocking(pipe.fileno(), False)
     try:
         pidfd = os.pidfd_open(proc.pid)
     except OSError as exc:  # out of descriptors: a process we cannot watch must not run
-        signal_group(proc.pid, signal.SIGKILL)
+        if session:
+            signal_group(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
         proc.wait()
-        pipe.close()
+        for pipe in pipes:
+            if pipe is not None:
+                pipe.close()
         raise SpawnError(f"{argv[0]!r} cannot be watched: {exc.strerror or exc}") from exc
-    return Child(proc, pipe, pidfd)
+    return Child(proc, pipes, pidfd)
 
 
 def _describe(exc: OSError, program: str, job: Job) -> str:

@@ -57,11 +57,16 @@ from uet.execution.api import (
     OutputSink,
     Report,
     Started,
+    Stdio,
 )
 from uet.execution.output import OutputStream
+from uet.execution.prompts import waited_for_input
 from uet.states import AttemptState
 
 log = logging.getLogger("uet.execution")
+
+NO_TERMINAL = "this executor cannot pass a terminal through (an executor process has none)"
+"""``error`` of a passthrough or terminal job given to an executor without uet's own stdio."""
 
 NOT_STARTED = "not started: its orchestrator had gone"
 """``error`` of a job the executor dropped from its queue because the orchestrator died."""
@@ -89,10 +94,13 @@ class Run:
     job: Job
     child: process.Child
     pidfd: int
-    pipe_fd: int  # the read end of stdout+stderr; closed once drained
+    pipe_fd: int  # the read end of stdout+stderr; closed once drained (-1: none)
     stream: OutputStream
     started_at: float
+    err_fd: int = -1  # the read end of stderr when it is kept apart (Stdio.PASSTHROUGH)
+    err_stream: OutputStream | None = None
     pipe_open: bool = True
+    err_open: bool = False
     exited: bool = False
     stop: AttemptState | None = None  # TIMED_OUT or CANCELED once we decided to stop it
     note: str | None = None  # how it was stopped, for Outcome.error
@@ -105,6 +113,23 @@ class Run:
     @property
     def pgid(self) -> int:
         return self.child.pid
+
+    @property
+    def own_group(self) -> bool:
+        """False for a terminal job: it stays in uet's group, only its pid is signalled."""
+        return self.job.stdio is not Stdio.TERMINAL
+
+    def signal(self, signum: int) -> bool:
+        """Signal the job's group (its leader alone for a terminal job); False if gone."""
+        if self.own_group:
+            return process.signal_group(self.pgid, signum)
+        if self.returncode is not None:
+            return False  # reaped: the number may be someone else's now
+        try:
+            os.kill(self.child.pid, signum)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 class Reactor:
@@ -121,8 +146,10 @@ class Reactor:
         emit: Callable[[list[Report]], None],
         *,
         reaper: bool = False,
+        stdio_fds: tuple[int, int] | None = None,
     ) -> None:
         self._max = max_workers
+        self._stdio_fds = stdio_fds  # (stdout, stderr) passthrough jobs copy theirs to
         self._sink = sink
         self._clock = clock
         self._emit = emit
@@ -164,6 +191,8 @@ class Reactor:
                 # else: a descriptor that a job finished earlier in this turn closed
             elif fd == run.pipe_fd:
                 self._read(run)
+            elif fd == run.err_fd:
+                self._read_err(run)
             else:
                 self._exited(run)
         now = time.monotonic()
@@ -257,6 +286,9 @@ class Reactor:
             path = os.fsdecode(job.log_path)
             self._refuse(job, f"cannot open log file {path!r}: it is a folder")
             return
+        if job.stdio is not Stdio.NULL and self._stdio_fds is None:
+            self._refuse(job, NO_TERMINAL)
+            return
         stream = OutputStream(job.log_path)
         try:
             child = process.spawn(job)
@@ -265,9 +297,16 @@ class Reactor:
             self._refuse(job, str(exc))
             return
         run = Run(job, child, child.pidfd, child.pipe_fd, stream, self._clock.now())
+        run.pipe_open = child.pipe_fd >= 0
+        if child.err_fd >= 0:
+            run.err_fd, run.err_open = child.err_fd, True
+            run.err_stream = OutputStream(job.log_path, tail=stream._tail)
         self._runs[job.attempt_id] = run
-        self._fds[run.pipe_fd] = self._fds[run.pidfd] = run
-        self._epoll.register(run.pipe_fd, select.EPOLLIN)
+        self._fds[run.pidfd] = run
+        for fd in (run.pipe_fd, run.err_fd):
+            if fd >= 0:
+                self._fds[fd] = run
+                self._epoll.register(fd, select.EPOLLIN)
         self._epoll.register(run.pidfd, select.EPOLLIN)
         if job.timeout is not None:
             deadline = time.monotonic() + job.timeout
@@ -290,8 +329,20 @@ class Reactor:
             return
         self._take_output(run, chunk)
 
-    def _take_output(self, run: Run, chunk: bytes) -> None:
-        stream = run.stream
+    def _read_err(self, run: Run) -> None:
+        try:
+            chunk = os.read(run.err_fd, READ_BYTES)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self._close_err(run)
+            return
+        self._take_output(run, chunk, err=True)
+
+    def _take_output(self, run: Run, chunk: bytes, *, err: bool = False) -> None:
+        stream = run.err_stream if err and run.err_stream is not None else run.stream
+        if run.job.stdio is Stdio.PASSTHROUGH and self._stdio_fds is not None:
+            _copy(self._stdio_fds[1 if err else 0], chunk)
         stream.feed(chunk)
         if stream.pending_bytes >= OUTPUT_BATCH_MAX_BYTES:
             self._flush(run)  # a fast writer: hand over now, memory stays bounded
@@ -305,7 +356,14 @@ class Reactor:
             run.pipe_open = False
             self._epoll.unregister(run.pipe_fd)
             del self._fds[run.pipe_fd]
-            run.child.close_pipe()
+            run.child.close_pipe(run.pipe_fd)
+
+    def _close_err(self, run: Run) -> None:
+        if run.err_open:
+            run.err_open = False
+            self._epoll.unregister(run.err_fd)
+            del self._fds[run.err_fd]
+            run.child.close_pipe(run.err_fd)
 
     def _drain(self, run: Run) -> None:
         """Read what the exited leader left in the pipe, then close it."""
@@ -321,9 +379,24 @@ class Reactor:
             self._take_output(run, chunk)
         self._close_pipe(run)
         run.stream.finish()
+        for _ in range(_DRAIN_READS):
+            if not run.err_open:
+                break
+            try:
+                chunk = os.read(run.err_fd, READ_BYTES)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self._take_output(run, chunk, err=True)
+        self._close_err(run)
+        if run.err_stream is not None:
+            run.err_stream.finish()
 
     def _flush(self, run: Run) -> None:
         lines = run.stream.take()
+        if run.err_stream is not None:
+            lines += run.err_stream.take()
         self._dirty.discard(run)
         if not lines:
             return
@@ -349,7 +422,7 @@ class Reactor:
             self._finish(run)
             return
         run.returncode = run.child.reap()  # see the module docstring: why reaping first is safe
-        if not process.signal_group(run.pgid, signal.SIGTERM):
+        if not run.own_group or not process.signal_group(run.pgid, signal.SIGTERM):
             self._finish(run)  # nothing was left of its group: the common case
             return
         run.kill_at = time.monotonic() + max(0.0, run.job.kill_grace)
@@ -371,7 +444,7 @@ class Reactor:
             return  # stopping already (or only its leftovers are, the leader being gone)
         run.stop, run.note = state, note
         run.kill_at = time.monotonic() + max(0.0, run.job.kill_grace)
-        process.signal_group(run.pgid, signal.SIGTERM)
+        run.signal(signal.SIGTERM)
         self._stopping.add(run)
 
     def _advance_stopping(self, now: float) -> None:
@@ -379,7 +452,7 @@ class Reactor:
         groups = process.live_groups() if any(run.exited for run in self._stopping) else set()
         for run in list(self._stopping):
             if not run.killed and now >= run.kill_at:
-                process.signal_group(run.pgid, signal.SIGKILL)
+                run.signal(signal.SIGKILL)
                 run.killed, run.give_up_at = True, now + KILL_WAIT_S
                 sigkill = f"SIGKILL after {run.job.kill_grace:g} s"
                 if run.stop is None:  # leftovers of a leader that exited by itself
@@ -387,7 +460,7 @@ class Reactor:
                 run.note = sigkill if run.note is None else f"{run.note}; {sigkill}"
             if not run.exited:
                 continue
-            if run.pgid not in groups:
+            if run.pgid not in groups or not run.own_group:
                 self._finish(run)
             elif run.killed and now >= run.give_up_at:
                 stuck = f"some processes of group {run.pgid} would not die"
@@ -403,18 +476,31 @@ class Reactor:
             returncode = run.child.reap()  # the leader has exited: this does not block
         run.child.close_pidfd()
         run.stream.close()
+        if run.err_stream is not None:
+            run.err_stream.close()
         self._flush(run)
         run.done = True
         self._stopping.discard(run)
         del self._runs[run.job.attempt_id]
+        log_error = run.stream.log_error
+        if log_error is None and run.err_stream is not None:
+            log_error = run.err_stream.log_error
+        state = run.stop or (AttemptState.SUCCEEDED if returncode == 0 else AttemptState.FAILED)
+        tail = run.stream.tail()
+        error = run.note or _signal_note(returncode) or log_error
+        if state in _JUDGED and run.job.stdio is not Stdio.TERMINAL:
+            prompt = waited_for_input(tail, succeeded=state is AttemptState.SUCCEEDED)
+            if prompt is not None:
+                state = AttemptState.NEEDS_INPUT
+                error = f"needs input ({prompt})" + ("" if error is None else f"; {error}")
         outcome = Outcome(
-            state=run.stop or (AttemptState.SUCCEEDED if returncode == 0 else AttemptState.FAILED),
+            state=state,
             started_at=run.started_at,
             ended_at=self._clock.now(),
             exit_code=returncode,
-            output_tail=run.stream.tail(),
-            error=run.note or _signal_note(returncode) or run.stream.log_error,
-            log_error=run.stream.log_error,
+            output_tail=tail,
+            error=error,
+            log_error=log_error,
         )
         self._out.append(Finished(run.job.attempt_id, outcome))
         if self._reaper is not None:
@@ -442,7 +528,7 @@ class Reactor:
             if verb is Command.SUBMIT and isinstance(arg, Job):
                 self._queued.append(arg)
         for run in list(self._runs.values()):
-            process.signal_group(run.pgid, signal.SIGKILL)
+            run.signal(signal.SIGKILL)
             run.stop, run.note = AttemptState.ERROR, reason
             if not run.exited:
                 run.exited = True
@@ -454,6 +540,24 @@ class Reactor:
         if self._out:
             batch, self._out = self._out, []
             self._emit(batch)
+
+
+_JUDGED = (AttemptState.SUCCEEDED, AttemptState.FAILED, AttemptState.TIMED_OUT)
+"""Outcomes that may be ``needs_input`` instead (see ``uet.execution.prompts``)."""
+
+
+def _copy(fd: int, chunk: bytes) -> None:
+    """Write ``chunk`` whole to ``fd`` (a passthrough job's stdout or stderr); a reader that
+    went away (EPIPE) or a full disk loses the copy, never the job: the log has it all."""
+    view = memoryview(chunk)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except BlockingIOError:  # a non-blocking terminal that is full: wait for it
+        select.select([], [fd], [], 1.0)
+        _copy(fd, bytes(view))
+    except OSError:
+        return
 
 
 def _signal_note(returncode: int) -> str | None:

@@ -18,7 +18,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from uet.execution.api import Finished, Job, Outcome, Report, Started
+from uet.execution.api import Finished, Job, Outcome, Report, Started, Stdio
 from uet.states import AttemptState
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -80,6 +80,7 @@ def job_to_wire(job: Job) -> dict[str, Any]:
         "kill_grace": job.kill_grace,
         "log_path": None if job.log_path is None else os.fsdecode(job.log_path),
         "keep_background": job.keep_background,
+        "stdio": job.stdio.value,
     }
 
 
@@ -96,6 +97,7 @@ def job_from_wire(data: dict[str, Any]) -> Job:
         kill_grace=float(data.get("kill_grace", 5.0)),
         log_path=None if log_path is None else Path(log_path),
         keep_background=bool(data.get("keep_background", False)),
+        stdio=Stdio(data.get("stdio", Stdio.NULL.value)),
     )
 
 

@@ -26,11 +26,13 @@ from uet.spec.models import (
     TaskSpec,
     WorkstreamSpec,
 )
+from uet.spec.oneshot import one_command_plan
 
 __all__ = [  # noqa: RUF022 - grouped by concern, not alphabetically
     # loading
     "load_file",
     "load_files",
+    "one_command_plan",
     "SpecError",
     "Problem",
     # models

@@ -11,6 +11,7 @@ mistake, not 1). Environment names are what a shell can export, and no string th
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated
 
 import pydantic
@@ -78,3 +79,32 @@ EnvName = Annotated[str, pydantic.Field(pattern=ENV_NAME_PATTERN)]
 EnvValue = Annotated[str, pydantic.AfterValidator(_no_nul)]
 Env = dict[EnvName, EnvValue]
 """Environment variables: names a shell can export, values without NUL."""
+
+
+def _retry_on(value: object) -> list[int] | str:
+    """``[1, 75]`` (exit statuses 1-255) or a non-empty regular expression."""
+    if isinstance(value, str):
+        if not value:
+            raise PydanticCustomError("retry_on", "expected exit codes or a regex, not ''")
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise PydanticCustomError(
+                "regex", "not a valid regular expression: {why}", {"why": str(exc)}
+            ) from None
+        return value
+    codes = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(codes, list) or not codes:
+        raise PydanticCustomError("retry_on", "expected a list of exit codes or a regex")
+    for code in codes:
+        if isinstance(code, bool) or not isinstance(code, int) or not 1 <= code <= 255:
+            raise PydanticCustomError(
+                "retry_on",
+                "exit codes are whole numbers 1 to 255, not {code}",
+                {"code": repr(code)},
+            )
+    return list(codes)
+
+
+RetryOn = Annotated[list[int] | str, pydantic.PlainValidator(_retry_on)]
+"""``retry_on``: the exit codes worth a retry, or a regex searched in the output's tail."""

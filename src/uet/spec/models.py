@@ -18,7 +18,16 @@ import pydantic
 
 from uet.errors import Problem
 from uet.scope import FileScope
-from uet.spec._bounds import Command, Concurrency, Count, Env, Retries, RetryDelay, Timeout
+from uet.spec._bounds import (
+    Command,
+    Concurrency,
+    Count,
+    Env,
+    Retries,
+    RetryDelay,
+    RetryOn,
+    Timeout,
+)
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
@@ -99,6 +108,12 @@ class TaskSpec(_Model):
     keep_background: bool = False  # leave what the task started in the background alive
     conflict_group: str | None = None  # no two tasks of one group run at once
     parallel_ok: bool = True  # false: the task runs with no other task of the run
+    # Which failures are retried: exit codes, or a regex searched in the output's tail
+    # (None: every failure, within ``retries``). A needs_input attempt never is.
+    retry_on: RetryOn | None = None
+    # true: runs with uet's terminal (stdin, stdout, stderr), alone; refused (exit 2)
+    # when uet is non-interactive (CI=true, --non-interactive, no terminal)
+    interactive: bool = False
 
     @pydantic.field_validator("files_scope")
     @classmethod
@@ -139,6 +154,22 @@ class PlannedTask:
     @property
     def max_attempts(self) -> int:
         return 1 + self.retries
+
+    @property
+    def interactive(self) -> bool:
+        """Whether it runs with uet's terminal (``interactive: true``)."""
+        return self.spec.interactive
+
+    @property
+    def retry_on(self) -> tuple[int, ...] | str | None:
+        """The failures worth a retry: exit codes, or a regex on the output (None: all)."""
+        value = self.spec.retry_on
+        return tuple(value) if isinstance(value, list) else value
+
+    @property
+    def runs_alone(self) -> bool:
+        """No other task of the run runs beside it (``parallel_ok: false``, interactive)."""
+        return not self.spec.parallel_ok or self.spec.interactive
 
     @property
     def isolation(self) -> Literal["none", "clone"]:

@@ -7,6 +7,7 @@ output tail) and its task's stored document into that line; ``uet run``'s summar
     timed out after 600 s (killed the process group)
     could not start: 'pytst' not found on PATH
     cwd 'src/x' does not exist
+    needs input (password: Password:): it waited for an answer; never retried
     exited 1                        (plus the last lines of its output: :func:`output_tail`)
 
 :func:`task_failures` reads what a run's summary needs in two queries (the failed tasks and
@@ -39,6 +40,9 @@ _SHELL_NOT_FOUND = re.compile(
 _CWD = re.compile(r"^cwd (?P<q>['\"])(?P<path>.*?)(?P=q) (?P<rest>.*)$")
 
 
+_WITH_TAIL = (AttemptState.FAILED, AttemptState.NEEDS_INPUT)
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     """A task that did not succeed, as a summary shows it."""
@@ -64,7 +68,9 @@ class Failure:
         }
 
 
-def attempt_reason(attempt: AttemptRecord, document: Mapping[str, Any] | None = None) -> str:
+def attempt_reason(  # noqa: PLR0911 - one return per attempt state
+    attempt: AttemptRecord, document: Mapping[str, Any] | None = None
+) -> str:
     """One line saying how ``attempt`` ended; ``document`` is its task's stored ``spec``
     (for the timeout and the cwd as the user wrote them)."""
     document = document or {}
@@ -75,6 +81,9 @@ def attempt_reason(attempt: AttemptRecord, document: Mapping[str, Any] | None = 
         return _could_not_start(error, document)
     if state is AttemptState.FAILED:
         return _failed(attempt)
+    if state is AttemptState.NEEDS_INPUT:
+        what = error.split(";", 1)[0] if error.startswith("needs input") else "needs input"
+        return f"{what}: it waited for an answer nobody gives here; never retried"
     if state is AttemptState.LOST:
         return f"lost: {error}" if error else "lost"
     if state is AttemptState.CANCELED:
@@ -84,7 +93,7 @@ def attempt_reason(attempt: AttemptRecord, document: Mapping[str, Any] | None = 
 
 def output_tail(attempt: AttemptRecord, lines: int = TAIL_LINES) -> tuple[str, ...]:
     """The last ``lines`` non-blank lines the attempt printed (only for an exit ≠ 0)."""
-    if attempt.state is not AttemptState.FAILED or not attempt.output_tail:
+    if attempt.state not in _WITH_TAIL or not attempt.output_tail:
         return ()
     kept = [line.rstrip() for line in attempt.output_tail.splitlines() if line.strip()]
     if attempt.exit_code == EXIT_NOT_FOUND and _shell_not_found(kept) is not None:

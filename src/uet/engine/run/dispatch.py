@@ -13,7 +13,7 @@ from uet.engine.run.settle import Settler
 from uet.engine.run.tick import Tick
 from uet.engine.scheduler import Scheduler
 from uet.engine.tooltasks import Choice, ToolTasks
-from uet.execution.api import Finished, Job, Outcome
+from uet.execution.api import Finished, Job, Outcome, Stdio
 from uet.spec.models import PlannedTask
 from uet.state.records import AttemptRecord, TaskUpdate
 from uet.state.store import Transaction
@@ -42,10 +42,13 @@ class Launcher(Protocol):
 
 
 class CommandLauncher:
-    """``run:`` and ``argv:`` tasks: the command itself, in the task's cwd."""
+    """``run:`` and ``argv:`` tasks: the command itself, in the task's cwd; ``stdio`` is
+    where their streams go (``uet exec``: passed through, or the terminal with ``--tty``);
+    an ``interactive: true`` task gets the terminal whatever the run says."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, stdio: Stdio = Stdio.NULL) -> None:
         self.root = root
+        self.stdio = stdio
 
     def choose(self, tick: Tick, task: PlannedTask, now: float) -> Choice | None:
         return None
@@ -71,6 +74,7 @@ class CommandLauncher:
             kill_grace=defaults.KILL_GRACE_S,
             log_path=log_path,
             keep_background=task.spec.keep_background,
+            stdio=Stdio.TERMINAL if task.interactive else self.stdio,
         )
 
 
@@ -182,7 +186,7 @@ class Dispatcher:
                 outcome = Outcome(AttemptState.ERROR, None, now, error=choice.reason)
                 book.immediate.append(Finished(attempt_id, outcome))
                 continue
-            env = self._env(task, number)
+            env = self._env(task, number, terminal=self._terminal(task))
             log_path = self._log_path(task, number)
             tool = "" if choice is None or choice.tool is None else choice.tool
             jobs.append(
@@ -200,15 +204,23 @@ class Dispatcher:
     def _launcher(self, task: PlannedTask) -> Launcher:
         return self.commands if task.spec.tool is None else self.tools
 
-    def _env(self, task: PlannedTask, number: int) -> dict[str, str]:
+    def _terminal(self, task: PlannedTask) -> bool:
+        """Whether the task runs with uet's terminal (no non-interactive environment)."""
+        if task.spec.tool is not None:
+            return False
+        stdio = getattr(self.commands, "stdio", Stdio.NULL)
+        return task.interactive or stdio is Stdio.TERMINAL
+
+    def _env(self, task: PlannedTask, number: int, *, terminal: bool) -> dict[str, str]:
+        """uet's environment, then ``NON_INTERACTIVE_ENV`` (not for a terminal task), then
+        the workstream's and the task's ``env:`` (they win), then the attempt's marker."""
         return {
             **self.base_env,
+            **({} if terminal else defaults.NON_INTERACTIVE_ENV),
             **task.env,
             "UET_RUN_ID": self.run_id,
             "UET_TASK_ID": task.key,
             "UET_ATTEMPT": str(number),
-            "UET_NON_INTERACTIVE": "1",
-            "NON_INTERACTIVE": "1",
         }
 
     def _log_path(self, task: PlannedTask, number: int) -> Path:

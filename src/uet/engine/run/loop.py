@@ -102,7 +102,7 @@ class RunLoop:
             run_id=self.run_id,
             logs=logs_dir(context.home, self.run_id),
             base_env=context.base_env,
-            commands=CommandLauncher(context.root),
+            commands=CommandLauncher(context.root, self.options.stdio),
             tools=ToolLauncher(self.tool_tasks, self.settler, context.root),
         )
         self._heartbeat = Heartbeat()

@@ -4,6 +4,7 @@ fall back to the next tool, or failed — a value first, then applied to the tic
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from uet.engine.run.tick import Tick
 from uet.engine.scheduler import Scheduler
 from uet.engine.tooltasks import CANNOT_START_EXIT, ToolTasks
 from uet.execution.api import Outcome
+from uet.execution.prompts import waited_for_input
 from uet.routing import Transition
 from uet.spec.models import PlannedTask, RetryBackoff
 from uet.state.records import DecisionRecord, TaskUpdate
@@ -30,15 +32,40 @@ class Verdict(enum.Enum):
     FAILED = "failed"
 
 
-def verdict(outcome: Outcome, *, used: int, max_attempts: int, stopping: bool) -> Verdict:
-    """What an outcome means for its task, ``used`` attempts of ``max_attempts`` spent."""
+def verdict(
+    outcome: Outcome,
+    *,
+    used: int,
+    max_attempts: int,
+    stopping: bool,
+    retry_on: tuple[int, ...] | str | None = None,
+) -> Verdict:
+    """What an outcome means for its task, ``used`` attempts of ``max_attempts`` spent: a
+    ``needs_input`` attempt is never retried (nobody will answer the next one either), and
+    with ``retry_on`` only the failures it names are."""
     if outcome.state is AttemptState.SUCCEEDED:
         return Verdict.SUCCEEDED
     if outcome.state is AttemptState.CANCELED:
         return Verdict.CANCELED
-    if used < max_attempts and not stopping:
+    if outcome.state is AttemptState.NEEDS_INPUT:
+        return Verdict.FAILED
+    if used < max_attempts and not stopping and retryable(outcome, retry_on):
         return Verdict.RETRY
     return Verdict.FAILED
+
+
+def retryable(outcome: Outcome, retry_on: tuple[int, ...] | str | None) -> bool:
+    """Whether ``retry_on`` lets this failure be retried: its exit status (128+N when
+    signal N killed it) is one of the codes, or the regex is found in its output's tail
+    (the last ``OUTPUT_TAIL_BYTES``). Without ``retry_on`` every failure is."""
+    if retry_on is None:
+        return True
+    if isinstance(retry_on, str):
+        return re.search(retry_on, outcome.output_tail, re.MULTILINE) is not None
+    code = outcome.exit_code
+    if code is None:
+        return False
+    return (128 - code if code < 0 else code) in retry_on
 
 
 def retry_delay(task: PlannedTask, number: int, pacing: Pacing) -> float:
@@ -91,7 +118,13 @@ class Settler:
             "outcome": outcome.state.value,
             "exit_code": outcome.exit_code,
         }
-        match verdict(outcome, used=used, max_attempts=task.max_attempts, stopping=self.stopping()):
+        match verdict(
+            outcome,
+            used=used,
+            max_attempts=task.max_attempts,
+            stopping=self.stopping(),
+            retry_on=task.retry_on,
+        ):
             case Verdict.SUCCEEDED:
                 tick.event("task.completed", payload, task=key, attempt=attempt_id)
                 self._update(tick, key, TaskStatus.SUCCEEDED, outcome, now)
@@ -104,6 +137,7 @@ class Settler:
                 self._schedule_retry(tick, task, used, outcome, now)
             case Verdict.FAILED:
                 payload["error"] = outcome.error
+                payload["needs_input"] = _prompt_of(outcome)
                 tick.event("task.failed", payload, task=key, attempt=attempt_id)
                 self._update(tick, key, TaskStatus.FAILED, outcome, now)
                 self._fail(tick, key, now)
@@ -220,6 +254,13 @@ class Settler:
             )
         )
         self.progress.task_done(key, status)
+
+
+def _prompt_of(outcome: Outcome) -> str | None:
+    """The prompt a ``needs_input`` attempt waited at (``task.failed``'s ``needs_input``)."""
+    if outcome.state is not AttemptState.NEEDS_INPUT:
+        return None
+    return waited_for_input(outcome.output_tail, succeeded=outcome.exit_code == 0)
 
 
 def _why_fallback(outcome: Outcome) -> str:
