@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from uet.config import load_settings
 from uet.spec.triggers import TriggerSpec
 from uet.triggers.files import Debouncer, FileFilter, debounce
 
@@ -72,6 +73,18 @@ def test_uets_own_writes_never_fire() -> None:
     assert f.fires("src/a.py")
     assert f.fires("var/state.dbx")
     assert f.fires("build/other.txt")
+
+
+def test_for_settings_ignores_the_projects_database_and_backups(tmp_path: Path) -> None:
+    """Built from real settings (UET_DB inside the project, UET_HOME elsewhere): the
+    database, its companions, the home and the backups never fire."""
+    (tmp_path / "uet.toml").write_text('db = "sqlite:///data/uet.db"\nhome = "state"\n')
+    settings = load_settings(cwd=tmp_path)
+    f = FileFilter.for_settings(spec(["**"]), settings)
+    assert not f.fires(tmp_path / "data" / "uet.db-wal")
+    assert not f.fires(tmp_path / "state" / "logs" / "r" / "t.log")
+    assert not f.fires(settings.backup_dir / "b.db")
+    assert f.fires(tmp_path / "data" / "other.csv")
 
 
 def test_a_home_elsewhere_is_ignored_where_it_is() -> None:

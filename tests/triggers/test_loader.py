@@ -388,3 +388,44 @@ def test_run_event_heads_follow_the_catalog() -> None:
 def test_chains_that_end_are_not_cycles(tmp_path: Path, toml: str) -> None:
     """A chain that cannot come back (or a disabled trigger) loads."""
     assert len(load(project(tmp_path, toml))) >= 1
+
+
+def test_a_target_that_is_a_folder(tmp_path: Path) -> None:
+    """A workstreams entry naming a folder is refused, saying so."""
+    root = project(
+        tmp_path, '[triggers.a]\nevery = "1h"\ntarget = {workstreams = ["workstreams"]}\n'
+    )
+    (found,) = problems(root)
+    assert "triggers.a.target.workstreams[0]: 'workstreams' is not a workstream file" in found
+
+
+def test_a_triggers_file_that_is_a_folder(tmp_path: Path) -> None:
+    """config/triggers.yaml as a folder is a problem with that path, not a traceback."""
+    root = project(tmp_path)
+    (root / "config" / "triggers.yaml").mkdir(parents=True)
+    (found,) = problems(root)
+    assert found.startswith(f"{root}/config/triggers.yaml")
+
+
+def test_a_triggers_file_of_the_wrong_shape(tmp_path: Path) -> None:
+    """A YAML scalar where triggers go is refused with the file and what was found."""
+    (found,) = problems(project(tmp_path, "", "triggers: 42\n"))
+    assert found == (
+        f"{tmp_path}/config/triggers.yaml: triggers: expected a mapping of trigger ids to"
+        " triggers, got a whole number"
+    )
+
+
+def test_targets_load_once_and_ids_are_collected(tmp_path: Path) -> None:
+    """Two triggers on the same files share one load; ids come in file order, once each."""
+    toml = """
+    [triggers.a]
+    every = "1h"
+    target = {workstreams = ["workstreams/ws-b.yaml", "workstreams/ws-a.yaml"]}
+    [triggers.b]
+    cron = "0 * * * *"
+    target = {workstreams = ["workstreams/ws-a.yaml", "./workstreams/ws-a.yaml"]}
+    """
+    triggers = load(project(tmp_path, toml))
+    assert triggers["a"].target.workstream_ids == ("ws-b", "ws-a")
+    assert triggers["b"].target.workstream_ids == ("ws-a",)

@@ -26,8 +26,7 @@ event types never have (they are lowercase letters, digits, ``_`` and ``-``), a 
 that leaves the project (``..``; an absolute path outside the root).
 
 Each compiled glob is a ``Callable[[str], bool]``; literal patterns compile to a plain
-string comparison and every other one to one anchored regular expression, so matching costs
-one C call.
+string comparison and every other one to one anchored regular expression.
 """
 
 from __future__ import annotations
@@ -74,7 +73,7 @@ def compile_event_glob(pattern: str) -> Matcher:
     regex = event_glob_regex(pattern)
     if is_literal(pattern):
         return pattern.__eq__
-    return re.compile(regex).fullmatch  # type: ignore[return-value]
+    return _matcher(re.compile(regex))
 
 
 def normalise_path_glob(pattern: str, root: str | None = None) -> str:
@@ -96,7 +95,7 @@ def normalise_path_glob(pattern: str, root: str | None = None) -> str:
         text += "**"
     if not text or text == ".":
         raise GlobError(f"{pattern!r} names the project root itself, not files in it")
-    segments = text.split("/")
+    segments = [segment for segment in text.split("/") if segment != "."]
     if ".." in segments:
         raise GlobError(f"{pattern!r} leaves the project ('..'): globs are relative to its root")
     if not anchored:
@@ -117,7 +116,12 @@ def compile_path_glob(pattern: str, root: str | None = None) -> Matcher:
     regex = path_glob_regex(pattern, root)
     if is_literal(norm):
         return norm.__eq__
-    return re.compile(regex).fullmatch  # type: ignore[return-value]
+    return _matcher(re.compile(regex))
+
+
+def _matcher(regex: re.Pattern[str]) -> Matcher:
+    fullmatch = regex.fullmatch
+    return lambda text: fullmatch(text) is not None
 
 
 def _inside_root(pattern: str, text: str, root: str | None) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uet.config import Settings
 from uet.spec._globs import GlobError, compile_path_glob
 from uet.spec.triggers import TriggerSpec
 
@@ -76,6 +77,21 @@ class FileFilter:
                 continue  # an output outside the project is never watched
         self._ignore = [compile_path_glob(p, base) for p in spec.ignore] + own_matchers
 
+    @classmethod
+    def for_settings(
+        cls, spec: TriggerSpec, settings: Settings, own_paths: Iterable[str] = ()
+    ) -> FileFilter:
+        """The filter of ``spec`` in the project of ``settings``: its root, home, SQLite
+        database (when the database is a SQLite file) and backups folder."""
+        return cls(
+            spec,
+            settings.root,
+            own_paths,
+            home=settings.home,
+            db_path=sqlite_path(settings.db),
+            backup_dir=settings.backup_dir,
+        )
+
     def _own_globs(
         self, home: Path | None, db_path: Path | None, backup_dir: Path | None
     ) -> list[str]:
@@ -108,6 +124,15 @@ class FileFilter:
         """The root-relative paths of ``paths`` that fire, sorted, each once."""
         found = {rel for p in paths if (rel := self.relative(p)) is not None}
         return sorted(rel for rel in found if self.fires(rel))
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` URL (None for other databases and memory)."""
+    scheme, found, rest = url.partition(":///")
+    if not found or scheme.split("+")[0] != "sqlite":
+        return None
+    path = rest.partition("?")[0]
+    return None if not path or path == ":memory:" else Path(path)
 
 
 def _any(matchers: list[Callable[[str], bool]], rel: str) -> bool:

@@ -84,30 +84,38 @@ def _index_key(where: Mapping[str, Any] | None) -> tuple[str, tuple[str, ...]] |
 class _Bucket:
     """The triggers whose glob matches one event type, with their ``where`` indexed: each
     trigger with a literal string value (``workstream: ws-a``) sits under that value, so
-    an event looks up its own value instead of checking every trigger."""
+    an event looks up its own value instead of checking every trigger; only the rest of
+    its ``where`` (if any) is then checked."""
 
     __slots__ = ("indexes", "residual", "size")
 
     def __init__(self, entries: list[tuple[TriggerSpec, Check]]) -> None:
-        self.residual: list[tuple[TriggerSpec, Check]] = []
-        self.indexes: dict[str, dict[str, list[tuple[TriggerSpec, Check]]]] = {}
+        residual: list[tuple[TriggerSpec, Check]] = []
+        indexes: dict[str, dict[str, list[tuple[TriggerSpec, Check | None]]]] = {}
         self.size = len(entries)
         for spec, check in entries:
             key = _index_key(spec.where)
             if key is None:
-                self.residual.append((spec, check))
+                residual.append((spec, check))
                 continue
-            by_value = self.indexes.setdefault(key[0], {})
-            for value in key[1]:
-                by_value.setdefault(value, []).append((spec, check))
+            path, values = key
+            rest = {p: v for p, v in flatten_where(spec.where or {}).items() if p != path}
+            by_value = indexes.setdefault(path, {})
+            for value in values:
+                by_value.setdefault(value, []).append((spec, compile_where(rest) if rest else None))
+        self.residual = tuple(residual)
+        self.indexes = tuple(indexes.items())
 
     def match(self, view: Mapping[str, Any]) -> list[TriggerSpec]:
-        found = [spec for spec, check in self.residual if check(view)]
-        for path, by_value in self.indexes.items():
-            value = lookup(view, path)
+        found = [spec for spec, check in self.residual if check(view)] if self.residual else []
+        for path, by_value in self.indexes:
+            value = view[path] if path in view else lookup(view, path)
             for item in value if isinstance(value, list) else (value,):
-                if isinstance(item, str) and item in by_value:
-                    found.extend(spec for spec, check in by_value[item] if check(view))
+                hits = by_value.get(item) if isinstance(item, str) else None
+                if hits:
+                    for spec, rest in hits:
+                        if rest is None or rest(view):
+                            found.append(spec)
         if len(found) > 1:
             found = sorted({spec.id: spec for spec in found}.values(), key=_by_id)
         return found
