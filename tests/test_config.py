@@ -5,6 +5,7 @@ Every test passes ``env=`` and ``cwd=`` explicitly: the real environment is neve
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import sys
 from pathlib import Path
@@ -196,7 +197,7 @@ orchestrator_stale = 120
 def test_settings_are_frozen(project: Path) -> None:
     """Resolved settings cannot be changed after the fact."""
     found = load_settings(env={}, cwd=project)
-    with pytest.raises(ValueError, match="frozen"):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         found.event_batch_size = 3  # type: ignore[misc]
 
 
