@@ -167,6 +167,10 @@ class Settings:
     sections: dict[str, Any] = dataclasses.field(default_factory=dict)
     config_file: Path | None = None
 
+    def updated(self, **values: object) -> Settings:
+        """A copy with ``values`` changed, checked like loaded settings (ValueError if bad)."""
+        return dataclasses.replace(self, **{k: _checked(k, v) for k, v in values.items()})
+
     @property
     def all_protected_paths(self) -> tuple[str, ...]:
         """The built-in protected paths, uet's home when it is not ``.uet``, then the

@@ -164,7 +164,7 @@ def run(
     options = dataclasses.replace(options, abort_kills=abort_kills, name=name)
     settings = ctx.settings
     if executor is not None:
-        settings = dataclasses.replace(settings, executor=executor)
+        settings = settings.updated(executor=executor)
     with _watching(ctx, as_json, verbose=verbose) as (progress, interrupted):
         result = start_run(
             plan,
