@@ -49,7 +49,27 @@ from uet.state.records import (
     TaskUpdate,
     WorkstreamRecord,
     dump_json,
-    load_json,
+)
+from uet.state.rows import (
+    agent_record as _agent_record,
+)
+from uet.state.rows import (
+    attempt_record as _attempt_record,
+)
+from uet.state.rows import (
+    decision_record as _decision_record,
+)
+from uet.state.rows import (
+    event_record as _event_record,
+)
+from uet.state.rows import (
+    run_record as _run_record,
+)
+from uet.state.rows import (
+    task_record as _task_record,
+)
+from uet.state.rows import (
+    workstream_record as _workstream_record,
 )
 from uet.state.tables import agents, attempts, decisions, events, runs, tasks, workstreams
 from uet.states import LIVE_ATTEMPT_STATES, AttemptState, RunStatus, TaskStatus
@@ -801,15 +821,6 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
     }
 
 
-def _run_record(row: sa.RowMapping) -> RunRecord:
-    values = dict(row)
-    values["status"] = RunStatus(values["status"])
-    values["deterministic"] = bool(values["deterministic"])
-    values["params"] = load_json(values["params"], {})
-    values["summary"] = load_json(values["summary"], {})
-    return RunRecord(**values)
-
-
 def _workstream_row(item: WorkstreamRecord) -> dict[str, Any]:
     return {
         "run_id": item.run_id,
@@ -821,14 +832,6 @@ def _workstream_row(item: WorkstreamRecord) -> dict[str, Any]:
         "source": item.source,
         "spec": dump_json(item.spec),
     }
-
-
-def _workstream_record(row: sa.RowMapping) -> WorkstreamRecord:
-    values = dict(row)
-    values["status"] = TaskStatus(values["status"])
-    values["depends_on"] = load_json(values["depends_on"], [])
-    values["spec"] = load_json(values["spec"], {})
-    return WorkstreamRecord(**values)
 
 
 def _task_row(item: TaskRecord) -> dict[str, Any]:
@@ -846,15 +849,6 @@ def _task_row(item: TaskRecord) -> dict[str, Any]:
         "started_at": item.started_at,
         "ended_at": item.ended_at,
     }
-
-
-def _task_record(row: sa.RowMapping) -> TaskRecord:
-    values = dict(row)
-    values["status"] = TaskStatus(values["status"])
-    values["outcome"] = None if values["outcome"] is None else AttemptState(values["outcome"])
-    values["depends_on"] = load_json(values["depends_on"], [])
-    values["spec"] = load_json(values["spec"], {})
-    return TaskRecord(**values)
 
 
 def _attempt_values(item: AttemptRecord) -> tuple[Any, ...]:
@@ -877,18 +871,6 @@ def _attempt_values(item: AttemptRecord) -> tuple[Any, ...]:
     )
 
 
-def _attempt_record(row: sa.RowMapping) -> AttemptRecord:
-    values = dict(row)
-    values["state"] = AttemptState(values["state"])
-    return AttemptRecord(**values)
-
-
-def _event_record(row: sa.RowMapping) -> EventRecord:
-    values = dict(row)
-    values["payload"] = load_json(values["payload"], {})
-    return EventRecord(**values)
-
-
 def _decision_row(item: DecisionRecord) -> dict[str, Any]:
     return {
         "ts": item.ts,
@@ -902,22 +884,8 @@ def _decision_row(item: DecisionRecord) -> dict[str, Any]:
     }
 
 
-def _decision_record(row: sa.RowMapping) -> DecisionRecord:
-    values = dict(row)
-    values["alternatives"] = load_json(values["alternatives"], [])
-    values["data"] = load_json(values["data"], {})
-    return DecisionRecord(**values)
-
-
 def _agent_row(agent: AgentRecord) -> dict[str, Any]:
     row = agent.to_dict()
     row["files_scope"] = dump_json(agent.files_scope)
     row["depends_on"] = dump_json(agent.depends_on)
     return row
-
-
-def _agent_record(row: sa.RowMapping) -> AgentRecord:
-    values = dict(row)
-    values["files_scope"] = load_json(values["files_scope"]) or []
-    values["depends_on"] = load_json(values["depends_on"]) or []
-    return AgentRecord(**values)
