@@ -273,7 +273,7 @@ def status(
       uet status --json | jq '.tasks[] | select(.reason) | .reason'
       uet status run-20261124T094110-c4f2e4 --reconcile
     """
-    store = ctx.store if reconcile_run else ctx.existing_store(readonly=True)
+    store = ctx.store if reconcile_run else ctx.reading_store()
     if store is None:
         raise UsageError("no runs yet")
     with store.reader() as tx:
@@ -291,9 +291,11 @@ def status(
         from uet.engine.recovery import owner_alive, reconcile  # noqa: PLC0415 - such runs only
 
         if reconcile_run:  # a dead orchestrator's run becomes interrupted, on disk
-            reconcile(store, run_id, SystemClock(), ttl=settings.run_lease_ttl, stale_after=stale)
-        else:
-            orphaned = not owner_alive(store, run, SystemClock().now(), stale_after=stale)
+            reconcile(
+                ctx.store, run_id, SystemClock(), ttl=settings.run_lease_ttl, stale_after=stale
+            )
+        elif (full := ctx.existing_store(readonly=True)) is not None:  # the lease's reader
+            orphaned = not owner_alive(full, run, SystemClock().now(), stale_after=stale)
     wanted = {TaskStatus(s) for s in states}
     with store.reader() as tx:
         run = tx.get_run(run_id)
@@ -363,9 +365,9 @@ def logs(ctx: Context, run_id: str, task_id: str) -> None:
     Example:
       uet logs run-20261124T094110-c4f2e4 test
     """
-    from uet.engine.model import log_path, resolve_task  # noqa: PLC0415
+    from uet.engine.logpaths import log_path, resolve_task  # noqa: PLC0415
 
-    store = ctx.existing_store(readonly=True)
+    store = ctx.reading_store()
     found: list[TaskRecord] = []
     if store is not None:
         with store.reader() as tx:

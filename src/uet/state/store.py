@@ -34,7 +34,6 @@ from uet.state.database import (
     READONLY,
     engine_for,
     get_engine,
-    read_only_problem,
     sqlite_path,
     translate_errors,
 )
@@ -72,6 +71,7 @@ from uet.state.rows import (
 from uet.state.rows import (
     workstream_record as _workstream_record,
 )
+from uet.state.sqlite_files import read_only_problem
 from uet.state.tables import agents, attempts, decisions, events, runs, tasks, workstreams
 from uet.states import LIVE_ATTEMPT_STATES, AttemptState, RunStatus, TaskStatus
 
