@@ -106,6 +106,7 @@ class Server:
                 self.executor.close()
             else:
                 self.executor.drain()
+            self.executor.wake()  # serve() sees the end now, not at its next poll timeout
 
     def serve(self) -> None:
         """The main thread: journal, then report, until every job has ended."""
