@@ -33,7 +33,7 @@ from uet.state.reasons import Failure, attempt_reason, task_failures
 from uet.states import RunStatus, TaskStatus
 
 if TYPE_CHECKING:
-    from uet.cli.progress import ConsoleProgress
+    from uet.cli.progress import ConsoleProgress, LineProgress
     from uet.engine.model import RunResult
     from uet.state.overview import RunOverview
     from uet.state.records import TaskRecord
@@ -445,12 +445,18 @@ def _detail(task: TaskRecord) -> str:
 @contextmanager
 def _watching(
     ctx: Context, quiet: bool, *, verbose: bool = False
-) -> Iterator[tuple[ConsoleProgress | None, threading.Event]]:
+) -> Iterator[tuple[ConsoleProgress | LineProgress | None, threading.Event]]:
     """Progress on stderr, and Ctrl-C / SIGTERM turned into a clean, resumable stop."""
-    from uet.cli.progress import ConsoleProgress  # noqa: PLC0415 - rich.live, for runs only
+    from uet.cli.progress import ConsoleProgress, LineProgress  # noqa: PLC0415 - runs only
 
     interrupted = threading.Event()
-    progress = None if quiet else ConsoleProgress(ctx.err, verbose=verbose)
+    progress: ConsoleProgress | LineProgress | None = None
+    if quiet:
+        pass
+    elif sys.stderr is not None and sys.stderr.isatty():
+        progress = ConsoleProgress(ctx.err, verbose=verbose)
+    else:  # the same lines without loading rich
+        progress = LineProgress(verbose=verbose)
 
     def handler(_signal: int, _frame: FrameType | None) -> None:
         interrupted.set()
