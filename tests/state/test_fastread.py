@@ -328,3 +328,37 @@ def test_an_older_schema_still_says_run_db_upgrade(
         assert done.returncode == 3, done.stderr
         assert "uet db upgrade" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_table_corrupted_behind_a_good_version_row_is_one_line_exit_3(
+    project_with_runs: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The fast path's version check passes (its page is intact), then reading the runs
+    table meets a malformed page: one line naming the database, exit 3, no traceback."""
+    folder, _ = project_with_runs
+    copy = tmp_path / "bad.db"
+    with sqlite3.connect(folder / ".uet" / "state.db") as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+        target.execute("PRAGMA journal_mode=DELETE")
+    root = sqlite3.connect(copy)
+    size = root.execute("PRAGMA page_size").fetchone()[0]
+    (page,) = root.execute("SELECT rootpage FROM sqlite_schema WHERE name = 'runs'").fetchone()
+    root.close()
+    with copy.open("r+b") as handle:
+        handle.seek((page - 1) * size)
+        handle.write(b"\xab" * size)
+    assert SqliteReadStore.open(f"sqlite:///{copy}") is not None  # the version row reads
+    for args in (["status"], ["runs"], ["runs", "--json"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "uet", "--db", f"sqlite:///{copy}", *args],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 3, (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert str(copy) in done.stderr
+        assert "malformed" in done.stderr
