@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from uet.config import Settings
 from uet.errors import StorageFault, StoreError
-from uet.state import schema
+from uet.state import rows, schema
 from uet.state.database import (
     READONLY,
     engine_for,
@@ -49,27 +49,6 @@ from uet.state.records import (
     TaskUpdate,
     WorkstreamRecord,
     dump_json,
-)
-from uet.state.rows import (
-    agent_record as _agent_record,
-)
-from uet.state.rows import (
-    attempt_record as _attempt_record,
-)
-from uet.state.rows import (
-    decision_record as _decision_record,
-)
-from uet.state.rows import (
-    event_record as _event_record,
-)
-from uet.state.rows import (
-    run_record as _run_record,
-)
-from uet.state.rows import (
-    task_record as _task_record,
-)
-from uet.state.rows import (
-    workstream_record as _workstream_record,
 )
 from uet.state.sqlite_files import read_only_problem
 from uet.state.tables import agents, attempts, decisions, events, runs, tasks, workstreams
@@ -517,14 +496,14 @@ class Transaction:
 
     def get_run(self, run_id: str) -> RunRecord | None:
         row = self._read("run", run_id=run_id).first()
-        return None if row is None else _run_record(row)
+        return None if row is None else rows.run_record(row)
 
     def get_runs(self, run_ids: Iterable[str]) -> dict[str, RunRecord]:
         """Many runs by id, in one query per 500 ids; missing ids are absent from the result."""
         found: dict[str, RunRecord] = {}
         for chunk in _chunks(list(dict.fromkeys(run_ids))):
             for row in self._read("runs_by_id", ids=list(chunk)):
-                found[row["id"]] = _run_record(row)
+                found[row["id"]] = rows.run_record(row)
         return found
 
     def list_runs(
@@ -533,7 +512,7 @@ class Transaction:
         """The most recent runs first."""
         wanted = None if statuses is None else [s.value for s in statuses]
         name = variant("recent_runs", statuses=wanted is not None)
-        return [_run_record(row) for row in self._read(name, limit=limit, statuses=wanted)]
+        return [rows.run_record(row) for row in self._read(name, limit=limit, statuses=wanted)]
 
     # -- workstreams and tasks --------------------------------------------------------------
 
@@ -542,7 +521,7 @@ class Transaction:
             self._writable().execute(sa.insert(workstreams), [_workstream_row(w) for w in items])
 
     def get_workstreams(self, run_id: str) -> list[WorkstreamRecord]:
-        return [_workstream_record(row) for row in self._read("workstreams", run_id=run_id)]
+        return [rows.workstream_record(row) for row in self._read("workstreams", run_id=run_id)]
 
     def workstream_names(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
         """The workstream ids of each run (every run of ``run_ids`` a key), sorted."""
@@ -569,7 +548,7 @@ class Transaction:
         conn = self._writable()
         if not updates:
             return
-        rows = [
+        changes = [
             {
                 "b_run": run_id,
                 "b_id": u.task_id,
@@ -582,14 +561,14 @@ class Transaction:
             }
             for u in updates
         ]
-        self.store.update_task_sql.execute(conn, rows)
+        self.store.update_task_sql.execute(conn, changes)
 
     def get_tasks(
         self, run_id: str, *, statuses: Iterable[TaskStatus] | None = None
     ) -> list[TaskRecord]:
         wanted = None if statuses is None else [s.value for s in statuses]
         name = variant("tasks", statuses=wanted is not None)
-        return [_task_record(row) for row in self._read(name, run_id=run_id, statuses=wanted)]
+        return [rows.task_record(row) for row in self._read(name, run_id=run_id, statuses=wanted)]
 
     # -- attempts ---------------------------------------------------------------------------
 
@@ -662,7 +641,7 @@ class Transaction:
         wanted = None if states is None else [s.value for s in states]
         name = variant("attempts", states=wanted is not None, task=task_id is not None)
         found = self._read(name, run_id=run_id, states=wanted, task_id=task_id)
-        return [_attempt_record(row) for row in found]
+        return [rows.attempt_record(row) for row in found]
 
     # -- events -----------------------------------------------------------------------------
 
@@ -726,7 +705,7 @@ class Transaction:
         )
         after = after_seq if run_id is not None else after_id
         found = self._read(name, glob=glob, run_id=run_id, after=after, types=pattern, limit=limit)
-        return [_event_record(row) for row in found]
+        return [rows.event_record(row) for row in found]
 
     def count_events(self, run_id: str | None = None) -> int:
         found = self._read(variant("count_events", run=run_id is not None), run_id=run_id)
@@ -752,7 +731,7 @@ class Transaction:
             limit=limit is not None,
         )
         found = self._read(name, run_id=run_id, category=category, limit=limit)
-        return [_decision_record(row) for row in found]
+        return [rows.decision_record(row) for row in found]
 
     # -- agents -----------------------------------------------------------------------------
 
@@ -770,13 +749,13 @@ class Transaction:
     def get_agent(self, agent_id: str) -> AgentRecord | None:
         row = self.conn.execute(sa.select(agents).where(agents.c.id == agent_id)).mappings()
         found = row.first()
-        return None if found is None else _agent_record(found)
+        return None if found is None else rows.agent_record(found)
 
     def list_agents(self, statuses: Iterable[str] | None = None) -> list[AgentRecord]:
         query = sa.select(agents).order_by(agents.c.created_at, agents.c.id)
         if statuses is not None:
             query = query.where(agents.c.status.in_(list(statuses)))
-        return [_agent_record(row) for row in self.conn.execute(query).mappings()]
+        return [rows.agent_record(row) for row in self.conn.execute(query).mappings()]
 
 
 # -- rows <-> records -----------------------------------------------------------------------
