@@ -14,8 +14,11 @@ that the machine's load falls on all of them alike; the median of ``--repeat`` r
   ``ThreadPoolExecutor(J)``, the bare baseline.
 
 Start-up (the median of ``--startup`` runs of each, interleaved): ``uet --version``,
-``uet --help``, ``uet status`` and ``uet runs`` in a project that has one run, a 1-task
-``uet run`` in that project and in a fresh one.
+``uet --help``, ``uet status``, ``uet runs`` and ``uet events RUN`` in a project that has one
+run, a 1-task ``uet run`` in that project and in a fresh one, ``uet exec -- true`` (when this
+uet has ``exec``), and two floors: ``python -c pass`` (the interpreter's start) and a Python
+process that runs ``sh -c true`` (what any Python wrapper of a command costs at least).
+``--startup-only`` skips the throughput rounds.
 
 Ratios are of throughput (tasks/s): ``uet/doit`` ≥ 1 means uet is faster than doit.
 """
@@ -45,6 +48,8 @@ with ThreadPoolExecutor(jobs) as pool:
     for done in pool.map(lambda _: subprocess.run(["/bin/true"]).returncode, range(count)):
         assert done == 0
 """
+
+SH_TRUE = "import subprocess; subprocess.run(['sh', '-c', 'true'], check=True)"
 
 DODO = """\
 COUNT = {count}
@@ -159,6 +164,10 @@ def startup_variants(base: Path) -> dict[str, Callable[[], float]]:
     project = fresh(base, "project")
     (project / "one.yaml").write_text(f"id: one\ntasks: [{{id: t, argv: [{TRUE}]}}]\n")
     timed([*uet, "run", "one.yaml"], project)  # the project has a database and one run
+    listed = subprocess.run(
+        [*uet, "runs", "--json"], cwd=project, env=environment(), capture_output=True, check=True
+    )
+    run_id = json.loads(listed.stdout)[0]["id"]
 
     def in_project(*args: str, label: str) -> Callable[[], float]:
         return lambda: timed([*uet, *args], project, label)
@@ -168,14 +177,26 @@ def startup_variants(base: Path) -> dict[str, Callable[[], float]]:
         shutil.copy(project / "one.yaml", folder / "one.yaml")
         return timed([*uet, "run", "one.yaml"], folder, "uet run (1 task, fresh project)")
 
-    return {
+    def floor(code: str, label: str) -> Callable[[], float]:
+        return lambda: timed([sys.executable, "-c", code], project, label)
+
+    variants = {
+        "python -c pass": floor("pass", "python -c pass"),
+        "python: sh -c true": floor(SH_TRUE, "python: sh -c true"),
         "uet --version": in_project("--version", label="uet --version"),
         "uet --help": in_project("--help", label="uet --help"),
         "uet status": in_project("status", label="uet status"),
         "uet runs": in_project("runs", label="uet runs"),
+        "uet events RUN": in_project("events", run_id, label="uet events RUN"),
         "uet run (1 task)": in_project("run", "one.yaml", label="uet run (1 task)"),
         "uet run (1 task, fresh project)": fresh_run,
     }
+    has_exec = subprocess.run(
+        [*uet, "exec", "--help"], cwd=project, env=environment(), capture_output=True, check=False
+    )
+    if has_exec.returncode == 0:
+        variants["uet exec -- true"] = in_project("exec", "--", "true", label="uet exec -- true")
+    return variants
 
 
 def interleaved(variants: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
@@ -197,11 +218,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="throughput rounds")
     parser.add_argument("--startup", type=int, default=5, help="runs of each start-up case")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--startup-only", action="store_true", help="skip the throughput rounds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="uet-bench-cli-") as tmp:
         base = Path(tmp)
         loads = os.getloadavg()
-        walls = interleaved(throughput_variants(base, args.tasks, args.jobs), args.repeat)
+        walls: dict[str, list[float]] = {}
+        if not args.startup_only:
+            walls = interleaved(throughput_variants(base, args.tasks, args.jobs), args.repeat)
         starts = interleaved(startup_variants(base), args.startup)
     wall = {name: statistics.median(values) for name, values in walls.items()}
     rate = {name: args.tasks / seconds for name, seconds in wall.items()}
@@ -230,8 +254,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{args.tasks} x {TRUE} at -j {args.jobs}, whole processes, median of {args.repeat}")
     print(f"(load average before: {', '.join(f'{x:.2f}' for x in loads)}; {os.cpu_count()} CPUs)")
+    if wall:
+        print(f"{args.tasks} x {TRUE} at -j {args.jobs}, whole processes, median of {args.repeat}")
     for name, seconds in wall.items():
         print(f"  {name:14} {seconds:7.2f} s  {rate[name]:8.0f} tasks/s  {cpu[name]:7.2f} CPU s")
     for name, value in ratios.items():

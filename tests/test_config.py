@@ -5,6 +5,7 @@ Every test passes ``env=`` and ``cwd=`` explicitly: the real environment is neve
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import sys
 from pathlib import Path
@@ -196,7 +197,7 @@ orchestrator_stale = 120
 def test_settings_are_frozen(project: Path) -> None:
     """Resolved settings cannot be changed after the fact."""
     found = load_settings(env={}, cwd=project)
-    with pytest.raises(ValueError, match="frozen"):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         found.event_batch_size = 3  # type: ignore[misc]
 
 
@@ -597,3 +598,32 @@ def test_numeric_settings_are_finite_and_sane(project: Path, variable: str, valu
     with pytest.raises(ConfigError) as info:
         load_settings(env={variable: value}, cwd=project)
     assert info.value.source == f"environment variable {variable}"
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[events]\nbatch_size = true\n", "events.batch_size"),
+        ("[sqlite]\nbusy_timeout = false\n", "sqlite.busy_timeout"),
+        ("[run]\nexecutor = 'ray'\n", "run.executor"),
+        ("[agents]\nprotected_paths = [1]\n", "agents.protected_paths"),
+    ],
+)
+def test_booleans_are_not_numbers_and_choices_are_checked(
+    project: Path, toml: str, key: str
+) -> None:
+    """Settings are a plain dataclass now (no pydantic at start-up); its checks still refuse
+    a boolean where a number goes, an unknown choice, a number where a path pattern goes."""
+    write(project / "uet.toml", toml)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={}, cwd=project)
+    assert caught.value.key == key
+    assert caught.value.exit_code == 2
+
+
+def test_a_changed_setting_is_checked_like_a_loaded_one(project: Path) -> None:
+    found = load_settings(env={}, cwd=project)
+    assert found.updated(executor="local-inproc").executor == "local-inproc"
+    assert found.updated(event_batch_size="7").event_batch_size == 7
+    with pytest.raises(ValueError, match="local"):
+        found.updated(executor="ray")

@@ -8,16 +8,16 @@ key path in the file; ``SETTINGS`` lists them, and ``docs/configuration.md`` doc
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import re
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-
-import pydantic
 
 from uet import defaults
 from uet.errors import ConfigError
@@ -137,54 +137,39 @@ SETTINGS: tuple[SettingKey, ...] = (
 _BY_FIELD = {key.field: key for key in SETTINGS}
 
 
-class Settings(pydantic.BaseModel):
-    """Resolved settings. Build with :func:`load_settings`; paths are absolute."""
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved settings. Build with :func:`load_settings`; paths are absolute.
 
-    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+    A plain frozen dataclass checked by :func:`_checked` (not a pydantic model): every
+    command builds one, and importing pydantic would cost each of them ~0.1 s.
+    """
 
     root: Path
     home: Path
     db: str
+    backup_dir: Path
     non_interactive: bool = False
     sqlite_synchronous: Literal["NORMAL", "FULL"] = defaults.SQLITE_SYNCHRONOUS
-    sqlite_busy_timeout: float = pydantic.Field(
-        defaults.SQLITE_BUSY_TIMEOUT_S, gt=0, le=defaults.MAX_TIMEOUT_S, allow_inf_nan=False
-    )
-    store_fault_timeout: float = pydantic.Field(
-        defaults.STORE_FAULT_TIMEOUT_S, gt=0, le=defaults.MAX_TIMEOUT_S, allow_inf_nan=False
-    )
-    event_batch_size: int = pydantic.Field(defaults.EVENT_BATCH_SIZE, ge=1)
-    event_flush_interval: float = pydantic.Field(
-        defaults.EVENT_FLUSH_INTERVAL_S, gt=0, le=defaults.MAX_TIMEOUT_S, allow_inf_nan=False
-    )
-    event_queue_max: int = pydantic.Field(defaults.EVENT_QUEUE_MAX, ge=1)
-    run_lease_ttl: float = pydantic.Field(defaults.RUN_LEASE_TTL_S, gt=0)
-    orchestrator_stale: float = pydantic.Field(defaults.ORCHESTRATOR_STALE_S, gt=0)
-    backup_dir: Path
-    backup_retention_days: int = pydantic.Field(defaults.BACKUP_RETENTION_DAYS, ge=0)
-    max_spec_bytes: int = pydantic.Field(defaults.MAX_SPEC_BYTES, ge=1)
+    sqlite_busy_timeout: float = defaults.SQLITE_BUSY_TIMEOUT_S
+    store_fault_timeout: float = defaults.STORE_FAULT_TIMEOUT_S
+    event_batch_size: int = defaults.EVENT_BATCH_SIZE
+    event_flush_interval: float = defaults.EVENT_FLUSH_INTERVAL_S
+    event_queue_max: int = defaults.EVENT_QUEUE_MAX
+    run_lease_ttl: float = defaults.RUN_LEASE_TTL_S
+    orchestrator_stale: float = defaults.ORCHESTRATOR_STALE_S
+    backup_retention_days: int = defaults.BACKUP_RETENTION_DAYS
+    max_spec_bytes: int = defaults.MAX_SPEC_BYTES
     pg_bindir: Path | None = None
     protected_paths: tuple[str, ...] = ()  # added to defaults.PROTECTED_PATHS
     executor: Literal["local", "local-inproc"] = "local"
-    lost_redispatch_max: int = pydantic.Field(defaults.LOST_REDISPATCH_MAX, ge=0, le=100)
-    sections: dict[str, Any] = pydantic.Field(default_factory=dict)
+    lost_redispatch_max: int = defaults.LOST_REDISPATCH_MAX
+    sections: dict[str, Any] = dataclasses.field(default_factory=dict)
     config_file: Path | None = None
 
-    @pydantic.field_validator("sqlite_synchronous", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
-
-    @pydantic.field_validator("protected_paths", mode="before")
-    @classmethod
-    def _paths(cls, value: object) -> object:
-        if isinstance(value, str):  # from the environment variable
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, list | tuple):
-            for entry in value:
-                if isinstance(entry, str):
-                    Protected.parse(entry)  # a bad pattern is a ValueError: a ConfigError
-        return value
+    def updated(self, **values: object) -> Settings:
+        """A copy with ``values`` changed, checked like loaded settings (ValueError if bad)."""
+        return dataclasses.replace(self, **{k: _checked(k, v) for k, v in values.items()})
 
     @property
     def all_protected_paths(self) -> tuple[str, ...]:
@@ -260,16 +245,161 @@ def _build(
         raise ConfigError(source, "db" if source == str(config_file) else "", problem)
     values["db"] = _absolute_sqlite_url(str(values["db"]), root)
     values["backup_dir"] = root / str(values.get("backup_dir", home / defaults.BACKUP_DIR_NAME))
+    values.update(root=root, config_file=config_file, sections=sections)
     try:
-        return Settings.model_validate(
-            {**values, "root": root, "config_file": config_file, "sections": sections}
-        )
-    except pydantic.ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
-        key = _BY_FIELD.get(field)
-        source = origins.get(field, "settings")
-        raise ConfigError(source, key.dotted if key else field, error["msg"]) from None
+        checked: dict[str, Any] = {name: _checked(name, value) for name, value in values.items()}
+        return Settings(**checked)
+    except ValueError as exc:
+        name = str(exc.args[1]) if len(exc.args) > 1 else ""
+        key = _BY_FIELD.get(name)
+        source = origins.get(name, "settings")
+        raise ConfigError(source, key.dotted if key else name, str(exc.args[0])) from None
+
+
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+
+
+def _as_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    if type(value) is int and value in (0, 1):
+        return bool(value)
+    raise ValueError("Input should be a valid boolean")
+
+
+def _as_int(value: object) -> int:
+    if isinstance(value, bool):  # booleans are not numbers
+        raise ValueError("Input should be a valid integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:  # int() refuses more than sys.get_int_max_str_digits() digits: a ValueError
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ValueError("Input should be a valid integer")
+
+
+def _as_float(value: object) -> float:
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None:
+        raise ValueError("Input should be a valid number")
+    if not math.isfinite(number):
+        raise ValueError("Input should be a finite number")
+    return number
+
+
+def _as_path(value: object) -> Path:
+    if isinstance(value, str | Path):
+        return Path(value)
+    raise ValueError("Input should be a valid path")
+
+
+def _as_paths(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):  # from the environment variable
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError("Input should be a list of strings")
+    for entry in value:
+        Protected.parse(entry)  # a bad pattern is a ValueError: a ConfigError
+    return tuple(value)
+
+
+def _one_of(*choices: str, upper: bool = False) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        text = value.upper() if upper and isinstance(value, str) else value
+        if text not in choices:
+            raise ValueError(f"Input should be {' or '.join(map(repr, choices))}")
+        return str(text)
+
+    return check
+
+
+def _bounded(
+    convert: Callable[[object], Any],
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+) -> Callable[[object], Any]:
+    def check(value: object) -> Any:
+        number = convert(value)
+        if gt is not None and not number > gt:
+            raise ValueError(f"Input should be greater than {gt:g}")
+        if ge is not None and not number >= ge:
+            raise ValueError(f"Input should be greater than or equal to {ge:g}")
+        if le is not None and not number <= le:
+            raise ValueError(f"Input should be less than or equal to {le:g}")
+        return number
+
+    return check
+
+
+def _as_str(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError("Input should be a valid string")
+
+
+def _as_dict(value: object) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    raise ValueError("Input should be a valid dictionary")
+
+
+def _optional(convert: Callable[[object], Any]) -> Callable[[object], Any]:
+    return lambda value: None if value is None else convert(value)
+
+
+_TIMEOUT = _bounded(_as_float, gt=0, le=defaults.MAX_TIMEOUT_S)
+_CHECKS: dict[str, Callable[[object], Any]] = {
+    "root": _as_path,
+    "home": _as_path,
+    "db": _as_str,
+    "backup_dir": _as_path,
+    "non_interactive": _as_bool,
+    "sqlite_synchronous": _one_of("NORMAL", "FULL", upper=True),
+    "sqlite_busy_timeout": _TIMEOUT,
+    "store_fault_timeout": _TIMEOUT,
+    "event_batch_size": _bounded(_as_int, ge=1),
+    "event_flush_interval": _TIMEOUT,
+    "event_queue_max": _bounded(_as_int, ge=1),
+    "run_lease_ttl": _bounded(_as_float, gt=0),
+    "orchestrator_stale": _bounded(_as_float, gt=0),
+    "backup_retention_days": _bounded(_as_int, ge=0),
+    "max_spec_bytes": _bounded(_as_int, ge=1),
+    "pg_bindir": _optional(_as_path),
+    "protected_paths": _as_paths,
+    "executor": _one_of("local", "local-inproc"),
+    "lost_redispatch_max": _bounded(_as_int, ge=0, le=100),
+    "sections": _as_dict,
+    "config_file": _optional(_as_path),
+}
+"""How each field of :class:`Settings` is checked and converted (as pydantic's lax mode
+would, except that booleans are not numbers and numbers are finite)."""
+
+
+def _checked(name: str, value: object) -> Any:
+    """``value`` converted for field ``name``; ValueError(problem, name) when it is wrong."""
+    check = _CHECKS.get(name)
+    if check is None:
+        raise ValueError("Extra inputs are not permitted", name)
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ValueError(str(exc.args[0]) if exc.args else "invalid value", name) from None
 
 
 DATABASES = {"sqlite": ("pysqlite",), "postgresql": ("psycopg", "psycopg2")}

@@ -205,7 +205,8 @@ def test_a_good_run_id_names_the_logs_folder_inside_uet(uet: Uet, project: Path)
 
 def test_the_library_refuses_a_bad_run_id_too(tmp_path: Path) -> None:
     """Every place a run id becomes a path checks it: the run options and the logs folder."""
-    from uet.engine.model import RunOptions, logs_dir  # noqa: PLC0415
+    from uet.engine.logpaths import logs_dir  # noqa: PLC0415
+    from uet.engine.model import RunOptions  # noqa: PLC0415
     from uet.errors import UsageError  # noqa: PLC0415
 
     with pytest.raises(UsageError, match="not a valid run id"):

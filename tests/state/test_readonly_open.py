@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from uet.errors import StoreError
-from uet.state.database import dispose_engines, open_sqlite_readonly, read_only_problem
+from uet.state.database import dispose_engines
 from uet.state.records import RunRecord
+from uet.state.sqlite_files import open_sqlite_readonly, read_only_problem
 from uet.state.store import NoDatabaseError, Store
 from uet.states import RunStatus
 

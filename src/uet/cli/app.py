@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from uet.config import Settings
+    from uet.state.reads import ReadStore
     from uet.state.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,6 +89,19 @@ class Context:
             return Store.open(self.settings, create=False, readonly=readonly)
         except NoDatabaseError:
             return None
+
+    def reading_store(self) -> ReadStore | None:
+        """A store for commands that only read, None where no database exists yet.
+
+        A SQLite file at the current schema is read through the stdlib (no SQLAlchemy:
+        :mod:`uet.state.fastread`); anything else is :meth:`existing_store` read-only,
+        which also says what is wrong with a database that cannot be read.
+        """
+        from uet.state.fastread import SqliteReadStore  # noqa: PLC0415
+
+        settings = self.settings
+        fast = SqliteReadStore.open(settings.db, busy_timeout=settings.sqlite_busy_timeout)
+        return fast if fast is not None else self.existing_store(readonly=True)
 
     def emit_json(self, value: object) -> None:
         click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))

@@ -41,7 +41,7 @@ from uet.state.reasons import Failure, attempt_reason, task_failures
 from uet.states import RunStatus, TaskStatus
 
 if TYPE_CHECKING:
-    from uet.cli.progress import ConsoleProgress
+    from uet.cli.progress import ConsoleProgress, LineProgress
     from uet.engine.model import RunResult
     from uet.state.overview import RunOverview
     from uet.state.records import TaskRecord
@@ -174,7 +174,7 @@ def run(
     options = dataclasses.replace(options, abort_kills=abort_kills, name=name)
     settings = ctx.settings
     if executor is not None:
-        settings = settings.model_copy(update={"executor": executor})
+        settings = settings.updated(executor=executor)
     with _watching(ctx, as_json, verbose=verbose) as (progress, interrupted):
         result = start_run(
             plan,
@@ -283,7 +283,7 @@ def status(
       uet status --json | jq '.tasks[] | select(.reason) | .reason'
       uet status run-20261124T094110-c4f2e4 --reconcile
     """
-    store = ctx.store if reconcile_run else ctx.existing_store(readonly=True)
+    store = ctx.store if reconcile_run else ctx.reading_store()
     if store is None:
         raise UsageError("no runs yet")
     with store.reader() as tx:
@@ -301,9 +301,11 @@ def status(
         from uet.engine.recovery import owner_alive, reconcile  # noqa: PLC0415 - such runs only
 
         if reconcile_run:  # a dead orchestrator's run becomes interrupted, on disk
-            reconcile(store, run_id, SystemClock(), ttl=settings.run_lease_ttl, stale_after=stale)
-        else:
-            orphaned = not owner_alive(store, run, SystemClock().now(), stale_after=stale)
+            reconcile(
+                ctx.store, run_id, SystemClock(), ttl=settings.run_lease_ttl, stale_after=stale
+            )
+        elif (full := ctx.existing_store(readonly=True)) is not None:  # the lease's reader
+            orphaned = not owner_alive(full, run, SystemClock().now(), stale_after=stale)
     wanted = {TaskStatus(s) for s in states}
     with store.reader() as tx:
         run = tx.get_run(run_id)
@@ -373,9 +375,9 @@ def logs(ctx: Context, run_id: str, task_id: str) -> None:
     Example:
       uet logs run-20261124T094110-c4f2e4 test
     """
-    from uet.engine.model import log_path, resolve_task  # noqa: PLC0415
+    from uet.engine.logpaths import log_path, resolve_task  # noqa: PLC0415
 
-    store = ctx.existing_store(readonly=True)
+    store = ctx.reading_store()
     found: list[TaskRecord] = []
     if store is not None:
         with store.reader() as tx:
@@ -453,12 +455,18 @@ def _detail(task: TaskRecord) -> str:
 @contextmanager
 def _watching(
     ctx: Context, quiet: bool, *, verbose: bool = False
-) -> Iterator[tuple[ConsoleProgress | None, threading.Event]]:
+) -> Iterator[tuple[ConsoleProgress | LineProgress | None, threading.Event]]:
     """Progress on stderr, and Ctrl-C / SIGTERM turned into a clean, resumable stop."""
-    from uet.cli.progress import ConsoleProgress  # noqa: PLC0415 - rich.live, for runs only
+    from uet.cli.progress import ConsoleProgress, LineProgress  # noqa: PLC0415 - runs only
 
     interrupted = threading.Event()
-    progress = None if quiet else ConsoleProgress(ctx.err, verbose=verbose)
+    progress: ConsoleProgress | LineProgress | None = None
+    if quiet:
+        pass
+    elif sys.stderr is not None and sys.stderr.isatty():
+        progress = ConsoleProgress(ctx.err, verbose=verbose)
+    else:  # the same lines without loading rich
+        progress = LineProgress(verbose=verbose)
 
     def handler(_signal: int, _frame: FrameType | None) -> None:
         interrupted.set()

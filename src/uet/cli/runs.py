@@ -46,7 +46,7 @@ def runs(ctx: Context, limit: int, statuses: tuple[str, ...], as_json: bool) -> 
       uet runs --status failed --limit 5
     """
     wanted = [RunStatus(s) for s in statuses] or None
-    store = ctx.existing_store(readonly=True)
+    store = ctx.reading_store()
     found: list[RunOverview] = []
     if store is not None:
         with store.reader() as tx:
@@ -88,7 +88,7 @@ def events(
       uet events run-20261124T090000-3f9a1c --type 'task.*'
       uet events run-20261124T090000-3f9a1c --follow --json | jq .type
     """
-    store = ctx.existing_store(readonly=True)
+    store = ctx.reading_store()
     run, found = None, []
     if store is not None:
         with store.reader() as tx:
@@ -148,7 +148,7 @@ def decisions(
       uet decisions --category merge
       uet decisions --run run-20261124T090000-3f9a1c --json
     """
-    store = ctx.existing_store(readonly=True)
+    store = ctx.reading_store()
     found: list[DecisionRecord] = []
     if store is not None:
         with store.reader() as tx:

@@ -4,9 +4,8 @@ stored in the task rows (so that ``uet resume`` needs nothing but the database).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from uet import defaults
@@ -65,31 +64,6 @@ class RunResult:
         if self.status is RunStatus.INTERRUPTED:
             return int(ExitCode.INTERRUPTED)
         return int(ExitCode.FAILED)
-
-
-def log_path(home: Path, run_id: str, task_key: str) -> Path:
-    """Where a task's output is kept (every attempt, appended)."""
-    return logs_dir(home, run_id) / f"{task_key}.log"
-
-
-def logs_dir(home: Path, run_id: str) -> Path:
-    """The folder of a run's task logs (``log_path`` of a task is inside it).
-
-    The run id is checked here too, where it becomes a path: logs never leave ``logs/``.
-    """
-    check_run_id(run_id)
-    return home / defaults.LOGS_DIR_NAME / run_id
-
-
-def resolve_task(keys: Iterable[str], given: str) -> str:
-    """The task key ``given`` names: a full ``<workstream>/<task>`` key, or a bare task id
-    that only one workstream of the run has. Raises UsageError otherwise."""
-    matches = [key for key in keys if key == given or key.split("/", 1)[-1] == given]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise UsageError(f"several tasks are called {given!r}: give one of {', '.join(matches)}")
-    raise UsageError(f"no task {given!r} in this run")
 
 
 def task_document(task: PlannedTask) -> dict[str, Any]:

@@ -166,6 +166,10 @@ class ReportQueue:
         self._finished += sum(isinstance(report, Finished) for report in reports)
         return reports
 
+    def wake(self) -> None:
+        """Make a ``poll`` waiting now return at once (with no reports)."""
+        self._reports.put([])
+
     def running(self) -> int:
         """Jobs submitted whose ``Finished`` has not been returned by ``poll`` yet."""
         return self._submitted - self._finished

@@ -106,6 +106,7 @@ class Server:
                 self.executor.close()
             else:
                 self.executor.drain()
+            self.executor.wake()  # serve() sees the end now, not at its next poll timeout
 
     def release(self) -> None:
         """Another orchestrator owns the run now: send nothing more, start nothing new, let

@@ -36,11 +36,10 @@ from uet.state import integrity, schema
 from uet.state.database import (
     dispose_engines,
     get_engine,
-    open_sqlite_readonly,
-    read_only_problem,
     sqlite_path,
 )
 from uet.state.integrity import Manifest
+from uet.state.sqlite_files import open_sqlite_readonly, read_only_problem
 from uet.state.tables import metadata
 
 STAMP = "%Y%m%dT%H%M%SZ"

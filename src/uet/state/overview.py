@@ -8,14 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
-from uet.state.tables import tasks, workstreams
 from uet.states import TaskStatus
 
 if TYPE_CHECKING:
+    from uet.state.reads import Reads
     from uet.state.records import RunRecord
-    from uet.state.store import Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,25 +44,11 @@ class RunOverview:
         }
 
 
-def overviews(tx: Transaction, found: Sequence[RunRecord]) -> list[RunOverview]:
+def overviews(tx: Reads, found: Sequence[RunRecord]) -> list[RunOverview]:
     """An overview of each run of ``found``, in its order."""
     ids = [run.id for run in found]
     if not ids:
         return []
-    names: dict[str, list[str]] = {run_id: [] for run_id in ids}
-    query = (
-        sa.select(workstreams.c.run_id, workstreams.c.id)
-        .where(workstreams.c.run_id.in_(ids))
-        .order_by(workstreams.c.run_id, workstreams.c.id)
-    )
-    for run_id, workstream_id in tx.conn.execute(query):
-        names[run_id].append(workstream_id)
-    counts: dict[str, dict[TaskStatus, int]] = {run_id: {} for run_id in ids}
-    query_counts = (
-        sa.select(tasks.c.run_id, tasks.c.status, sa.func.count())
-        .where(tasks.c.run_id.in_(ids))
-        .group_by(tasks.c.run_id, tasks.c.status)
-    )
-    for run_id, status, n in tx.conn.execute(query_counts):
-        counts[run_id][TaskStatus(status)] = int(n)
+    names = tx.workstream_names(ids)
+    counts = tx.task_counts(ids)
     return [RunOverview(run, tuple(names[run.id]), counts[run.id]) for run in found]

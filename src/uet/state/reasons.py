@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from uet.states import AttemptState, TaskStatus
 
 if TYPE_CHECKING:
+    from uet.state.reads import Reads
     from uet.state.records import AttemptRecord, TaskRecord
-    from uet.state.store import Transaction
 
 TAIL_LINES = 5
 """Lines of output shown under a task that exited non-zero."""
@@ -133,7 +133,7 @@ def failures(tasks: Sequence[TaskRecord], attempts: Sequence[AttemptRecord]) -> 
     return found
 
 
-def task_failures(tx: Transaction, run_id: str) -> list[Failure]:
+def task_failures(tx: Reads, run_id: str) -> list[Failure]:
     """:func:`failures` of a run, read in two queries."""
     tasks = tx.get_tasks(run_id, statuses=[TaskStatus.FAILED])
     if not tasks:

@@ -29,15 +29,15 @@ import sqlalchemy as sa
 
 from uet.config import Settings
 from uet.errors import StorageFault, StoreError
-from uet.state import schema
+from uet.state import rows, schema
 from uet.state.database import (
     READONLY,
     engine_for,
     get_engine,
-    read_only_problem,
     sqlite_path,
     translate_errors,
 )
+from uet.state.queries import parameters, statement, variant
 from uet.state.records import (
     AgentRecord,
     AttemptRecord,
@@ -49,8 +49,8 @@ from uet.state.records import (
     TaskUpdate,
     WorkstreamRecord,
     dump_json,
-    load_json,
 )
+from uet.state.sqlite_files import read_only_problem
 from uet.state.tables import agents, attempts, decisions, events, runs, tasks, workstreams
 from uet.states import LIVE_ATTEMPT_STATES, AttemptState, RunStatus, TaskStatus
 
@@ -447,6 +447,13 @@ class Transaction:
         self.conn = conn
         self.readonly = readonly
 
+    def _read(self, name: str, *, glob: bool = True, **params: Any) -> sa.MappingResult:
+        """Execute the read statement ``name`` of :mod:`uet.state.queries` with those of
+        ``params`` it takes."""
+        wanted = parameters(name, glob=glob)
+        values = {key: value for key, value in params.items() if key in wanted}
+        return self.conn.execute(statement(name, glob=glob), values).mappings()
+
     def _writable(self) -> sa.Connection:
         if self.readonly:
             raise StoreError("a write was attempted in a read-only transaction (use transaction())")
@@ -488,26 +495,24 @@ class Transaction:
         self._writable().execute(sa.update(runs).where(runs.c.id == run_id), {"heartbeat_at": at})
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        row = self.conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
-        return None if row is None else _run_record(row)
+        row = self._read("run", run_id=run_id).first()
+        return None if row is None else rows.run_record(row)
 
     def get_runs(self, run_ids: Iterable[str]) -> dict[str, RunRecord]:
         """Many runs by id, in one query per 500 ids; missing ids are absent from the result."""
         found: dict[str, RunRecord] = {}
         for chunk in _chunks(list(dict.fromkeys(run_ids))):
-            query = sa.select(runs).where(runs.c.id.in_(chunk))
-            for row in self.conn.execute(query).mappings():
-                found[row["id"]] = _run_record(row)
+            for row in self._read("runs_by_id", ids=list(chunk)):
+                found[row["id"]] = rows.run_record(row)
         return found
 
     def list_runs(
         self, *, limit: int = 20, statuses: Iterable[RunStatus] | None = None
     ) -> list[RunRecord]:
         """The most recent runs first."""
-        query = sa.select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
-        if statuses is not None:
-            query = query.where(runs.c.status.in_([s.value for s in statuses]))
-        return [_run_record(row) for row in self.conn.execute(query).mappings()]
+        wanted = None if statuses is None else [s.value for s in statuses]
+        name = variant("recent_runs", statuses=wanted is not None)
+        return [rows.run_record(row) for row in self._read(name, limit=limit, statuses=wanted)]
 
     # -- workstreams and tasks --------------------------------------------------------------
 
@@ -516,11 +521,23 @@ class Transaction:
             self._writable().execute(sa.insert(workstreams), [_workstream_row(w) for w in items])
 
     def get_workstreams(self, run_id: str) -> list[WorkstreamRecord]:
-        query = sa.select(workstreams).where(workstreams.c.run_id == run_id)
-        return [
-            _workstream_record(row)
-            for row in self.conn.execute(query.order_by(workstreams.c.id)).mappings()
-        ]
+        return [rows.workstream_record(row) for row in self._read("workstreams", run_id=run_id)]
+
+    def workstream_names(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The workstream ids of each run (every run of ``run_ids`` a key), sorted."""
+        names: dict[str, list[str]] = {run_id: [] for run_id in run_ids}
+        for chunk in _chunks(list(names)):
+            for row in self._read("workstream_names", ids=list(chunk)):
+                names[row["run_id"]].append(row["id"])
+        return names
+
+    def task_counts(self, run_ids: Sequence[str]) -> dict[str, dict[TaskStatus, int]]:
+        """How many tasks of each run are in each state (every run of ``run_ids`` a key)."""
+        counts: dict[str, dict[TaskStatus, int]] = {run_id: {} for run_id in run_ids}
+        for chunk in _chunks(list(counts)):
+            for row in self._read("task_counts", ids=list(chunk)):
+                counts[row["run_id"]][TaskStatus(row["status"])] = int(row["count_1"])
+        return counts
 
     def add_tasks(self, items: Sequence[TaskRecord]) -> None:
         if items:
@@ -531,7 +548,7 @@ class Transaction:
         conn = self._writable()
         if not updates:
             return
-        rows = [
+        changes = [
             {
                 "b_run": run_id,
                 "b_id": u.task_id,
@@ -544,15 +561,14 @@ class Transaction:
             }
             for u in updates
         ]
-        self.store.update_task_sql.execute(conn, rows)
+        self.store.update_task_sql.execute(conn, changes)
 
     def get_tasks(
         self, run_id: str, *, statuses: Iterable[TaskStatus] | None = None
     ) -> list[TaskRecord]:
-        query = sa.select(tasks).where(tasks.c.run_id == run_id).order_by(tasks.c.id)
-        if statuses is not None:
-            query = query.where(tasks.c.status.in_([s.value for s in statuses]))
-        return [_task_record(row) for row in self.conn.execute(query).mappings()]
+        wanted = None if statuses is None else [s.value for s in statuses]
+        name = variant("tasks", statuses=wanted is not None)
+        return [rows.task_record(row) for row in self._read(name, run_id=run_id, statuses=wanted)]
 
     # -- attempts ---------------------------------------------------------------------------
 
@@ -622,13 +638,10 @@ class Transaction:
         states: Iterable[AttemptState] | None = None,
         task_id: str | None = None,
     ) -> list[AttemptRecord]:
-        query = sa.select(attempts).where(attempts.c.run_id == run_id)
-        if states is not None:
-            query = query.where(attempts.c.state.in_([s.value for s in states]))
-        if task_id is not None:
-            query = query.where(attempts.c.task_id == task_id)
-        query = query.order_by(attempts.c.id)
-        return [_attempt_record(row) for row in self.conn.execute(query).mappings()]
+        wanted = None if states is None else [s.value for s in states]
+        name = variant("attempts", states=wanted is not None, task=task_id is not None)
+        found = self._read(name, run_id=run_id, states=wanted, task_id=task_id)
+        return [rows.attempt_record(row) for row in found]
 
     # -- events -----------------------------------------------------------------------------
 
@@ -683,26 +696,20 @@ class Transaction:
     ) -> list[EventRecord]:
         """Events of one run in sequence order (or all events in id order when ``run_id``
         is None), after a point, optionally of types matching a glob such as ``task.*``."""
-        query = sa.select(events)
-        if run_id is not None:
-            query = query.where(events.c.run_id == run_id, events.c.seq > after_seq)
-            query = query.order_by(events.c.seq)
-        else:
-            query = query.where(events.c.id > after_id).order_by(events.c.id)
+        glob = self.store.dialect == "sqlite"  # LIKE ignores case on SQLite; GLOB does not
+        pattern = None
         if types is not None and types != "*":
-            if self.store.dialect == "sqlite":  # LIKE ignores case on SQLite; GLOB does not
-                query = query.where(events.c.type.op("GLOB")(types.replace("[", "[[]")))
-            else:
-                query = query.where(events.c.type.like(_glob_to_like(types), escape="\\"))
-        if limit is not None:
-            query = query.limit(limit)
-        return [_event_record(row) for row in self.conn.execute(query).mappings()]
+            pattern = types.replace("[", "[[]") if glob else _glob_to_like(types)
+        name = variant(
+            "events", run=run_id is not None, types=pattern is not None, limit=limit is not None
+        )
+        after = after_seq if run_id is not None else after_id
+        found = self._read(name, glob=glob, run_id=run_id, after=after, types=pattern, limit=limit)
+        return [rows.event_record(row) for row in found]
 
     def count_events(self, run_id: str | None = None) -> int:
-        query = sa.select(sa.func.count()).select_from(events)
-        if run_id is not None:
-            query = query.where(events.c.run_id == run_id)
-        return int(self.conn.execute(query).scalar_one())
+        found = self._read(variant("count_events", run=run_id is not None), run_id=run_id)
+        return int(found.one()["count_1"])
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -717,14 +724,14 @@ class Transaction:
         category: str | None = None,
         limit: int | None = None,
     ) -> list[DecisionRecord]:
-        query = sa.select(decisions).order_by(decisions.c.id)
-        if run_id is not None:
-            query = query.where(decisions.c.run_id == run_id)
-        if category is not None:
-            query = query.where(decisions.c.category == category)
-        if limit is not None:
-            query = query.limit(limit)
-        return [_decision_record(row) for row in self.conn.execute(query).mappings()]
+        name = variant(
+            "decisions",
+            run=run_id is not None,
+            category=category is not None,
+            limit=limit is not None,
+        )
+        found = self._read(name, run_id=run_id, category=category, limit=limit)
+        return [rows.decision_record(row) for row in found]
 
     # -- agents -----------------------------------------------------------------------------
 
@@ -742,13 +749,13 @@ class Transaction:
     def get_agent(self, agent_id: str) -> AgentRecord | None:
         row = self.conn.execute(sa.select(agents).where(agents.c.id == agent_id)).mappings()
         found = row.first()
-        return None if found is None else _agent_record(found)
+        return None if found is None else rows.agent_record(found)
 
     def list_agents(self, statuses: Iterable[str] | None = None) -> list[AgentRecord]:
         query = sa.select(agents).order_by(agents.c.created_at, agents.c.id)
         if statuses is not None:
             query = query.where(agents.c.status.in_(list(statuses)))
-        return [_agent_record(row) for row in self.conn.execute(query).mappings()]
+        return [rows.agent_record(row) for row in self.conn.execute(query).mappings()]
 
 
 # -- rows <-> records -----------------------------------------------------------------------
@@ -801,15 +808,6 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
     }
 
 
-def _run_record(row: sa.RowMapping) -> RunRecord:
-    values = dict(row)
-    values["status"] = RunStatus(values["status"])
-    values["deterministic"] = bool(values["deterministic"])
-    values["params"] = load_json(values["params"], {})
-    values["summary"] = load_json(values["summary"], {})
-    return RunRecord(**values)
-
-
 def _workstream_row(item: WorkstreamRecord) -> dict[str, Any]:
     return {
         "run_id": item.run_id,
@@ -821,14 +819,6 @@ def _workstream_row(item: WorkstreamRecord) -> dict[str, Any]:
         "source": item.source,
         "spec": dump_json(item.spec),
     }
-
-
-def _workstream_record(row: sa.RowMapping) -> WorkstreamRecord:
-    values = dict(row)
-    values["status"] = TaskStatus(values["status"])
-    values["depends_on"] = load_json(values["depends_on"], [])
-    values["spec"] = load_json(values["spec"], {})
-    return WorkstreamRecord(**values)
 
 
 def _task_row(item: TaskRecord) -> dict[str, Any]:
@@ -846,15 +836,6 @@ def _task_row(item: TaskRecord) -> dict[str, Any]:
         "started_at": item.started_at,
         "ended_at": item.ended_at,
     }
-
-
-def _task_record(row: sa.RowMapping) -> TaskRecord:
-    values = dict(row)
-    values["status"] = TaskStatus(values["status"])
-    values["outcome"] = None if values["outcome"] is None else AttemptState(values["outcome"])
-    values["depends_on"] = load_json(values["depends_on"], [])
-    values["spec"] = load_json(values["spec"], {})
-    return TaskRecord(**values)
 
 
 def _attempt_values(item: AttemptRecord) -> tuple[Any, ...]:
@@ -877,18 +858,6 @@ def _attempt_values(item: AttemptRecord) -> tuple[Any, ...]:
     )
 
 
-def _attempt_record(row: sa.RowMapping) -> AttemptRecord:
-    values = dict(row)
-    values["state"] = AttemptState(values["state"])
-    return AttemptRecord(**values)
-
-
-def _event_record(row: sa.RowMapping) -> EventRecord:
-    values = dict(row)
-    values["payload"] = load_json(values["payload"], {})
-    return EventRecord(**values)
-
-
 def _decision_row(item: DecisionRecord) -> dict[str, Any]:
     return {
         "ts": item.ts,
@@ -902,22 +871,8 @@ def _decision_row(item: DecisionRecord) -> dict[str, Any]:
     }
 
 
-def _decision_record(row: sa.RowMapping) -> DecisionRecord:
-    values = dict(row)
-    values["alternatives"] = load_json(values["alternatives"], [])
-    values["data"] = load_json(values["data"], {})
-    return DecisionRecord(**values)
-
-
 def _agent_row(agent: AgentRecord) -> dict[str, Any]:
     row = agent.to_dict()
     row["files_scope"] = dump_json(agent.files_scope)
     row["depends_on"] = dump_json(agent.depends_on)
     return row
-
-
-def _agent_record(row: sa.RowMapping) -> AgentRecord:
-    values = dict(row)
-    values["files_scope"] = load_json(values["files_scope"]) or []
-    values["depends_on"] = load_json(values["depends_on"]) or []
-    return AgentRecord(**values)

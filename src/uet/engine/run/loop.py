@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uet.clock import Clock
-from uet.engine.model import RunOptions, RunResult, logs_dir
+from uet.engine.logpaths import logs_dir
+from uet.engine.model import RunOptions, RunResult
 from uet.engine.progress import NullProgress, Progress
 from uet.engine.run.book import AttemptBook
 from uet.engine.run.dispatch import CommandLauncher, Dispatcher, ToolLauncher
