@@ -98,14 +98,21 @@ def events(
         click.echo(f"uet: error: no run {run_id!r} (see `uet runs`)", err=True)
         raise click.exceptions.Exit(int(ExitCode.USAGE))
     last = _print_events(ctx, found, as_json, after)
+    owners = None
     if follow:
         from uet.state.lease import lease_owner  # noqa: PLC0415 - only a follower asks
+
+        owners = ctx.existing_store(readonly=True)  # leases are asked through SQLAlchemy
     polls = 0
     while follow and (run is None or not run.status.finished):
         time.sleep(FOLLOW_POLL_S)
         polls += 1
         # asked before the reads: a run that ends between the two is seen ended, not orphaned
-        orphaned = polls % FOLLOW_OWNER_EVERY == 0 and lease_owner(store, run_id).held is False
+        orphaned = (
+            polls % FOLLOW_OWNER_EVERY == 0
+            and owners is not None
+            and lease_owner(owners, run_id).held is False
+        )
         with store.reader() as tx:
             run = tx.get_run(run_id)
             last = _print_events(

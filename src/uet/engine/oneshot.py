@@ -33,7 +33,8 @@ from typing import Any
 
 from uet.config import Settings
 from uet.engine.api import start_run
-from uet.engine.model import RunOptions, log_path
+from uet.engine.logpaths import log_path
+from uet.engine.model import RunOptions
 from uet.errors import ExitCode
 from uet.execution.api import Stdio
 from uet.execution.prompts import waited_for_input

@@ -25,7 +25,8 @@ import sqlalchemy as sa
 
 from uet.errors import StoreError
 from uet.state.records import EventRecord
-from uet.state.store import Transaction, _event_record
+from uet.state.rows import event_record
+from uet.state.store import Transaction
 from uet.state.tables import events, runs, trigger_cursors, trigger_fires
 
 EVENTS_CURSOR = "events"
@@ -279,4 +280,4 @@ def events_by_id(tx: Transaction, ids: Sequence[int]) -> list[EventRecord]:
     if not ids:
         return []
     query = sa.select(events).where(events.c.id.in_(list(ids))).order_by(events.c.id)
-    return [_event_record(row) for row in tx.conn.execute(query).mappings()]
+    return [event_record(row) for row in tx.conn.execute(query).mappings()]
