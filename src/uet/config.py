@@ -122,6 +122,12 @@ SETTINGS: tuple[SettingKey, ...] = (
         "more paths agents may not change (comma-separated in the variable)",
     ),
     SettingKey(
+        "sandbox",
+        "UET_SANDBOX",
+        ("agents", "sandbox"),
+        "none | auto | required: the sandbox of tool processes, over the profiles' (a task's wins)",
+    ),
+    SettingKey(
         "executor",
         "UET_EXECUTOR",
         ("run", "executor"),
@@ -165,6 +171,7 @@ class Settings(pydantic.BaseModel):
     max_spec_bytes: int = pydantic.Field(defaults.MAX_SPEC_BYTES, ge=1)
     pg_bindir: Path | None = None
     protected_paths: tuple[str, ...] = ()  # added to defaults.PROTECTED_PATHS
+    sandbox: Literal["none", "auto", "required"] | None = None  # None: each tool profile's
     executor: Literal["local", "local-inproc"] = "local"
     lost_redispatch_max: int = pydantic.Field(defaults.LOST_REDISPATCH_MAX, ge=0, le=100)
     sections: dict[str, Any] = pydantic.Field(default_factory=dict)

@@ -11,7 +11,7 @@ mistake, not 1). Environment names are what a shell can export, and no string th
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pydantic
 from pydantic_core import PydanticCustomError
@@ -78,3 +78,10 @@ EnvName = Annotated[str, pydantic.Field(pattern=ENV_NAME_PATTERN)]
 EnvValue = Annotated[str, pydantic.AfterValidator(_no_nul)]
 Env = dict[EnvName, EnvValue]
 """Environment variables: names a shell can export, values without NUL."""
+
+FileBytes = Annotated[int, _Number, pydantic.Field(ge=1, le=1 << 40)]
+"""A file size in bytes, 1 byte to 1 TiB (a task's ``max_file_bytes``)."""
+
+SandboxMode = Literal["none", "auto", "required"]
+"""Where a tool process runs: ``none`` as uet does, ``auto`` in the sandbox when it can
+start here (else said once and recorded), ``required`` only in the sandbox (docs/security.md)."""

@@ -18,7 +18,17 @@ import pydantic
 
 from uet.errors import Problem
 from uet.scope import FileScope
-from uet.spec._bounds import Command, Concurrency, Count, Env, Retries, RetryDelay, Timeout
+from uet.spec._bounds import (
+    Command,
+    Concurrency,
+    Count,
+    Env,
+    FileBytes,
+    Retries,
+    RetryDelay,
+    SandboxMode,
+    Timeout,
+)
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
@@ -99,8 +109,16 @@ class TaskSpec(_Model):
     keep_background: bool = False  # leave what the task started in the background alive
     conflict_group: str | None = None  # no two tasks of one group run at once
     parallel_ok: bool = True  # false: the task runs with no other task of the run
+    # Containment of tool tasks (docs/security.md): what the agent's change may contain,
+    # where its process runs.
+    allow_symlinks: bool = False  # symlinks whose targets stay inside the repo and the scope
+    allow_binary: bool = False  # new binary files
+    executables: list[str] = pydantic.Field(default_factory=list)  # may be made executable
+    max_file_bytes: FileBytes | None = None  # default: defaults.MAX_FILE_BYTES
+    sandbox: SandboxMode | None = None  # none | auto | required; default: the tool profile's
+    network: bool | None = None  # the sandbox's network; default: the tool profile's
 
-    @pydantic.field_validator("files_scope")
+    @pydantic.field_validator("files_scope", "executables")
     @classmethod
     def _scope_patterns(cls, patterns: list[str]) -> list[str]:
         FileScope(patterns)  # a pattern outside the repository is a ValueError, said here

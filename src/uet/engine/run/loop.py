@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uet.clock import Clock
+from uet.contain.paths import inside
 from uet.engine.model import RunOptions, RunResult, logs_dir
 from uet.engine.progress import NullProgress, Progress
 from uet.engine.run.book import AttemptBook
@@ -100,7 +101,7 @@ class RunLoop:
             book=self.book,
             scheduler=self.scheduler,
             run_id=self.run_id,
-            logs=logs_dir(context.home, self.run_id),
+            logs=inside(context.home, logs_dir(context.home, self.run_id)),  # no link out
             base_env=context.base_env,
             commands=CommandLauncher(context.root),
             tools=ToolLauncher(self.tool_tasks, self.settler, context.root),
