@@ -438,10 +438,16 @@ def _sandboxed(
         hidden=[attempt.root, attempt.home],
         home=Path(home) if home else None,
         home_paths=attempt.profile.home_paths,
-        readable=[prompt_file],
+        readable=[prompt_file, *_named_files(argv)],
         read_only=[git_dir / "hooks", git_dir / "config"] if attempt.isolation == "clone" else [],
         network=attempt.network,
     )
+
+
+def _named_files(argv: Sequence[str]) -> list[Path]:
+    """Files the tool's command line names by absolute path (a script, a config): the
+    profile's author chose them, so the sandbox shows them, read-only."""
+    return [Path(arg) for arg in argv[1:] if arg.startswith("/") and Path(arg).is_file()]
 
 
 def _regular_file(root: Path, path: str) -> bool:
