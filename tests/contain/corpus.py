@@ -45,8 +45,8 @@ CASES = (
     ),
     Case(
         "gitmodules-hostile-url",
-        "printf '[submodule \"x\"]\\n\\tpath = x\\n\\turl = ext::sh -c touch% {outside}/pwned\\n'"
-        " > .gitmodules",
+        "echo '[submodule \"x\"]' > .gitmodules && "
+        "echo '  url = ext::sh -c \"touch {outside}/pwned\"' >> .gitmodules",
         "protected",
         scope=("**",),
     ),
@@ -84,7 +84,6 @@ CASES = (
     Case(
         "fork-bomb",
         "for i in $(seq 1 60); do setsid sleep {marker} & done; exit 0",
-        needs_sandbox=True,
     ),
     Case(
         "clone-git-config-fsmonitor",

@@ -158,7 +158,8 @@ def test_a_misbehaving_agent_is_contained(
     if sandbox or not case.needs_sandbox:
         assert not escaped, escaped
         assert not leftovers
-        assert _snapshot(repo) == base_before
+        merged = {"docs/notes.md": "notes\nmore\n"} if case.merges else {}
+        assert _snapshot(repo) == {**base_before, **merged}  # the checkout follows a merge
         assert _snapshot(home) == home_before
         assert _snapshot(outside) == outside_before
         if sandbox:

@@ -382,7 +382,8 @@ def _run_tool(attempt: ToolAttempt, workdir: Path, prompt_file: Path) -> tuple[i
             errors="replace",
         ) as process:
             if process.stdin is not None:  # from a thread: the tool may print before reading
-                threading.Thread(target=_feed, args=(process.stdin, feed), daemon=True).start()
+                pipe, process.stdin = process.stdin, None  # the thread's: Popen never closes it
+                threading.Thread(target=_feed, args=(pipe, feed), daemon=True).start()
             code, kept = _stream(process, OUTPUT_KEPT)
     except OSError as exc:  # not found, not executable, argument list too long
         _say(f"cannot run {profile.name} ({argv[0]!r}): {exc.strerror or exc}")
