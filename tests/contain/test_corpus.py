@@ -25,7 +25,7 @@ from uet.cli import main
 from uet.contain.sandbox import probe
 from uet.state.store import Store
 
-SECRET = "s3cr3t-token-value-4242"
+SECRET = "s3cr3t-token-value-4242"  # noqa: S105 - a test value the agent must never see
 KEY = "-----BEGIN OPENSSH PRIVATE KEY----- test-key-material-0042"
 MARKER = "31.4159"  # the fork bomb's `sleep` duration: how its processes are found
 
@@ -131,8 +131,13 @@ def test_a_misbehaving_agent_is_contained(
     try:
         code = main(["run", str(workstream), "--run-id", "c1"])
         out = capsys.readouterr()
-        shown = out.out + out.err + "".join(
-            p.read_text("utf-8", errors="replace") for p in (repo / ".uet" / "logs").rglob("*.log")
+        shown = (
+            out.out
+            + out.err
+            + "".join(
+                p.read_text("utf-8", errors="replace")
+                for p in (repo / ".uet" / "logs").rglob("*.log")
+            )
         )
         escaped = _escaped(case, world, shown)
         leftovers = _sleepers()
@@ -154,7 +159,8 @@ def test_a_misbehaving_agent_is_contained(
         [scope] = scopes
         assert scope["chosen"] == "rejected"
         data = scope["data"]
-        assert isinstance(data, dict) and case.rule in data["rules"], scope
+        assert isinstance(data, dict)
+        assert case.rule in data["rules"], scope
     if sandbox or not case.needs_sandbox:
         assert not escaped, escaped
         assert not leftovers
