@@ -8,6 +8,7 @@ agent CLI (``python -m uet.testing.fake_agent``) is started ``--calls`` times in
 each call writing one file, in three ways taking turns call by call:
 
 * ``bare``: ``/bin/true`` — what starting any process costs here (the baseline);
+* ``bare sandbox``: ``/bin/true`` inside bubblewrap: what the sandbox itself costs;
 * ``no sandbox``: the fake agent as the agent runner starts it with ``sandbox: none``;
 * ``sandbox``: the same argv wrapped by :func:`uet.contain.sandbox.wrap` exactly as the
   runner wraps it (clone writable, base repository and ``.uet/`` hidden, private ``/tmp``,
@@ -73,7 +74,15 @@ def main() -> int:
             readable=[script],
             read_only=[clone / ".git" / "hooks", clone / ".git" / "config"],
         )
-        ways = {"bare": ["/bin/true"], "no sandbox": agent, "sandbox": sandboxed}
+        bare_sandboxed = wrap(
+            ["/bin/true"], program=found.program, workdir=clone, hidden=[repo], home=home
+        )
+        ways = {
+            "bare": ["/bin/true"],
+            "bare sandbox": bare_sandboxed,
+            "no sandbox": agent,
+            "sandbox": sandboxed,
+        }
         times: dict[str, list[float]] = {name: [] for name in ways}
         for _ in range(args.calls):
             for name, argv in ways.items():
