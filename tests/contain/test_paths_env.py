@@ -102,3 +102,9 @@ def test_config_secrets_are_found_and_masked() -> None:
     line = "posting to json://hook.example/abc123 with deploy-token-99\n"
     assert mask(line) == "posting to *** with ***\n"
     assert Masker([])("same") == "same"
+
+
+def test_names_that_merely_contain_a_secret_word_are_not_secrets() -> None:
+    environ = {"GIT_AUTHOR_NAME": "uet tests author", "MONKEY_PATCHES": "bananas-galore"}
+    assert known_secrets(environ, {}) == []
+    assert known_secrets({"GITHUB_TOKEN": "ghp_abcdef12"}, {}) == ["ghp_abcdef12"]

@@ -36,12 +36,14 @@ NON_INTERACTIVE_FLAGS = {
 """Variables that tell a program nobody is there to answer a prompt."""
 
 SECRET_NAME = re.compile(
-    r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY|WEBHOOK|CREDENTIAL|AUTH)",
+    r"(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|APIKEY|API_KEY|ACCESS_KEY|PRIVATE_KEY|WEBHOOK"
+    r"|CREDENTIALS?|AUTH)(?:$|_)",
     re.IGNORECASE,
 )
-"""A variable or configuration key named like this holds a secret."""
+"""A variable or configuration key named like this holds a secret (``GITHUB_TOKEN``,
+``SLACK_WEBHOOK_URL``, ``AWS_SECRET_ACCESS_KEY``; not ``GIT_AUTHOR_NAME``)."""
 
-SECRET_KEYS = re.compile(r"(url|urls|uri|dsn|webhook|token|secret|password|key)$", re.I)
+SECRET_KEYS = re.compile(r"^(?:urls?|uri|dsn|webhook|webhook_url|api_url)$", re.IGNORECASE)
 """Keys of configuration sections (alerts, triggers, deploy…) whose values are secrets."""
 
 MIN_SECRET_CHARS = 6
