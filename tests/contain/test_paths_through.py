@@ -95,3 +95,34 @@ def test_sandbox_required_without_bubblewrap_is_an_infrastructure_error(
     assert code == 3
     assert "sandbox: required by w/a" in captured.err + captured.out
     assert "Traceback" not in captured.err
+
+
+def test_a_tool_gets_the_allow_list_and_its_passthrough_and_config_secrets_are_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through `uet run`: PASS_ME (declared) reaches the tool, NOT_ME does not; the alert
+    channel URL the tool reads from the clone's uet.toml is *** in the task's log."""
+    repo = make_repo(tmp_path / "repo", {"README.md": "# r\n"})
+    script = tmp_path / "agent.sh"
+    script.write_text("#!/bin/sh\nenv | sort\ncat uet.toml\n", "utf-8")
+    config = (
+        f"[tools.t]\nargv = {json.dumps(['sh', str(script)])}\n"
+        'env_passthrough = ["PASS_ME"]\n\n'
+        '[alerts.channels.ops]\nurl = "json://hooks.example/very-secret-path"\n'
+    )
+    commit(repo, {"uet.toml": config}, "config")
+    ws = tmp_path / "ws.yaml"
+    task = {"id": "a", "tool": "t", "prompt": "p", "env": {"FROM_TASK": "task-value"}}
+    ws.write_text(yaml.safe_dump({"id": "w", "tasks": [task]}), "utf-8")
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("PASS_ME", "hello-123")
+    monkeypatch.setenv("NOT_ME", "nope-456")
+    main(["run", str(ws), "--run-id", "e1"])
+    capsys.readouterr()
+    log = (repo / ".uet" / "logs" / "e1" / "w" / "a.log").read_text("utf-8")
+    assert "PASS_ME=hello-123" in log
+    assert "FROM_TASK=task-value" in log
+    assert "NON_INTERACTIVE=1" in log
+    assert "nope-456" not in log
+    assert "very-secret-path" not in log
+    assert 'url = "***"' in log
