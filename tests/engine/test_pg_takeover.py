@@ -34,9 +34,8 @@ class _PgProject(Project):
 
 
 IN_PROCESS = '[run]\nexecutor = "local-inproc"\n'
-"""The orchestrator's own thread runs the tasks: a resume that took the stopped one's lease
-over does not wait for an executor process of it (which outlives a stopped orchestrator: a
-known gap, docs/execution.md)."""
+"""The orchestrator's own thread runs the tasks: what runs when it is stopped is lost to the
+takeover and run again (the executor process's case is the test after)."""
 
 
 def _workstream(ledger: Path, go: Path) -> str:
@@ -101,6 +100,50 @@ def test_a_taken_over_orchestrator_stops_at_its_next_tick(tmp_path: Path, pg_url
     assert project.pg("SELECT status, pid FROM runs WHERE id = %s", (run_id,)) == [
         ("succeeded", second.pid)
     ]
+
+
+def test_a_takeover_releases_the_stopped_orchestrators_executor(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The default executor process outlives a stopped orchestrator and would serve it
+    forever: ``uet resume`` releases it (it starts nothing new and ends with its running
+    task), adopts that task's journaled outcome instead of running it again, and ends the run;
+    the stopped one, continued, exits 3."""
+    project = _PgProject.create(tmp_path)
+    project.url = pg_url
+    ledger, go = tmp_path / "ledger", tmp_path / "go"
+    project.write("w.yaml", _workstream(ledger, go))
+    run_id = unique_run_id("release")
+    first = project.start("run", "w.yaml", "--run-id", run_id, "--json", log="first")
+    second = None
+    try:
+        slow = "SELECT 1 FROM attempts WHERE run_id = %s AND task_id = 'w/slow' AND pid > 0"
+        assert wait_until(lambda: _exists(project, slow, run_id), 60), "slow never ran"
+        os.kill(first.pid, signal.SIGSTOP)
+        expired = (
+            "SELECT 1 FROM run_leases WHERE run_id = %s AND expires_at < extract(epoch FROM now())"
+        )
+        assert wait_until(lambda: bool(project.pg(expired, (run_id,))), 30)
+        second = project.start("resume", run_id, "--json", log="second")
+        leased = "SELECT pid FROM run_leases WHERE run_id = %s"
+        assert wait_until(lambda: project.pg(leased, (run_id,)) == [(second.pid,)], 60)
+        go.touch()  # the released executor lets `slow` end; the resume adopts it
+        assert second.wait(timeout=60) == 0, (tmp_path / "second.out").read_text()
+        os.kill(first.pid, signal.SIGCONT)
+        assert first.wait(timeout=60) == 3, (tmp_path / "first.out").read_text()
+        assert "Traceback" not in (tmp_path / "first.out").read_text()
+    finally:
+        if first.poll() is None:
+            os.kill(first.pid, signal.SIGCONT)
+        stop(first)
+        if second is not None:
+            stop(second)
+        kill_run_processes(run_id)
+    said = (tmp_path / "second.out").read_text()  # the note on stderr, then the report
+    assert "waiting for the executor process" in said, said
+    report = json.loads(said[said.index("{") :])
+    assert report["status"] == "succeeded", report
+    assert Counter(ledger.read_text().split()) == Counter({"w/first": 1, "w/slow": 1, "w/last": 1})
 
 
 def _exists(project: _PgProject, query: str, run_id: str) -> bool:

@@ -16,11 +16,15 @@ the running tasks end and journals each outcome. Before reconciliation marks any
   (``free_lost``; each such re-run is a decision).
 
 While the executor process still runs (it holds the journal's lock) nothing is reconciled:
-``wait_for_executor`` is what ``uet resume`` does first.
+``wait_for_executor`` is what ``uet resume`` does first; it also releases an executor that
+still serves a live orchestrator whose lease was taken over (a stopped one, on PostgreSQL).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -70,7 +74,11 @@ def wait_for_executor(
     """Block until the run's previous executor process has ended (its running tasks too);
     ``on_wait(pid)`` is called now and then meanwhile. False when interrupted first."""
     next_note = 0.0
+    released = False
     while (pid := executor_pid(run)) is not None:
+        if not released:  # it may still serve an orchestrator we took over (SIGSTOP, PG)
+            released = True
+            release_executor(pid)
         if interrupted is not None and interrupted.is_set():
             return False
         if on_wait is not None and time.monotonic() >= next_note:
@@ -78,6 +86,15 @@ def wait_for_executor(
             next_note = time.monotonic() + defaults.EXECUTOR_WAIT_REPORT_S
         time.sleep(0.05)
     return True
+
+
+def release_executor(pid: int) -> None:
+    """Tell the executor process ``pid`` (the holder of a run's journal) that its
+    orchestrator lost the run: it ends once its running jobs have (``spawner``'s SIGUSR1).
+    Harmless to one whose orchestrator died: it drains already."""
+    if pid > 0:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGUSR1)
 
 
 def adopt_outcomes(store: Store, run: RunRecord, clock: Clock) -> list[int]:

@@ -15,7 +15,10 @@ and serves frames (``wire``) on stdin/stdout. Three threads:
 * the main thread: takes every report there is, appends them to the journal (one fsync),
   *then* sends them. What it took while an fsync ran goes into the next one.
 
-SIGTERM and SIGINT close the executor (every group stopped, outcomes journaled).
+SIGTERM and SIGINT close the executor (every group stopped, outcomes journaled). SIGUSR1
+releases it from its orchestrator, which another one took over (``uet resume`` on PostgreSQL
+after the first was stopped past its lease): it sends nothing more, starts nothing new, lets
+the running jobs end, journals them, and ends, so that the new owner can adopt them.
 Exit status: 0, or 3 when the journal cannot be held (another executor holds it).
 """
 
@@ -26,6 +29,7 @@ import ctypes
 import dataclasses
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -40,6 +44,7 @@ from uet.execution.wire import WireError, frame, job_from_wire, read_frame, repo
 log = logging.getLogger("uet.execution")
 
 PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+_FULL_PIPE_WAIT_S = 0.2  # a send to a full pipe looks again this often for a release
 
 
 def become_subreaper() -> bool:
@@ -58,6 +63,9 @@ class Outbox:
         self._fd = fd
         self._lock = threading.Lock()
         self.gone = False
+        # never blocked for good by an orchestrator that stopped reading (SIGSTOP): a full
+        # pipe is waited on in slices, and ``gone`` (set by a release) ends the wait
+        os.set_blocking(fd, False)
 
     def send(self, message: dict[str, object]) -> None:
         data = memoryview(frame(message))
@@ -65,6 +73,8 @@ class Outbox:
             while data and not self.gone:
                 try:
                     data = data[os.write(self._fd, data) :]
+                except BlockingIOError:
+                    select.select([], [self._fd], [], _FULL_PIPE_WAIT_S)
                 except OSError:  # EPIPE: the orchestrator died; the journal still has it all
                     self.gone = True
 
@@ -107,6 +117,13 @@ class Server:
             else:
                 self.executor.drain()
 
+    def release(self) -> None:
+        """Another orchestrator owns the run now: send nothing more, start nothing new, let
+        the running jobs end (journaled), then end."""
+        self.outbox.gone = True
+        self.reading = False
+        self.executor.drain()
+
     def serve(self) -> None:
         """The main thread: journal, then report, until every job has ended."""
         executor = self.executor
@@ -144,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-workers", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(format="uet executor: %(message)s", level=logging.WARNING)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a release before we serve: nothing to do
     become_subreaper()
     journal: JournalWriter | None = None
     fault = None
@@ -159,8 +177,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     def stop(signum: int, frame: object) -> None:
         threading.Thread(target=server.executor.close, daemon=True).start()
 
+    def release(signum: int, frame: object) -> None:
+        threading.Thread(target=server.release, daemon=True).start()
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGUSR1, release)
     reader = threading.Thread(
         target=server.read, args=(sys.stdin.fileno(),), name="uet-orchestrator", daemon=True
     )
