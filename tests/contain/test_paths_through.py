@@ -126,3 +126,28 @@ def test_a_tool_gets_the_allow_list_and_its_passthrough_and_config_secrets_are_m
     assert "nope-456" not in log
     assert "very-secret-path" not in log
     assert 'url = "***"' in log
+
+
+def test_without_bubblewrap_auto_runs_unsandboxed_and_records_why_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo(tmp_path / "repo", {"README.md": "# r\n", "docs/a.md": "a\n"})
+    script = tmp_path / "agent.sh"
+    script.write_text("#!/bin/sh\necho more >> docs/a.md\n", "utf-8")
+    config = f"[tools.t]\nargv = {json.dumps(['sh', str(script)])}\n"
+    commit(repo, {"uet.toml": config}, "config")
+    ws = tmp_path / "ws.yaml"
+    tasks = [{"id": n, "tool": "t", "prompt": "p", "files_scope": ["docs/**"]} for n in "ab"]
+    tasks[1]["depends_on"] = ["a"]
+    ws.write_text(yaml.safe_dump({"id": "w", "tasks": tasks}), "utf-8")
+    monkeypatch.chdir(repo)
+    monkeypatch.delenv("UET_SANDBOX", raising=False)
+    monkeypatch.setenv("UET_BWRAP", str(tmp_path / "no-bwrap"))
+    assert main(["run", str(ws), "--run-id", "n1"]) == 0
+    capsys.readouterr()
+    assert main(["decisions", "--run", "n1", "--category", "sandbox", "--json"]) == 0
+    [decision] = json.loads(capsys.readouterr().out)
+    assert decision["chosen"] == "none"
+    assert "not installed" in decision["reason"]
+    log = (repo / ".uet" / "logs" / "n1" / "w" / "a.log").read_text("utf-8")
+    assert "sandbox: off (bubblewrap (bwrap) is not installed" in log
