@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import posixpath
+import subprocess
+import sys
 import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.layers import CORE_MODULES
 from uet.contain.rules import (
     MODE_EXECUTABLE,
     MODE_FILE,
@@ -129,3 +132,13 @@ def test_allowances_round_trip_through_json() -> None:
     assert Allowances.from_json(allow.to_json()) == allow
     assert Allowances.from_json(None) == Allowances()
     assert FileScope(allow.executables).allows("bin/x")
+
+
+def test_the_containment_modules_import_only_the_core() -> None:
+    """DESIGN.md's layering: uet.contain is core (isolation and the engine build on it)."""
+    code = (
+        "import sys, uet.contain.rules, uet.contain.paths, uet.contain.env, uet.contain.sandbox\n"
+        "print(sorted(m for m in sys.modules if m.startswith('uet.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert set(eval(out.stdout)) <= CORE_MODULES  # noqa: S307 - our own subprocess's list
