@@ -12,6 +12,7 @@ import pytest
 
 from uet.contain.env import Masker, known_secrets, tool_environment
 from uet.contain.paths import LinkOutError, inside, read_text, write_text
+from uet.contain.sandbox import NPROC_HEADROOM, nproc_limit
 
 
 def test_inside_refuses_a_folder_that_a_symlink_leads_out(tmp_path: Path) -> None:
@@ -108,3 +109,16 @@ def test_names_that_merely_contain_a_secret_word_are_not_secrets() -> None:
     environ = {"GIT_AUTHOR_NAME": "uet tests author", "MONKEY_PATCHES": "bananas-galore"}
     assert known_secrets(environ, {}) == []
     assert known_secrets({"GITHUB_TOKEN": "ghp_abcdef12"}, {}) == ["ghp_abcdef12"]
+
+
+def test_the_process_cap_counts_the_users_processes_and_leaves_root_to_the_pid_namespace() -> None:
+    assert nproc_limit(0) is None  # the kernel does not limit root
+    mine = sum(
+        1 for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == os.getuid()
+    )
+    limit = nproc_limit(os.getuid() or 1, headroom=5)
+    assert limit is not None
+    assert limit >= 5
+    if os.getuid():
+        assert abs(limit - (mine + 5)) < 50  # processes come and go meanwhile
+    assert NPROC_HEADROOM > 0

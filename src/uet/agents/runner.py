@@ -369,6 +369,7 @@ def _run_tool(attempt: ToolAttempt, workdir: Path, prompt_file: Path) -> tuple[i
     wrapped = _sandboxed(attempt, argv, workdir, prompt_file)
     if wrapped is None:
         return 3, None
+    capped = wrapped is not argv  # in the sandbox: RLIMIT_NPROC too
     argv = wrapped
     try:
         with subprocess.Popen(  # a configured tool's argv, no shell
@@ -380,6 +381,7 @@ def _run_tool(attempt: ToolAttempt, workdir: Path, prompt_file: Path) -> tuple[i
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
+            preexec_fn=sandbox.limit_processes if capped else None,  # noqa: PLW1509 - setrlimit only
         ) as process:
             if process.stdin is not None:  # from a thread: the tool may print before reading
                 pipe, process.stdin = process.stdin, None  # the thread's: Popen never closes it

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -148,6 +149,41 @@ def program_paths(program: str, path_env: str, home: Path) -> list[Path]:
         and (path.is_relative_to(home) or path.is_relative_to(top))
         and path not in (home, top)
     ]
+
+
+NPROC_HEADROOM = 1024
+"""Processes a sandboxed tool may add to those its user already runs (``RLIMIT_NPROC``
+counts every process of the user, so the limit is what runs now plus this)."""
+
+
+def nproc_limit(
+    uid: int, *, headroom: int = NPROC_HEADROOM, proc: Path = Path("/proc")
+) -> int | None:
+    """The ``RLIMIT_NPROC`` for a sandboxed tool of user ``uid``: the user's processes now
+    plus ``headroom``; None for root, whom the kernel does not limit (the PID namespace
+    still ends every process of the tool with it)."""
+    if uid == 0:
+        return None
+    count = 0
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                count += entry.stat().st_uid == uid
+            except OSError:  # it ended meanwhile
+                continue
+    return count + headroom
+
+
+def limit_processes() -> None:
+    """``preexec_fn`` of a sandboxed tool: cap its user's processes (see :func:`nproc_limit`)."""
+    limit = nproc_limit(os.getuid())
+    if limit is None:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft == resource.RLIM_INFINITY or soft > limit:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limit, hard))
 
 
 class SandboxUnavailableError(UetError):
