@@ -49,10 +49,14 @@ def bwrap_program() -> str | None:
     return shutil.which(named) if named else None
 
 
-@functools.cache
 def probe(program: str | None = None) -> Probe:
-    """Can bubblewrap start a sandbox here? (Run once per process and program.)"""
-    program = program or bwrap_program()
+    """Can bubblewrap start a sandbox here? (Run once per process and program; the
+    program is found first, so ``UET_BWRAP`` changing meanwhile is heeded.)"""
+    return _probe(program or bwrap_program())
+
+
+@functools.cache
+def _probe(program: str | None) -> Probe:
     if program is None:
         return Probe(False, None, "bubblewrap (bwrap) is not installed (Debian: bubblewrap)")
     argv = [program, *_base_args(network=False), "--", "true"]
