@@ -18,6 +18,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("UET_"):
             monkeypatch.delenv(name)
+    # Tool tasks run without the sandbox unless a test asks for it (tests/contain do): many
+    # tests keep their fake agents' scripts inside the repository, which the sandbox hides.
+    monkeypatch.setenv("UET_SANDBOX", "none")
     yield
     dispose_engines()
 

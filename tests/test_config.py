@@ -127,6 +127,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
         "UET_ORCHESTRATOR_STALE": "9",
         "UET_EXECUTOR": "local-inproc",
         "UET_LOST_REDISPATCH_MAX": "0",
+        "UET_SANDBOX": "required",
     }
     assert {key.env for key in SETTINGS} == set(env)
     found = load_settings(env=env, cwd=project)
@@ -141,6 +142,7 @@ def test_every_setting_has_a_working_environment_variable(project: Path) -> None
     assert (found.event_batch_size, found.event_queue_max) == (10, 20)
     assert found.event_flush_interval == 0.5
     assert found.protected_paths == ("deploy/", "Makefile")
+    assert found.sandbox == "required"
     assert found.backup_dir == root / "bk"
     assert found.backup_retention_days == 0
     assert found.pg_bindir == Path("/opt/pg/bin")

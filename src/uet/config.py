@@ -122,6 +122,12 @@ SETTINGS: tuple[SettingKey, ...] = (
         "more paths agents may not change (comma-separated in the variable)",
     ),
     SettingKey(
+        "sandbox",
+        "UET_SANDBOX",
+        ("agents", "sandbox"),
+        "none | auto | required: the sandbox of tool processes, over the profiles' (a task's wins)",
+    ),
+    SettingKey(
         "executor",
         "UET_EXECUTOR",
         ("run", "executor"),
@@ -162,6 +168,7 @@ class Settings:
     max_spec_bytes: int = defaults.MAX_SPEC_BYTES
     pg_bindir: Path | None = None
     protected_paths: tuple[str, ...] = ()  # added to defaults.PROTECTED_PATHS
+    sandbox: Literal["none", "auto", "required"] | None = None  # None: each tool profile's
     executor: Literal["local", "local-inproc"] = "local"
     lost_redispatch_max: int = defaults.LOST_REDISPATCH_MAX
     sections: dict[str, Any] = dataclasses.field(default_factory=dict)

@@ -76,6 +76,12 @@ already recorded as dispatched, and start the moment a process slot frees."""
 PROTECTED_PATHS = (
     ".git/**",
     ".gitmodules",
+    "**/.gitmodules",  # git's own files, wherever they are (what the change can hide)
+    "**/.gitattributes",  # filters and diff drivers run commands on checkout and diff
+    ".mailmap",
+    ".lfsconfig",
+    "**/.git/**",  # a nested repository's config and hooks
+    ".githooks/**",
     ".github/**",
     ".gitlab-ci.yml",
     ".circleci/**",
@@ -95,6 +101,10 @@ PROTECTED_PATHS = (
 """Paths an agent may never change unless its task's ``files_scope`` names them explicitly
 (``uet.scope.ProtectedPaths``); ``[agents] protected_paths`` in uet.toml adds more.
 ``FILE[a.b]`` protects only that TOML table of the file."""
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+"""Bytes a file an agent changes may hold, at most (a task's ``max_file_bytes`` says more)."""
+
 # Bounds on what workstream files and flags may ask for (larger values are errors, exit 2).
 
 MAX_TIMEOUT_S = 7 * 24 * 3600.0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from uet.contain.paths import write_text
+
 HOME_GITIGNORE = "*\n"
 """uet's home never shows in the project's git status (state, logs, agent clones)."""
 
@@ -48,6 +50,5 @@ def scaffold(root: Path) -> list[tuple[str, bool]]:
 def ignore_home(home: Path) -> None:
     """Write ``home/.gitignore`` (ignore everything) when it is missing."""
     ignore = home / ".gitignore"
-    if not ignore.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        ignore.write_text(HOME_GITIGNORE, encoding="utf-8")
+    if not ignore.exists() and not ignore.is_symlink():
+        write_text(home.parent, ignore, HOME_GITIGNORE)  # never through a planted link

@@ -32,6 +32,7 @@ Every step prints one ``uet:`` line, so ``uet logs`` tells the story.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -47,8 +48,13 @@ import pydantic
 
 from uet.agents.fixloop import error_signature, verdict
 from uet.agents.service import AgentManager
-from uet.errors import UetError
+from uet.config import load_settings
+from uet.contain import paths, sandbox
+from uet.contain.env import Masker, known_secrets, tool_environment
+from uet.contain.rules import Violation
+from uet.errors import ConfigError, UetError
 from uet.isolation.clones import AgentClone, archive_work
+from uet.isolation.content import check_worktree
 from uet.isolation.git import Git, without_git_redirections
 from uet.scope import FileScope, ProtectedPaths
 from uet.spec.attempt import RATE_LIMITED_EXIT, SCOPE_REJECTED_EXIT, ToolAttempt, attempt_file
@@ -78,15 +84,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         problem = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else exc
         print(f"uet: error: {args[0]}: not a tool attempt uet can run: {problem}", flush=True)
         return 2
+    _SECRETS.extend(_known_secrets(attempt))
+    global _mask  # noqa: PLW0603 - one attempt per process: its masker, set once here
+    _mask = Masker(_SECRETS)
     try:
         return _run(attempt)
     except UetError as exc:
-        print(f"uet: error: {exc}", flush=True)
+        _say(f"error: {exc}")
         return 3
 
 
+_SECRETS: list[str] = []
+_mask = Masker(())  # replaces known secrets in everything the runner prints
+
+
+def _known_secrets(attempt: ToolAttempt) -> list[str]:
+    """The secrets of uet's environment and of the project's configuration."""
+    try:
+        sections = load_settings(cwd=attempt.root).sections
+    except ConfigError:  # the engine loaded it before the run: a change since; go without
+        sections = {}
+    return known_secrets(os.environ, sections, attempt.db)
+
+
 def _say(message: str) -> None:
-    print(f"uet: {message}", flush=True)
+    print(_mask(f"uet: {message}"), flush=True)
 
 
 def _run(attempt: ToolAttempt) -> int:
@@ -104,7 +126,7 @@ def _run(attempt: ToolAttempt) -> int:
             task_id=attempt.task,
         )
         agent = agent_id_for(attempt.run_id, attempt.task)
-        clone = _clone(manager, agent, attempt.root, list(attempt.files_scope))
+        clone = _clone(manager, agent, attempt)
         with clone.occupied("run it again"):  # no cleanup or merge from elsewhere meanwhile
             return _in_clone(store, manager, clone, attempt)
     finally:
@@ -283,13 +305,18 @@ def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**without_git_redirections(), **(extra or {})}
 
 
-def _clone(manager: AgentManager, agent: str, root: Path, scope: list[str]) -> AgentClone:
+def _clone(manager: AgentManager, agent: str, attempt: ToolAttempt) -> AgentClone:
     existing = [a for a in manager.list_agents() if a.id == agent]
     if existing and Path(existing[0].path, ".git").is_dir():
         return manager.clone(agent)
     if existing:  # its clone is gone: forget it and start again
         manager.cleanup([agent])
-    manager.create(agent, repo=root, files_scope=scope)
+    manager.create(
+        agent,
+        repo=attempt.root,
+        files_scope=list(attempt.files_scope),
+        allowances=attempt.allowances,
+    )
     return manager.clone(agent)
 
 
@@ -322,7 +349,7 @@ def _prompt_file(attempt: ToolAttempt, error: str | None, step: int) -> Path:
     path = attempt_file(
         attempt.home / "prompts", attempt.run_id, attempt.task, attempt.attempt, suffix
     )
-    path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    paths.write_text(attempt.home, path, "\n\n".join(parts) + "\n")  # no link followed
     return path
 
 
@@ -332,13 +359,18 @@ def _run_tool(attempt: ToolAttempt, workdir: Path, prompt_file: Path) -> tuple[i
     acceptance, previous errors) only ever goes through the prompt file or stdin, so no
     output of an earlier attempt can reach a command line."""
     profile = attempt.profile
-    files = [p for p in attempt.files_scope if (workdir / p).is_file()]
+    files = [p for p in attempt.files_scope if _regular_file(workdir, p)]
     argv = render_argv(
         profile, prompt=attempt.prompt, prompt_file=prompt_file, files=files, workdir=workdir
     )
     _say(f"running {profile.name}: {' '.join(argv[:3])}{' …' if len(argv) > 3 else ''}")
-    env = _environment({**profile.env, "UET_PROMPT_FILE": str(prompt_file)})
+    env = _tool_env(attempt, prompt_file)
     feed = prompt_file.read_text(encoding="utf-8") if profile.prompt_via == "stdin" else None
+    wrapped = _sandboxed(attempt, argv, workdir, prompt_file)
+    if wrapped is None:
+        return 3, None
+    capped = wrapped is not argv  # in the sandbox: RLIMIT_NPROC too
+    argv = wrapped
     try:
         with subprocess.Popen(  # a configured tool's argv, no shell
             argv,
@@ -349,9 +381,11 @@ def _run_tool(attempt: ToolAttempt, workdir: Path, prompt_file: Path) -> tuple[i
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
+            preexec_fn=sandbox.limit_processes if capped else None,  # noqa: PLW1509 - setrlimit only
         ) as process:
             if process.stdin is not None:  # from a thread: the tool may print before reading
-                threading.Thread(target=_feed, args=(process.stdin, feed), daemon=True).start()
+                pipe, process.stdin = process.stdin, None  # the thread's: Popen never closes it
+                threading.Thread(target=_feed, args=(pipe, feed), daemon=True).start()
             code, kept = _stream(process, OUTPUT_KEPT)
     except OSError as exc:  # not found, not executable, argument list too long
         _say(f"cannot run {profile.name} ({argv[0]!r}): {exc.strerror or exc}")
@@ -366,13 +400,76 @@ def _run_tool(attempt: ToolAttempt, workdir: Path, prompt_file: Path) -> tuple[i
     return 0, signal
 
 
+def _tool_env(attempt: ToolAttempt, prompt_file: Path) -> dict[str, str]:
+    """The tool's environment: the allow-list, the profile's passthrough names and env,
+    the task's env (see :mod:`uet.contain.env`); never a secret uet knows by accident."""
+    profile = attempt.profile
+    env, dropped = tool_environment(
+        without_git_redirections(),
+        passthrough=profile.env_passthrough,
+        profile_env=profile.env,
+        task_env=attempt.env,
+        extra={"UET_PROMPT_FILE": str(prompt_file)},
+        secrets=_SECRETS,
+    )
+    if dropped:
+        _say(f"not given to {profile.name} (they hold a secret): {', '.join(dropped)}")
+    return env
+
+
+def _sandboxed(
+    attempt: ToolAttempt, argv: list[str], workdir: Path, prompt_file: Path
+) -> list[str] | None:
+    """``argv`` inside the sandbox when the attempt wants it and it works here; as it is
+    when it is off or (``auto``) cannot start; None when it is ``required`` and cannot."""
+    if attempt.sandbox == "none":
+        return argv
+    found = sandbox.probe()
+    if not found.available or found.program is None:
+        if attempt.sandbox == "required":
+            _say(f"error: sandbox: required, but {found.reason}")
+            return None
+        _say(f"sandbox: off ({found.reason})")
+        return argv
+    home = os.environ.get("HOME")
+    git_dir = workdir / ".git"
+    _say(f"sandbox: bubblewrap, network {'on' if attempt.network else 'off'}")
+    return sandbox.wrap(
+        argv,
+        program=found.program,
+        workdir=workdir,
+        hidden=[attempt.root, attempt.home],
+        home=Path(home) if home else None,
+        home_paths=attempt.profile.home_paths,
+        readable=[prompt_file, *_named_files(argv)],
+        read_only=[git_dir / "hooks", git_dir / "config"] if attempt.isolation == "clone" else [],
+        network=attempt.network,
+    )
+
+
+def _named_files(argv: Sequence[str]) -> list[Path]:
+    """Files the tool's command line names by absolute path (a script, a config): the
+    profile's author chose them, so the sandbox shows them, read-only."""
+    return [Path(arg) for arg in argv[1:] if arg.startswith("/") and Path(arg).is_file()]
+
+
+def _regular_file(root: Path, path: str) -> bool:
+    full = root / path
+    try:
+        paths.inside(root, full)
+    except paths.LinkOutError:
+        return False
+    return full.is_file() and not full.is_symlink()
+
+
 def _stream(process: subprocess.Popen[str], keep: int) -> tuple[int, str]:
     """Copy ``process``'s output to ours line by line until it exits: (its exit code, about
     the last ``keep`` characters it printed, whole lines)."""
     assert process.stdout is not None  # noqa: S101 - PIPE was asked for
     kept: deque[str] = deque()
     size = 0
-    for line in process.stdout:
+    for raw in process.stdout:
+        line = _mask(raw)  # a secret never reaches the log, an event or the next prompt
         sys.stdout.write(line)
         kept.append(line)
         size += len(line)
@@ -394,15 +491,21 @@ def _feed(pipe: IO[str], text: str | None) -> None:
 def _out_of_bounds(
     store: Store, clone: AgentClone, attempt: ToolAttempt, changed: list[str]
 ) -> bool:
-    """Reject (True) a change outside the files scope or to a protected path the scope
-    does not name: keep the work in the archive, clean the clone, record why."""
+    """Reject (True) a change outside the files scope, to a protected path the scope does
+    not name, or that breaks a content rule (:mod:`uet.contain.rules`: a symlink, a
+    gitlink, a binary…): keep the work in the archive, clean the clone, record why."""
     scope = FileScope(attempt.files_scope)
     outside = scope.outside(changed)
     base = clone.context.base_commit
     protected = ProtectedPaths(attempt.protected_paths).violations(
-        changed, scope, lambda path: (_show(clone, base, path), _read(clone.path / path))
+        changed,
+        scope,
+        lambda path: (_show(clone, base, path), _read(clone.path, clone.path / path)),
     )
-    if not outside and not protected:
+    policy = attempt.allowances.policy(attempt.files_scope, attempt.protected_paths)
+    named = {path for path, _entry in protected}
+    content = [v for v in check_worktree(clone.git, changed, policy) if v.path not in named]
+    if not outside and not protected and not content:
         return False
     archive = archive_work(clone, Git(Path(clone.context.repo)), reason="out of scope")
     clone.discard_changes()
@@ -417,12 +520,19 @@ def _out_of_bounds(
             f"{len(protected)} protected path(s) changed: "
             + ", ".join(f"{path} ({entry})" for path, entry in protected[:10])
         )
+    if content:
+        reasons.append(
+            f"{len(content)} changed path(s) break the content rules: "
+            + ", ".join(str(v) for v in content[:10])
+        )
     reason = "; ".join(reasons)
     data = {
         "changed": changed[:200],
         "outside": outside[:200],
         "protected": [path for path, _ in protected[:200]],
         "protected_by": dict(protected[:200]),
+        "content": [_violation(v) for v in content[:200]],
+        "rules": sorted({v.rule.value for v in content} | ({"protected"} if protected else set())),
         "archive": archive,
     }
     _decide(
@@ -438,23 +548,24 @@ def _out_of_bounds(
     return True
 
 
+def _violation(violation: Violation) -> dict[str, str]:
+    return {"path": violation.path, "rule": violation.rule.value, "detail": violation.detail}
+
+
 def _show(clone: AgentClone, commit: str, path: str) -> str | None:
     done = clone.git.run("show", f"{commit}:{path}", check=False)
     return done.stdout if done.returncode == 0 else None
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
+def _read(root: Path, path: Path) -> str | None:
+    return paths.read_text(root, path)  # a planted link is never followed out of the clone
 
 
 def _save_patch(clone: AgentClone, attempt: ToolAttempt, changed: list[str]) -> None:
     diff = clone.diff(changed)
     where = attempt.home / "patches"
     path = attempt_file(where, attempt.run_id, attempt.task, attempt.attempt, ".diff")
-    path.write_text(diff, encoding="utf-8")
+    paths.write_text(attempt.home, path, diff)
     _say(f"diff saved to {path}")
 
 

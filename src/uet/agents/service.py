@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from uet import defaults
+from uet.contain.paths import inside, make_dirs
+from uet.contain.rules import Allowances
 from uet.errors import UsageError
 from uet.events.bus import EventBus
 from uet.execution import Job, Outcome, OutputSink, run_job
@@ -130,8 +132,11 @@ class AgentManager:
         depends_on: Sequence[str] = (),
         author: str | None = None,
         sparse: Sequence[str] = (),
+        allowances: Allowances | None = None,
     ) -> AgentRecord:
-        """Clone ``repo`` for a new agent; nothing is left behind when any step fails."""
+        """Clone ``repo`` for a new agent; nothing is left behind when any step fails.
+        ``allowances``: what the content rules let its changes contain (checked again by
+        every merge)."""
         check_agent_id(agent_id)
         try:
             FileScope(files_scope)
@@ -149,6 +154,7 @@ class AgentManager:
         if missing:
             raise UsageError(f"agent {agent_id!r} depends on unknown agents: {missing}")
         ignore_home(self.home)  # the clones live there: keep them out of the repo's status
+        inside(self.home, self.agents_dir / agent_id)  # a planted link cannot move the clone
         clone = create_clone(
             Path(repo),
             self.agents_dir / agent_id,
@@ -160,6 +166,7 @@ class AgentManager:
             author=author,
             sparse=sparse,
             now=self._now(),
+            allowances=allowances,
         )
         record = _record(clone.context, ACTIVE)
         try:
@@ -305,6 +312,7 @@ class AgentManager:
                 author=old.context.author or None,
                 sparse=old.context.sparse,
                 now=agent.created_at,
+                allowances=old.context.allowances,
             )
         except BaseException:
             os.replace(kept, old.path)  # put it back as it was
@@ -415,8 +423,32 @@ class AgentManager:
                 "output_tail": result.gate.output_tail[-1000:],
             }
         now = self._now()
+        content = [
+            {"path": v.path, "rule": v.rule.value, "detail": v.detail} for v in result.violations
+        ]
+        if content:
+            data["content"] = content[:200]
         with self._changes() as tx:
             agent = tx.get_agent(result.agent)
+            if content:  # the content rules refused it: a scope decision, as a task's would be
+                tx.record_decisions(
+                    [
+                        DecisionRecord(
+                            category="scope",
+                            chosen="rejected",
+                            reason=result.reason,
+                            ts=now,
+                            run_id=run_id,
+                            task_id=task_id,
+                            alternatives=["accepted", "rejected"],
+                            data={
+                                "agent": result.agent,
+                                "content": content[:200],
+                                "rules": sorted({c["rule"] for c in content}),
+                            },
+                        )
+                    ]
+                )
             tx.record_decisions(
                 [
                     DecisionRecord(
@@ -527,7 +559,8 @@ class AgentManager:
 
     def _log_path(self, agent_id: str, what: str) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._now()))
-        return self.home / "logs" / "agents" / agent_id / f"{what}-{stamp}-{os.getpid()}.log"
+        folder = make_dirs(self.home, self.home / "logs" / "agents" / agent_id)
+        return folder / f"{what}-{stamp}-{os.getpid()}.log"
 
 
 def _lines_to(on_output: OutputCallback | None) -> OutputSink:

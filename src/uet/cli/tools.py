@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from uet.cli.app import Context, json_option, pass_context
+from uet.contain.sandbox import probe as probe_sandbox
 from uet.engine.toolroute import preview_route
 from uet.errors import ExitCode, UsageError
 from uet.spec.tools import ToolProfile, check_tools, load_tools
@@ -82,7 +83,8 @@ def list_(ctx: Context, as_json: bool) -> None:
 @json_option
 @pass_context
 def check(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
-    """Check whether tools are usable here: binary on PATH, version, minimum version.
+    """Check whether tools are usable here: binary on PATH, version, minimum version, and
+    the sandbox each would run in (its mode; whether bubblewrap can start here).
 
     Without NAME, checks every enabled tool and exits 0; with names, exits 1 when one of
     them is not usable.
@@ -98,15 +100,25 @@ def check(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
         raise UsageError(f"no tool {unknown[0]!r} (known: {', '.join(every)})")
     chosen = [every[n] for n in dict.fromkeys(names)] or [p for p in every.values() if p.enabled]
     statuses = check_tools(chosen)
+    found = probe_sandbox()
+    modes = {p.name: ctx.settings.sandbox or p.sandbox for p in chosen}
     if as_json:
-        ctx.emit_json([s.to_dict() for s in statuses])
+        ctx.emit_json(
+            [
+                {**s.to_dict(), "sandbox": {"mode": modes[s.name], **found.to_dict()}}
+                for s in statuses
+            ]
+        )
     else:
         for status in statuses:
             verdict = "usable" if status.usable else "unusable"
             detail = status.problem or status.binary_path or ""
             ctx.console.print(
-                f"{status.name:12} {verdict:9} {status.version or '-':12} {detail}", markup=False
+                f"{status.name:12} {verdict:9} {status.version or '-':12} "
+                f"sandbox {modes[status.name]:8} {detail}",
+                markup=False,
             )
+        ctx.console.print(f"sandbox: {found.reason}", markup=False)
     if names and not all(s.usable for s in statuses):
         raise click.exceptions.Exit(int(ExitCode.FAILED))
 

@@ -22,6 +22,7 @@ For ``tool: auto`` tasks the tools the router may choose are checked before the 
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,9 @@ from typing import Any
 
 from uet import defaults
 from uet.config import Settings
+from uet.contain.rules import Allowances
+from uet.contain.sandbox import Probe, SandboxUnavailableError
+from uet.contain.sandbox import probe as probe_sandbox
 from uet.engine.toolroute import routing_inputs
 from uet.errors import UsageError
 from uet.execution import Outcome
@@ -42,6 +46,7 @@ from uet.routing import (
     load_routing,
     unknown_tools,
 )
+from uet.spec._bounds import SandboxMode
 from uet.spec.attempt import (
     CANNOT_START_EXIT,
     FALLBACK_EXITS,
@@ -54,6 +59,8 @@ from uet.spec.models import PlannedTask
 from uet.spec.tools import ToolProfile, load_tools
 from uet.state.records import DecisionRecord
 from uet.states import AttemptState
+
+log = logging.getLogger(__name__)
 
 AGENT_RUNNER = "uet.agents.runner"
 """The module run (``python -m``) for each attempt of a tool task; never imported here."""
@@ -82,6 +89,8 @@ class Tooling:
     protected_paths: tuple[str, ...] = defaults.PROTECTED_PATHS  # and the configured ones
     capable: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # kind -> tools
     unavailable: Mapping[str, str] = field(default_factory=dict)  # tool -> why not usable here
+    sandbox: Probe | None = None  # None: no tool task of the run asks for the sandbox
+    sandbox_setting: SandboxMode | None = None  # the project's (UET_SANDBOX), over profiles'
 
     def router_inputs(self) -> dict[str, Any]:
         """The keyword arguments of :class:`Router` that come from the tools."""
@@ -123,6 +132,7 @@ class ToolTasks:
         self.excluded: dict[str, set[str]] = defaultdict(set)  # task key -> tools given up
         self.last_error: dict[str, str] = {}  # task key -> output tail of its last failure
         self.attempts: dict[int, tuple[str, bool]] = {}  # attempt -> (tool, the router's)
+        self._noticed = False  # the sandbox decision is recorded once per run
 
     def choose(self, task: PlannedTask, now: float) -> Choice:
         """The tool for the next attempt of ``task`` (None: no tool can take it)."""
@@ -157,12 +167,13 @@ class ToolTasks:
     def job_argv(self, task: PlannedTask, attempt_id: int, number: int, tool: str) -> list[str]:
         """Write the attempt's spec file; the argv that runs it."""
         self.attempts[attempt_id] = (tool, task.spec.tool == "auto")
+        profile = self.tooling.tools[tool]
         attempt = ToolAttempt(
             run_id=self.run_id,
             task=task.key,
             attempt=number,
             tool=tool,
-            profile=self.tooling.tools[tool],
+            profile=profile,
             prompt=task.spec.prompt or "",
             kind=task.spec.kind,
             files_scope=tuple(task.spec.files_scope),
@@ -175,10 +186,34 @@ class ToolTasks:
             root=self.root,
             home=self.home,
             db=self.tooling.db,
+            env=dict(task.env),
+            allowances=allowances_of(task),
+            sandbox=sandbox_mode(task, profile, self.tooling.sandbox_setting),
+            network=profile.network if task.spec.network is None else task.spec.network,
         )
         path = attempt_file(self.home / "agents" / ".tasks", self.run_id, task.key, number, ".json")
         attempt.write(path)
         return [sys.executable, "-m", AGENT_RUNNER, str(path)]
+
+    def notices(self, now: float) -> list[DecisionRecord]:
+        """The ``sandbox`` decision of the run, once (at its first tool task)."""
+        if self._noticed or self.tooling.sandbox is None:
+            return []
+        self._noticed = True
+        found = self.tooling.sandbox
+        if not found.available:
+            log.warning("sandbox: %s; tool tasks run without it (docs/security.md)", found.reason)
+        return [
+            DecisionRecord(
+                category="sandbox",
+                chosen="bubblewrap" if found.available else "none",
+                reason=found.reason,
+                ts=now,
+                run_id=self.run_id,
+                alternatives=["bubblewrap", "none"],
+                data=found.to_dict(),
+            )
+        ]
 
     def timeout(self, task: PlannedTask, tool: str) -> float | None:
         return task.timeout if task.timeout is not None else self.tooling.tools[tool].timeout
@@ -252,9 +287,17 @@ def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | 
         )
     routing = load_routing(settings)
     protected = settings.all_protected_paths
+    found = _sandbox_probe(tool_tasks, tools, settings.sandbox)
     kinds = {task.spec.kind for task in tool_tasks if task.spec.tool == "auto"}
     if not kinds:
-        return Tooling(tools=tools, routing=routing, db=settings.db, protected_paths=protected)
+        return Tooling(
+            tools=tools,
+            routing=routing,
+            db=settings.db,
+            protected_paths=protected,
+            sandbox=found,
+            sandbox_setting=settings.sandbox,
+        )
     capable, unavailable = routing_inputs(tools, routing, kinds)  # checks the candidates
     return Tooling(
         tools=tools,
@@ -263,4 +306,51 @@ def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | 
         protected_paths=protected,
         capable=capable,
         unavailable=unavailable,
+        sandbox=found,
+        sandbox_setting=settings.sandbox,
     )
+
+
+def allowances_of(task: PlannedTask) -> Allowances:
+    """What the content rules allow the task's change (its fields of the same names)."""
+    spec = task.spec
+    return Allowances(
+        allow_symlinks=spec.allow_symlinks,
+        allow_binary=spec.allow_binary,
+        executables=tuple(spec.executables),
+        max_file_bytes=spec.max_file_bytes or defaults.MAX_FILE_BYTES,
+    )
+
+
+def sandbox_mode(
+    task: PlannedTask, profile: ToolProfile, setting: SandboxMode | None = None
+) -> SandboxMode:
+    """The task's ``sandbox``, else the project's (``UET_SANDBOX``), else its profile's."""
+    return task.spec.sandbox or setting or profile.sandbox
+
+
+def _sandbox_probe(
+    tasks: Sequence[PlannedTask],
+    tools: Mapping[str, ToolProfile],
+    setting: SandboxMode | None,
+) -> Probe | None:
+    """Whether the sandbox works here, when a task may use it (None: none may);
+    :class:`SandboxUnavailableError` (exit 3) when a task requires it and it cannot start."""
+    modes: dict[str, SandboxMode] = {}
+    for task in tasks:
+        named = tools.get(task.spec.tool or "")
+        profiles = [named] if named is not None else list(tools.values())
+        for profile in profiles:
+            mode = sandbox_mode(task, profile, setting)
+            if modes.get(task.key) != "required":
+                modes[task.key] = mode
+    if all(mode == "none" for mode in modes.values()):
+        return None
+    found = probe_sandbox()
+    required = sorted(key for key, mode in modes.items() if mode == "required")
+    if required and not found.available:
+        raise SandboxUnavailableError(
+            f"sandbox: required by {', '.join(required)}, but {found.reason} "
+            f"(install bubblewrap, or set sandbox: auto or none; see docs/security.md)"
+        )
+    return found

@@ -19,7 +19,7 @@ from uet.execution.api import OUTPUT_LINE_MAX_BYTES, OUTPUT_TAIL_BYTES
 
 log = logging.getLogger("uet.execution")
 
-_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW  # no link
 
 
 def open_log(path: Path) -> int:

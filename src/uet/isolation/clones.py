@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from uet.contain.rules import Allowances
 from uet.errors import UsageError
 from uet.isolation.git import Git, GitError
 
@@ -83,9 +84,11 @@ class AgentContext:
     sparse: tuple[str, ...] = ()  # cone-mode directories; empty: a full checkout
     created_at: float = 0.0
     author: str = ""  # "Name <email>" of the clone's commits
+    allowances: Allowances = field(default_factory=Allowances)  # what its changes may hold
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
+        data["allowances"] = self.allowances.to_json()
         data["files_scope"] = list(self.files_scope)
         data["depends_on"] = list(self.depends_on)
         data["sparse"] = list(self.sparse)
@@ -97,6 +100,7 @@ class AgentContext:
         values["files_scope"] = tuple(values.get("files_scope") or ())
         values["depends_on"] = tuple(values.get("depends_on") or ())
         values["sparse"] = tuple(values.get("sparse") or ())
+        values["allowances"] = Allowances.from_json(values.get("allowances"))
         return cls(**values)
 
 
@@ -162,6 +166,7 @@ def create_clone(
     author: str | None = None,
     sparse: Sequence[str] = (),
     now: float | None = None,
+    allowances: Allowances | None = None,
 ) -> AgentClone:
     """Make the clone of ``repo`` for ``agent_id`` at ``dest`` and return it.
 
@@ -223,6 +228,7 @@ def create_clone(
             sparse=tuple(sparse),
             created_at=time.time() if now is None else now,
             author=f"{name} <{email}>",
+            allowances=allowances or Allowances(),
         )
         clone = AgentClone(context)
         clone.save_context()

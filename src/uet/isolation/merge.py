@@ -30,8 +30,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uet.contain.paths import make_dirs
+from uet.contain.rules import Violation
 from uet.errors import ExitCode, UetError, UsageError
 from uet.isolation.clones import AgentClone, AgentContext, changed_files, is_ancestor
+from uet.isolation.content import check_commits
 from uet.isolation.git import Git
 from uet.scope import FileScope, ProtectedPaths
 
@@ -77,7 +80,7 @@ class MergeResult:
     agent: str
     status: MergeStatus
     code: str  # merged | up_to_date | missing | out_of_scope | wrong_branch | dirty | conflict
-    # | gate_failed | checkout_blocked | target_moved | blocked
+    # | content | gate_failed | checkout_blocked | target_moved | blocked
     reason: str  # one sentence a person can act on
     target: str
     before: str | None = None  # the target's tip before
@@ -86,6 +89,7 @@ class MergeResult:
     rebased: bool = False
     files: list[str] = field(default_factory=list)  # what the agent changed
     gate: GateResult | None = None
+    violations: list[Violation] = field(default_factory=list)  # the content rules broken
 
     @property
     def ok(self) -> bool:
@@ -143,8 +147,7 @@ def merge_order(contexts: Sequence[AgentContext]) -> list[AgentContext]:
 @contextmanager
 def gate_checkout(clone: AgentClone, commit: str, workdir: Path) -> Iterator[Path]:
     """A throwaway clone of ``clone`` with ``commit`` checked out; removed afterwards."""
-    workdir = workdir.absolute()
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = make_dirs(workdir.parent, workdir.absolute())  # never through a link out
     path = workdir / f"{clone.id}-{os.getpid()}-{time.monotonic_ns()}"
     try:
         Git(workdir).run("clone", "--quiet", "--no-checkout", "--", str(clone.path), str(path))
@@ -154,7 +157,7 @@ def gate_checkout(clone: AgentClone, commit: str, workdir: Path) -> Iterator[Pat
         shutil.rmtree(path, ignore_errors=True)
 
 
-def merge_agent(  # noqa: PLR0911 - one return per step that can refuse, in step order
+def merge_agent(  # noqa: PLR0911, PLR0912 - one return per step that can refuse, in order
     clone: AgentClone,
     base: Git,
     *,
@@ -212,6 +215,16 @@ def merge_agent(  # noqa: PLR0911 - one return per step that can refuse, in step
         problem = _bounds(clone, scope, protected, files=files, fork=fork, tip=tip)
         if problem is not None:
             return refused(*problem, files=files, tip=tip)
+        violations = _content(clone, protected, fork=fork, tip=tip)
+        if violations:
+            return refused(
+                "content",
+                f"{len(violations)} changed path(s) break the content rules: "
+                + ", ".join(str(v) for v in violations[:10]),
+                files=files,
+                tip=tip,
+                violations=violations,
+            )
         rebased = False
         if fork != before:  # the target moved past the agent's base: rebase in the clone
             problem = _rebase(clone, tip)
@@ -300,6 +313,17 @@ def _bounds(
         "protected",
         f"{len(hits)} protected path(s) changed that files_scope does not name: {named}",
     )
+
+
+def _content(
+    clone: AgentClone, protected: ProtectedPaths | None, *, fork: str, tip: str
+) -> list[Violation]:
+    """What the commits ``fork..tip`` contain that the content rules refuse
+    (:mod:`uet.contain.rules`; the allowances recorded with the clone)."""
+    context = clone.context
+    entries = [str(e) for e in protected.entries] if protected is not None else []
+    policy = context.allowances.policy(context.files_scope, entries)
+    return check_commits(clone.git, fork, tip, policy)
 
 
 def _tip(git: Git, ref: str) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pydantic
 from pydantic_core import PydanticCustomError
@@ -108,3 +108,10 @@ def _retry_on(value: object) -> list[int] | str:
 
 RetryOn = Annotated[list[int] | str, pydantic.PlainValidator(_retry_on)]
 """``retry_on``: the exit codes worth a retry, or a regex searched in the output's tail."""
+
+FileBytes = Annotated[int, _Number, pydantic.Field(ge=1, le=1 << 40)]
+"""A file size in bytes, 1 byte to 1 TiB (a task's ``max_file_bytes``)."""
+
+SandboxMode = Literal["none", "auto", "required"]
+"""Where a tool process runs: ``none`` as uet does, ``auto`` in the sandbox when it can
+start here (else said once and recorded), ``required`` only in the sandbox (docs/security.md)."""

@@ -18,6 +18,9 @@ from typing import Literal
 
 import pydantic
 
+from uet.contain.paths import make_dirs, write_text
+from uet.contain.rules import Allowances
+from uet.spec._bounds import SandboxMode
 from uet.spec.models import FixLoop
 from uet.spec.tools import ToolProfile
 
@@ -54,6 +57,10 @@ class ToolAttempt(pydantic.BaseModel):
     root: Path  # the project root (the repository the clone is made from)
     home: Path  # uet's home in the project
     db: str  # the store's URL: the runner records its decisions there
+    env: dict[str, str] = pydantic.Field(default_factory=dict)  # the task's own (and its ws')
+    allowances: Allowances = Allowances()  # what the content rules allow the change
+    sandbox: SandboxMode = "auto"  # the task's, else the profile's
+    network: bool = True
 
     @pydantic.field_validator("version")
     @classmethod
@@ -75,7 +82,7 @@ class ToolAttempt(pydantic.BaseModel):
     def write(self, path: Path) -> Path:
         """Write the attempt to ``path`` atomically (a reader never sees half a file)."""
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(self.to_json(), encoding="utf-8")
+        write_text(path.parent, temporary, self.to_json())
         os.replace(temporary, path)
         return path
 
@@ -92,8 +99,7 @@ class ToolAttempt(pydantic.BaseModel):
 def attempt_file(where: Path, run_id: str, task: str, attempt: int, suffix: str) -> Path:
     """``<where>/<run>/<task>-<attempt><suffix>`` with safe names, its folder made: the
     spec, prompt and patch files of a tool task's attempts."""
-    folder = where / _safe(run_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_dirs(where.parent, where / _safe(run_id))  # never through a link out
     return folder / f"{_safe(task)}-{attempt}{suffix}"
 
 

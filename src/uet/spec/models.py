@@ -23,9 +23,11 @@ from uet.spec._bounds import (
     Concurrency,
     Count,
     Env,
+    FileBytes,
     Retries,
     RetryDelay,
     RetryOn,
+    SandboxMode,
     Timeout,
 )
 
@@ -126,8 +128,16 @@ class TaskSpec(_Model):
     script: str | None = pydantic.Field(None, pattern=ID_PATTERN)  # a registry script
     params: dict[str, ParamValue] = pydantic.Field(default_factory=dict)  # script params
     args: list[Command] = pydantic.Field(default_factory=list)  # appended to a script's command
+    # Containment of tool tasks (docs/security.md): what the agent's change may contain,
+    # where its process runs.
+    allow_symlinks: bool = False  # symlinks whose targets stay inside the repo and the scope
+    allow_binary: bool = False  # new binary files
+    executables: list[str] = pydantic.Field(default_factory=list)  # may be made executable
+    max_file_bytes: FileBytes | None = None  # default: defaults.MAX_FILE_BYTES
+    sandbox: SandboxMode | None = None  # none | auto | required; default: the tool profile's
+    network: bool | None = None  # the sandbox's network; default: the tool profile's
 
-    @pydantic.field_validator("files_scope")
+    @pydantic.field_validator("files_scope", "executables")
     @classmethod
     def _scope_patterns(cls, patterns: list[str]) -> list[str]:
         FileScope(patterns)  # a pattern outside the repository is a ValueError, said here

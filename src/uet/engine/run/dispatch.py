@@ -3,11 +3,13 @@ through one launcher per kind of task — a command, or a tool task run by the a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 from uet import defaults
+from uet.contain.paths import make_dirs
 from uet.engine.run.book import AttemptBook
 from uet.engine.run.settle import Settler
 from uet.engine.run.tick import Tick
@@ -90,6 +92,7 @@ class ToolLauncher:
         """The tool for ``task``'s next attempt; without one, the reason is its error."""
         if self.tool_tasks is None:
             return Choice(None, TOOL_TASKS_UNAVAILABLE)
+        tick.decisions.extend(self.tool_tasks.notices(now))  # the sandbox, once per run
         choice = self.tool_tasks.choose(task, now)
         if choice.record is not None:
             tick.decisions.append(choice.record)
@@ -226,7 +229,8 @@ class Dispatcher:
     def _log_path(self, task: PlannedTask, number: int) -> Path:
         log_path = self.logs / f"{task.key}.log"  # = model.log_path(...), folder made once
         if number > 1:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            with log_path.open("a", encoding="utf-8") as log:
+            make_dirs(self.logs, log_path.parent)
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "a", encoding="utf-8") as log:
                 log.write(f"\n--- uet: attempt {number} ---\n")
         return log_path

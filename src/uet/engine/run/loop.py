@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uet.clock import Clock
+from uet.contain.paths import inside
 from uet.engine.logpaths import logs_dir
 from uet.engine.model import RunOptions, RunResult
 from uet.engine.progress import NullProgress, Progress
@@ -101,7 +102,7 @@ class RunLoop:
             book=self.book,
             scheduler=self.scheduler,
             run_id=self.run_id,
-            logs=logs_dir(context.home, self.run_id),
+            logs=inside(context.home, logs_dir(context.home, self.run_id)),  # no link out
             base_env=context.base_env,
             commands=CommandLauncher(context.root, self.options.stdio),
             tools=ToolLauncher(self.tool_tasks, self.settler, context.root),

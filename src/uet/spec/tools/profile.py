@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 import pydantic
 
 from uet.errors import ConfigError
-from uet.spec._bounds import Concurrency, Env, Timeout
+from uet.spec._bounds import Concurrency, Env, EnvName, SandboxMode, Timeout
 
 TOOL_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 KIND_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
@@ -139,6 +139,21 @@ class ToolProfile(_Model):
     source: str = "built-in"
     overrides: str | None = None  # "built-in aider": a user's command replaced the built-in's
     notes: list[str] = pydantic.Field(default_factory=list)  # what loading changed or ignored
+    # Containment (docs/security.md): the tool's environment is an allow-list, plus these
+    # names from uet's environment; the sandbox shows it these paths of $HOME.
+    env_passthrough: list[EnvName] = pydantic.Field(default_factory=list)
+    home_paths: list[str] = pydantic.Field(default_factory=list)  # "~/.config/aider"…
+    sandbox: SandboxMode = "auto"
+    network: bool = True  # false: the sandbox gives the tool no network
+
+    @pydantic.field_validator("home_paths")
+    @classmethod
+    def _in_home(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            relative = path.removeprefix("~/") if path.startswith("~/") else None
+            if not relative or relative.startswith("/") or ".." in relative.split("/"):
+                raise ValueError(f"{path!r}: give a path inside the home folder, as ~/PATH")
+        return paths
 
     @pydantic.model_validator(mode="before")
     @classmethod
