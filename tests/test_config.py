@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from uet import defaults
+from uet import config, defaults
 from uet.config import (
     RESERVED_SECTIONS,
     SETTINGS,
@@ -629,3 +629,9 @@ def test_a_changed_setting_is_checked_like_a_loaded_one(project: Path) -> None:
     assert found.updated(event_batch_size="7").event_batch_size == 7
     with pytest.raises(ValueError, match="local"):
         found.updated(executor="ray")
+
+
+def test_every_setting_field_has_a_check() -> None:
+    """A field added to Settings without its converter would be refused as unknown from
+    every source (a merge once left ``sandbox`` so)."""
+    assert {f.name for f in dataclasses.fields(config.Settings)} <= set(config._CHECKS)

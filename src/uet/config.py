@@ -391,6 +391,7 @@ _CHECKS: dict[str, Callable[[object], Any]] = {
     "protected_paths": _as_paths,
     "executor": _one_of("local", "local-inproc"),
     "lost_redispatch_max": _bounded(_as_int, ge=0, le=100),
+    "sandbox": _optional(_one_of("none", "auto", "required")),
     "sections": _as_dict,
     "config_file": _optional(_as_path),
 }
