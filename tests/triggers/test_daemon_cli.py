@@ -185,3 +185,33 @@ def test_help_has_an_example() -> None:
             ["uet", *args, "--help"], capture_output=True, text=True, check=True
         ).stdout
         assert "Example" in out
+
+
+def test_a_script_target_runs_the_registrys_command(tmp_path: Path) -> None:
+    """A trigger whose target is a registry script: fired by hand, its run executes the
+    script's command with its parameter's default; a trigger naming no script is exit 2."""
+    root = write_project(
+        tmp_path / "project",
+        """
+[scripts.stamp]
+run = "echo ${who} > stamped.txt"
+params = { who = { type = "str", default = "daemon" } }
+
+[triggers.stamp-it]
+event = "stamp.requested"
+target = { script = "stamp" }
+""",
+    )
+    db = f"sqlite:///{root / '.uet' / 'state.db'}"
+    fired = run(root, db, "triggers", "fire", "stamp-it", "--json")
+    assert fired.returncode == 0, fired.stderr
+    wait_until(lambda: _ended(db), 60)
+    assert [s for _id, s, _p in _runs(db)] == [RunStatus.SUCCEEDED]
+    assert (root / "stamped.txt").read_text() == "daemon\n"
+
+    (root / "uet.toml").write_text(
+        '[triggers.x]\nevent = "a.b"\ntarget = { script = "nope" }\n', encoding="utf-8"
+    )
+    refused = run(root, db, "triggers", "list")
+    assert refused.returncode == 2
+    assert "nope" in refused.stderr

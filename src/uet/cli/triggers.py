@@ -257,7 +257,7 @@ def _fire_now(
     from uet.triggers.launcher import Launcher  # noqa: PLC0415
     from uet.triggers.targets import plan_for  # noqa: PLC0415
 
-    plan = plan_for(spec, ctx.settings.root)
+    plan = plan_for(spec, ctx.settings.root, ctx.settings)
     firing = Firing(
         ctx.store, ctx.settings, clock=SystemClock(), ids=RandomIds(), plans=lambda _s: plan
     )

@@ -86,7 +86,7 @@ class Daemon:
         enabled = [t for t in self.triggers if t.enabled]
         self.enabled = enabled
         for spec in enabled:  # a bad target: exit 2 before anything fires
-            self.plans[spec.id] = plan_for(spec, self.settings.root)
+            self.plans[spec.id] = plan_for(spec, self.settings.root, self.settings)
         self.firing = Firing(
             self.store,
             self.settings,

@@ -3,7 +3,8 @@
 * ``workstreams: [files]`` — loaded with :func:`uet.spec.load_files`, the target's ``vars``
   first, then the daemon's environment, for ``${VAR}``;
 * ``exec: [argv]`` — a one-task plan (workstream ``trigger-<id>``, task ``exec``);
-* ``script: NAME`` — the script registry's entry (not in this build yet: exit 2).
+* ``script: NAME`` — the script registry's entry with its parameters' defaults (a plan
+  as ``uet scripts run NAME`` runs).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ EXEC_TASK = "exec"
 """The task id of an ``exec:`` target's one-task plan."""
 
 
-def plan_for(spec: TriggerSpec, root: Path) -> Plan:
-    """The plan ``spec`` starts (SpecError / ConfigError on bad input: exit 2)."""
+def plan_for(spec: TriggerSpec, root: Path, settings: Settings | None = None) -> Plan:
+    """The plan ``spec`` starts (SpecError / ConfigError on bad input: exit 2); a
+    ``script:`` target needs ``settings`` (where the registry is)."""
     target = spec.target
     if target.workstreams:
         files = [root / path for path in target.workstreams]
@@ -30,26 +32,23 @@ def plan_for(spec: TriggerSpec, root: Path) -> Plan:
     argv = target.exec
     if argv:
         return one_command_plan(f"trigger-{spec.id}", list(argv))
-    if target.script:
-        if "script" in TaskSpec.model_fields:  # the script registry is in this build
-            task = TaskSpec.model_validate({"id": "script", "script": target.script})
-            workstream = WorkstreamSpec(id=f"trigger-{spec.id}", tasks=[task])
-            return Plan(workstreams=(workstream,), tasks=(plan_task(workstream, task, ()),))
-        raise ConfigError(
-            "triggers",
-            f"triggers.{spec.id}.target.script",
-            "script targets are not in this build yet (use exec: [argv] or workstreams:)",
-        )
+    if target.script and settings is not None:
+        from uet.spec.scripts import load_scripts, prepare, script_plan  # noqa: PLC0415
+
+        script = load_scripts(settings).get(target.script)
+        if script is None:
+            raise ConfigError(
+                "triggers", f"triggers.{spec.id}.target.script", f"no script {target.script!r}"
+            )
+        invocation = prepare(script, environ={**os.environ, **target.vars})
+        return script_plan(invocation.task(), workstream_id=f"trigger-{spec.id}")
     raise ConfigError("triggers", f"triggers.{spec.id}.target", "no workstreams, exec or script")
 
 
 def script_names(settings: Settings) -> list[str]:
-    """The script registry's names (none while the registry is not in this build: every
-    ``script:`` target is then refused at load, exit 2)."""
-    try:
-        from uet.spec.scripts import load_scripts  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
-    except ImportError:
-        return []
+    """The script registry's names (what a ``script:`` target may name)."""
+    from uet.spec.scripts import load_scripts  # noqa: PLC0415
+
     return sorted(load_scripts(settings))
 
 
