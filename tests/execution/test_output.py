@@ -123,3 +123,28 @@ def test_stream_tail_drops_a_character_cut_in_half() -> None:
     stream.feed(("é" * OUTPUT_TAIL_BYTES).encode())
     tail = stream.tail()
     assert tail == "é" * (OUTPUT_TAIL_BYTES // 2)
+
+
+def test_two_streams_sharing_a_log_never_glue_a_prompt_to_the_other_streams_line(
+    tmp_path: Path,
+) -> None:
+    """A passthrough job's stdout and stderr append to one log in whole lines: a prompt
+    without a newline on stderr waits for its end, whatever order the pipes are read in."""
+    log = tmp_path / "job.log"
+    out = OutputStream(log, whole_lines=True)
+    err = OutputStream(log, tail=out._tail, whole_lines=True)
+    out.feed(b"out1\n")
+    err.feed(b"Password: ")  # read before stdout's next line, as a busy machine may
+    out.feed(b"out2\nout")
+    err.feed(b"\nagain: ")
+    out.feed(b"3\n")
+    long = b"x" * (OUTPUT_LINE_MAX_BYTES + 1)
+    err.feed(long)  # too long to hold: written as it is
+    for stream in (out, err):
+        stream.finish()
+        stream.close()
+    lines = log.read_bytes().split(b"\n")
+    assert lines == [b"out1", b"out2", b"Password: ", b"out3", b"again: " + long]
+    size = log.stat().st_size
+    err.close()  # closing twice writes nothing more
+    assert log.stat().st_size == size

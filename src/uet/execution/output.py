@@ -51,9 +51,13 @@ def _decode(raw: bytes) -> str:
 class OutputStream:
     """The merged stdout+stderr of one job, fed chunk by chunk by the reactor (or one of
     them, for a job whose streams are kept apart: both append to the same log file and
-    share one ``tail``, in the order their chunks were read)."""
+    share one ``tail``, in the order their chunks were read). Such a stream writes its log
+    in whole lines (``whole_lines``): a line one stream has not ended yet (a prompt) is held,
+    up to ``OUTPUT_LINE_MAX_BYTES``, so the other stream's output never lands inside it; at
+    the end a held line is written with a newline of its own."""
 
     __slots__ = (
+        "_held",
         "_log_fd",
         "_log_path",
         "_partial",
@@ -61,11 +65,16 @@ class OutputStream:
         "log_error",
         "pending",
         "pending_bytes",
+        "whole_lines",
     )
 
-    def __init__(self, log_path: Path | None, tail: bytearray | None = None) -> None:
+    def __init__(
+        self, log_path: Path | None, tail: bytearray | None = None, *, whole_lines: bool = False
+    ) -> None:
         self._log_path = log_path  # opened on the first output
         self._log_fd: int | None = None
+        self.whole_lines = whole_lines
+        self._held = b""  # the log's unfinished line, in whole-lines mode
         self._partial = b""
         self._tail = bytearray() if tail is None else tail  # shared by a job's two streams
         self.pending: list[str] = []  # complete lines not yet handed to the sink
@@ -74,7 +83,10 @@ class OutputStream:
 
     def feed(self, chunk: bytes) -> None:
         """Take a chunk read from the pipe."""
-        self._write_log(chunk)
+        if self.whole_lines:
+            self._log_lines(chunk)
+        else:
+            self._write_log(chunk)
         tail = self._tail
         tail += chunk[-OUTPUT_TAIL_BYTES:]
         if len(tail) > OUTPUT_TAIL_BYTES:
@@ -106,8 +118,25 @@ class OutputStream:
         self.pending.extend(lines)
         self.pending_bytes += size
 
+    def _log_lines(self, chunk: bytes) -> None:
+        data = self._held + chunk if self._held else chunk
+        end = data.rfind(b"\n") + 1
+        if end == 0 and len(data) <= OUTPUT_LINE_MAX_BYTES:
+            self._held = data
+            return
+        if end == 0:  # a line too long to hold: written as it is
+            end = len(data)
+        self._held = data[end:]
+        self._write_log(data[:end])
+
+    def _flush_held(self) -> None:
+        if self._held:
+            held, self._held = self._held, b""
+            self._write_log(held + b"\n")
+
     def finish(self) -> None:
         """The pipe is closed: a last line without a newline is still a line."""
+        self._flush_held()
         if self._partial:
             self._add([_decode(self._partial)], len(self._partial))
             self._partial = b""
@@ -151,6 +180,7 @@ class OutputStream:
 
     def close(self) -> None:
         """Close the log file (idempotent)."""
+        self._flush_held()
         if self._log_fd is not None:
             os.close(self._log_fd)
             self._log_fd = None

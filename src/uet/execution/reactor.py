@@ -289,18 +289,17 @@ class Reactor:
         if job.stdio is not Stdio.NULL and self._stdio_fds is None:
             self._refuse(job, NO_TERMINAL)
             return
-        stream = OutputStream(job.log_path)
         try:
             child = process.spawn(job)
         except process.SpawnError as exc:
-            stream.close()
             self._refuse(job, str(exc))
             return
+        stream = OutputStream(job.log_path, whole_lines=child.err_fd >= 0)
         run = Run(job, child, child.pidfd, child.pipe_fd, stream, self._clock.now())
         run.pipe_open = child.pipe_fd >= 0
         if child.err_fd >= 0:
             run.err_fd, run.err_open = child.err_fd, True
-            run.err_stream = OutputStream(job.log_path, tail=stream._tail)
+            run.err_stream = OutputStream(job.log_path, tail=stream._tail, whole_lines=True)
         self._runs[job.attempt_id] = run
         self._fds[run.pidfd] = run
         for fd in (run.pipe_fd, run.err_fd):
