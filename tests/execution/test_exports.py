@@ -24,7 +24,8 @@ def test_every_public_name_of_the_contract_is_exported() -> None:
 
 
 def test_execution_imports_only_core_modules() -> None:
-    """DESIGN.md: execution may import uet.errors/defaults/states/clock/backoff, nothing above."""
+    """DESIGN.md: execution may import the core (uet.errors/defaults/states/clock/backoff, and
+    the masking of secrets in uet.contain.env), nothing above."""
     code = (
         "import sys, uet.execution; "
         "print(sorted(m for m in sys.modules if m.startswith('uet.') "
@@ -32,4 +33,5 @@ def test_execution_imports_only_core_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     allowed = {"uet.errors", "uet.defaults", "uet.states", "uet.clock", "uet.backoff"}
+    allowed |= {"uet.contain", "uet.contain.env"}
     assert set(eval(out.stdout)) <= allowed  # noqa: S307 - our own printed list literal

@@ -128,6 +128,11 @@ class Masker:
     def __init__(self, secrets: Iterable[str]) -> None:
         ordered = sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._bytes = (
+            re.compile(b"|".join(re.escape(s.encode("utf-8", "surrogateescape")) for s in ordered))
+            if ordered
+            else None
+        )
 
     def __bool__(self) -> bool:
         return self._pattern is not None
@@ -136,3 +141,9 @@ class Masker:
         if self._pattern is None:
             return text
         return self._pattern.sub(MASK, text)
+
+    def bytes(self, data: bytes) -> bytes:
+        """``data`` (raw output) with every secret's UTF-8 bytes replaced."""
+        if self._bytes is None:
+            return data
+        return self._bytes.sub(MASK.encode(), data)

@@ -11,10 +11,13 @@ the running tasks end and journals each outcome. Before reconciliation marks any
   (retried within its budget, or failed);
 * an attempt the executor dropped from its queue, or that it never received although its
   session ended cleanly, provably never started: ``canceled``, ``not started`` (no retry);
-* anything else (the executor died too, or a tool task, whose outcome needs the engine's
-  own follow-up) is left for reconciliation to mark ``lost``. A ``lost`` attempt whose
-  orchestrator died does not use up a retry, ``LOST_REDISPATCH_MAX`` times per task
-  (``free_lost``; each such re-run is a decision).
+* a tool task's attempt is adopted when it succeeded (the agent runner's whole chain ran:
+  tool, scope, commit, merge queue; calling the agent again would cost money and redo the
+  change); a tool attempt that failed needs the engine's own follow-up (a rate-limited tool
+  hands the task to the next one of its chain, spending no retry), so it is left, like
+  anything else unknown (the executor died too), for reconciliation to mark ``lost``. A
+  ``lost`` attempt whose orchestrator died does not use up a retry, ``LOST_REDISPATCH_MAX``
+  times per task (``free_lost``; each such re-run is a decision).
 
 While the executor process still runs (it holds the journal's lock) nothing is reconciled:
 ``wait_for_executor`` is what ``uet resume`` does first; it also releases an executor that
@@ -146,8 +149,12 @@ def _settlements(
                                         attempt.id, payload)))  # fmt: skip
             continue
         task = tasks.get(attempt.task_id)
-        if outcome is None or task is None or task.spec.get("tool") is not None:
-            continue  # unknown: reconciliation marks it lost (a tool task needs the engine)
+        if (
+            outcome is None
+            or task is None
+            or (_is_tool_task(task) and outcome.state is not AttemptState.SUCCEEDED)
+        ):
+            continue  # unknown, or a tool's failure: reconciliation marks it lost
         start = journal.started.get(attempt.id)
         results.append(
             AttemptResult(
@@ -182,6 +189,12 @@ def _settlements(
         kind = "task.completed" if succeeded else "task.adopted"
         events.append((attempt.id, (kind, now, run_id, attempt.task_id, attempt.id, payload)))
     return results, updates, events
+
+
+def _is_tool_task(task: TaskRecord) -> bool:
+    """Whether the task runs an agent tool (its spec keeps the workstream's task as written)."""
+    written = task.spec.get("task")
+    return isinstance(written, Mapping) and written.get("tool") is not None
 
 
 def free_lost(attempts: Iterable[AttemptRecord], limit: int) -> dict[str, int]:

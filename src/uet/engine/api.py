@@ -14,6 +14,7 @@ from pathlib import Path
 from uet import defaults
 from uet.clock import Clock, FixedClock, SystemClock
 from uet.config import Settings, is_non_interactive, load_settings
+from uet.contain.env import known_secrets
 from uet.engine.adoption import (
     JOURNAL_PARAM,
     free_lost,
@@ -491,6 +492,7 @@ def _drive(
                 home=settings.home,
                 progress=progress or NullProgress(),
                 base_env=os.environ,
+                secrets=known_secrets(os.environ, settings.sections, settings.db),
                 interrupted=interrupted or threading.Event(),
                 lock_timeout=settings.sqlite_busy_timeout,
                 tool_tasks=None

@@ -77,6 +77,8 @@ class Job:
     leads a new session (so a new process group, whose id is its pid).
         When it exits, what is left of its group is stopped (SIGTERM, SIGKILL after
         ``kill_grace``) before its ``Finished`` is reported, unless ``keep_background``.
+        ``mask``: secret values replaced by ``***`` in everything uet keeps of the output
+    (its log file, its lines, its tail); a passthrough job's own streams stay untouched.
     """
 
     attempt_id: int
@@ -90,6 +92,7 @@ class Job:
     log_path: Path | None = None  # every byte of stdout and stderr is appended here
     keep_background: bool = False  # True: what is left of its group when it exits lives on
     stdio: Stdio = Stdio.NULL
+    mask: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)

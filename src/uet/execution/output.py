@@ -15,6 +15,7 @@ import logging
 import os
 from pathlib import Path
 
+from uet.contain.env import Masker
 from uet.execution.api import OUTPUT_LINE_MAX_BYTES, OUTPUT_TAIL_BYTES
 
 log = logging.getLogger("uet.execution")
@@ -54,12 +55,16 @@ class OutputStream:
     share one ``tail``, in the order their chunks were read). Such a stream writes its log
     in whole lines (``whole_lines``): a line one stream has not ended yet (a prompt) is held,
     up to ``OUTPUT_LINE_MAX_BYTES``, so the other stream's output never lands inside it; at
-    the end a held line is written with a newline of its own."""
+    the end a held line is written with a newline of its own. With a ``mask`` (the secrets
+    uet knows), the log is written in whole lines too, and the log, the lines and the tail
+    have every secret replaced (a secret inside a line longer than ``OUTPUT_LINE_MAX_BYTES``
+    may be cut in two and escape)."""
 
     __slots__ = (
         "_held",
         "_log_fd",
         "_log_path",
+        "_mask",
         "_partial",
         "_tail",
         "log_error",
@@ -69,11 +74,17 @@ class OutputStream:
     )
 
     def __init__(
-        self, log_path: Path | None, tail: bytearray | None = None, *, whole_lines: bool = False
+        self,
+        log_path: Path | None,
+        tail: bytearray | None = None,
+        *,
+        whole_lines: bool = False,
+        mask: Masker | None = None,
     ) -> None:
         self._log_path = log_path  # opened on the first output
         self._log_fd: int | None = None
-        self.whole_lines = whole_lines
+        self._mask = mask
+        self.whole_lines = whole_lines or mask is not None
         self._held = b""  # the log's unfinished line, in whole-lines mode
         self._partial = b""
         self._tail = bytearray() if tail is None else tail  # shared by a job's two streams
@@ -115,6 +126,8 @@ class OutputStream:
         self._add(lines, len(region))
 
     def _add(self, lines: list[str], size: int) -> None:
+        if self._mask is not None:
+            lines = [self._mask(line) for line in lines]
         self.pending.extend(lines)
         self.pending_bytes += size
 
@@ -127,12 +140,12 @@ class OutputStream:
         if end == 0:  # a line too long to hold: written as it is
             end = len(data)
         self._held = data[end:]
-        self._write_log(data[:end])
+        self._write_log(data[:end] if self._mask is None else self._mask.bytes(data[:end]))
 
     def _flush_held(self) -> None:
         if self._held:
             held, self._held = self._held, b""
-            self._write_log(held + b"\n")
+            self._write_log((held if self._mask is None else self._mask.bytes(held)) + b"\n")
 
     def finish(self) -> None:
         """The pipe is closed: a last line without a newline is still a line."""
@@ -154,7 +167,7 @@ class OutputStream:
             while start < 3 and start < len(tail) and (tail[start] & 0xC0) == 0x80:
                 start += 1
             tail = tail[start:]
-        return _decode(tail)
+        return _decode(tail) if self._mask is None else self._mask(_decode(tail))
 
     def _write_log(self, chunk: bytes) -> None:
         if self._log_fd is None:

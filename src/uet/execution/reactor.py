@@ -47,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from uet.clock import Clock
+from uet.contain.env import Masker
 from uet.execution import process
 from uet.execution.api import (
     OUTPUT_BATCH_MAX_BYTES,
@@ -294,12 +295,15 @@ class Reactor:
         except process.SpawnError as exc:
             self._refuse(job, str(exc))
             return
-        stream = OutputStream(job.log_path, whole_lines=child.err_fd >= 0)
+        mask = Masker(job.mask) if job.mask else None
+        stream = OutputStream(job.log_path, whole_lines=child.err_fd >= 0, mask=mask)
         run = Run(job, child, child.pidfd, child.pipe_fd, stream, self._clock.now())
         run.pipe_open = child.pipe_fd >= 0
         if child.err_fd >= 0:
             run.err_fd, run.err_open = child.err_fd, True
-            run.err_stream = OutputStream(job.log_path, tail=stream._tail, whole_lines=True)
+            run.err_stream = OutputStream(
+                job.log_path, tail=stream._tail, whole_lines=True, mask=mask
+            )
         self._runs[job.attempt_id] = run
         self._fds[run.pidfd] = run
         for fd in (run.pipe_fd, run.err_fd):

@@ -81,6 +81,7 @@ def job_to_wire(job: Job) -> dict[str, Any]:
         "log_path": None if job.log_path is None else os.fsdecode(job.log_path),
         "keep_background": job.keep_background,
         "stdio": job.stdio.value,
+        "mask": list(job.mask),
     }
 
 
@@ -98,6 +99,7 @@ def job_from_wire(data: dict[str, Any]) -> Job:
         log_path=None if log_path is None else Path(log_path),
         keep_background=bool(data.get("keep_background", False)),
         stdio=Stdio(data.get("stdio", Stdio.NULL.value)),
+        mask=tuple(data.get("mask") or ()),
     )
 
 

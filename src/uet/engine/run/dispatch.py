@@ -4,11 +4,12 @@ through one launcher per kind of task — a command, or a tool task run by the a
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from uet import defaults
+from uet.contain.env import SECRET_NAME
 from uet.contain.paths import make_dirs
 from uet.engine.run.book import AttemptBook
 from uet.engine.run.settle import Settler
@@ -40,6 +41,7 @@ class Launcher(Protocol):
         env: dict[str, str],
         log_path: Path,
         tool: str,
+        mask: Sequence[str] = (),
     ) -> Job: ...
 
 
@@ -64,6 +66,7 @@ class CommandLauncher:
         env: dict[str, str],
         log_path: Path,
         tool: str,
+        mask: Sequence[str] = (),
     ) -> Job:
         return Job(
             attempt_id=attempt_id,
@@ -75,6 +78,7 @@ class CommandLauncher:
             timeout=task.timeout,
             kill_grace=defaults.KILL_GRACE_S,
             log_path=log_path,
+            mask=mask,
             keep_background=task.spec.keep_background,
             stdio=Stdio.TERMINAL if task.interactive else self.stdio,
         )
@@ -111,6 +115,7 @@ class ToolLauncher:
         env: dict[str, str],
         log_path: Path,
         tool: str,
+        mask: Sequence[str] = (),
     ) -> Job:
         assert self.tool_tasks is not None  # noqa: S101 - no tool was chosen without it
         return Job(
@@ -122,6 +127,7 @@ class ToolLauncher:
             timeout=self.tool_tasks.timeout(task, tool),
             kill_grace=defaults.KILL_GRACE_S,
             log_path=log_path,
+            mask=mask,
         )
 
 
@@ -138,6 +144,7 @@ class Dispatcher:
         base_env: Mapping[str, str],
         commands: Launcher,
         tools: Launcher,
+        secrets: Sequence[str] = (),
     ) -> None:
         self.book = book
         self.scheduler = scheduler
@@ -146,6 +153,7 @@ class Dispatcher:
         self.base_env = dict(base_env)
         self.commands = commands
         self.tools = tools
+        self.secrets = tuple(secrets)
 
     def dispatch(self, tx: Transaction, tick: Tick, now: float) -> list[Job]:
         ready = self.scheduler.take()
@@ -200,6 +208,7 @@ class Dispatcher:
                     env=env,
                     log_path=log_path,
                     tool=tool,
+                    mask=self._mask(task),
                 )
             )
         return jobs
@@ -225,6 +234,12 @@ class Dispatcher:
             "UET_TASK_ID": task.key,
             "UET_ATTEMPT": str(number),
         }
+
+    def _mask(self, task: PlannedTask) -> Sequence[str]:
+        """The secrets masked in the task's output: the run's, and its own ``env:`` values
+        named like a secret."""
+        own = [value for name, value in task.env.items() if SECRET_NAME.search(name)]
+        return (*self.secrets, *own) if own else self.secrets
 
     def _log_path(self, task: PlannedTask, number: int) -> Path:
         log_path = self.logs / f"{task.key}.log"  # = model.log_path(...), folder made once

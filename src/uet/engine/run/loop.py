@@ -43,6 +43,7 @@ class RunContext:
     home: Path
     progress: Progress = field(default_factory=NullProgress)
     base_env: Mapping[str, str] = field(default_factory=dict)
+    secrets: Sequence[str] = ()  # masked in every task's output (contain.env.known_secrets)
     interrupted: threading.Event = field(default_factory=threading.Event)
     tool_tasks: ToolTasks | None = None
     lock_timeout: float | None = None  # seconds a tick waits for the database's write lock
@@ -106,6 +107,7 @@ class RunLoop:
             base_env=context.base_env,
             commands=CommandLauncher(context.root, self.options.stdio),
             tools=ToolLauncher(self.tool_tasks, self.settler, context.root),
+            secrets=context.secrets,
         )
         self._heartbeat = Heartbeat()
         self.executor = context.executor_factory(self.pacing.on_output, self.clock)
