@@ -116,8 +116,10 @@ def compile_glob(pattern: str) -> Callable[[str], bool]:
     text = pattern.strip().removeprefix("./")
     if not text or text.startswith("/") or ".." in text.split("/"):
         raise ValueError(f"{pattern!r} is not a path glob inside the project")
-    if "/" not in text.rstrip("/"):
-        name = text.rstrip("/")
+    name = text.rstrip("/")
+    if "/" not in name and text.endswith("/"):  # a folder of that name at any depth
+        return lambda path: any(fnmatchcase(part, name) for part in path.split("/")[:-1])
+    if "/" not in name:
         return lambda path: fnmatchcase(path.rsplit("/", 1)[-1], name)
     if text.endswith("/"):
         text += "**"

@@ -10,7 +10,7 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
@@ -41,8 +41,8 @@ class _CommandEntry(_BuiltinEntry):
     argv: list[str] = pydantic.Field(min_length=1)
     pattern: str | None = None
     regex: str | None = None
-    severity: Severity = Severity.ERROR
-    category: Category = Category.LINT
+    severity: Literal["info", "warning", "error", "critical"] = "error"
+    category: Literal["syntax", "type", "lint", "style", "format", "security", "test"] = "lint"
     rule: str | None = None
     ok_exit: list[int] = pydantic.Field(default_factory=lambda: [0])
     per_file: bool = False
@@ -128,8 +128,8 @@ def _command(
         tool=entry.tool or entry.argv[0],
         argv=tuple(entry.argv),
         regex=regex,
-        severity=entry.severity,
-        category=entry.category,
+        severity=Severity(entry.severity),
+        category=Category(entry.category),
         rule=entry.rule,
         ok_exit=frozenset(entry.ok_exit),
         per_file=entry.per_file,

@@ -7,8 +7,8 @@ tool     severity                                    category
 ruff     syntax errors, F63/F7/F82, E9: error;       invalid-syntax/E9: syntax; I, W: format;
          the rest: warning                           E, UP, N, D: style; S: security; else lint
 mypy     error: error; note: info                    code ``syntax``: syntax; else type
-bandit   HIGH + HIGH confidence: critical;           security
-         HIGH: error; MEDIUM: warning; LOW: info
+bandit   HIGH + HIGH confidence: critical;           security (``[tool.bandit]`` in
+         HIGH: error; MEDIUM: warning; LOW: info     pyproject.toml is passed with ``-c``)
 =======  ==========================================  =====================================
 
 ruff's fix is kept with its applicability (safe, unsafe, display) and its edits.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from uet.recovery.checkers.base import Checker, CheckerFailed, Invocation, relative
@@ -115,9 +116,10 @@ class MypyChecker(Checker):
                 "--no-color-output", "--", *inv.files]  # fmt: skip
 
     def parse(self, output: str, inv: Invocation) -> list[Finding]:
-        findings = []
+        findings, other = [], []
         for number, line in enumerate(output.splitlines(), 1):
-            if not line.strip():
+            if not line.startswith("{"):  # mypy's own complaints (a file it cannot read)
+                other += [line] if line.strip() else []
                 continue
             try:
                 item = json.loads(line)
@@ -127,7 +129,8 @@ class MypyChecker(Checker):
                 ) from None
             findings.append(self._finding(item, inv))
         if not findings and inv.exit_code not in (0, None):
-            raise CheckerFailed(f"mypy exited {inv.exit_code}: {_tail(inv.stderr or output)}")
+            detail = " / ".join(other) or inv.stderr
+            raise CheckerFailed(f"mypy exited {inv.exit_code}: {_tail(detail)}")
         return findings
 
     def _finding(self, item: Mapping[str, Any], inv: Invocation) -> Finding:
@@ -172,7 +175,10 @@ class BanditChecker(Checker):
     config_files: tuple[str, ...] = ("pyproject.toml", ".bandit", "bandit.yaml")
 
     def command(self, program: Sequence[str], inv: Invocation) -> list[str]:
-        return [*program, "-f", "json", "-q", "--", *inv.files]
+        config = []
+        if _has_table(inv.root / "pyproject.toml", "[tool.bandit]"):
+            config = ["-c", "pyproject.toml"]  # bandit reads it only when told to
+        return [*program, "-f", "json", "-q", *config, "--", *inv.files]
 
     def parse(self, output: str, inv: Invocation) -> list[Finding]:
         data = _json(output, self.name, inv)
@@ -212,6 +218,13 @@ class BanditChecker(Checker):
             extra={"severity": level, "confidence": confidence, "cwe": cwe,
                    "test_name": item.get("test_name")},
         )  # fmt: skip
+
+
+def _has_table(path: Path, header: str) -> bool:
+    try:
+        return any(line.strip() == header for line in path.read_text("utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _json(output: str, name: str, inv: Invocation) -> Any:
