@@ -446,7 +446,8 @@ def _read(
     status = _status(item.status)
     files, checked = len(item.hashes), len(item.targets)
     if status is None or status.get("error") or status.get("exit") not in checker.ok_exit:
-        why = (status or {}).get("error") or _failure(status) or reason or "it did not finish"
+        why = (status or {}).get("error") or _failure(status, item.out) or reason or (
+            "it did not finish")  # fmt: skip
         return CheckerReport(checker.name, CheckerStatus.FAILED, files, checked, 0, why,
                              took), list(item.cached)  # fmt: skip
     inv = Invocation(root, item.targets, settings.home / "cache", item.out,
@@ -475,10 +476,17 @@ def _status(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _failure(status: Mapping[str, Any] | None) -> str | None:
+def _failure(status: Mapping[str, Any] | None, out: Path) -> str | None:
+    """The tool's exit code and the last lines of its stderr (or of its merged output)."""
     if status is None:
         return None
-    tail = str(status.get("stderr") or "").strip().splitlines()[-3:]
+    text = str(status.get("stderr") or "")
+    if not text.strip():
+        try:
+            text = out.read_text(encoding="utf-8", errors="replace")[-2000:]
+        except OSError:
+            text = ""
+    tail = text.strip().splitlines()[-3:]
     detail = f": {' / '.join(tail)}" if tail else ""
     return f"the tool exited {status.get('exit')}{detail}"
 
