@@ -109,8 +109,8 @@ def _print(result: ScanResult) -> None:
         where = finding.path or "."
         if finding.line is not None:
             where += f":{finding.line}" + (f":{finding.column}" if finding.column else "")
-        click.echo(f"{where}: {finding.severity.value} {finding.tool}/{finding.rule} "
-                   f"{finding.message}")  # fmt: skip
+        message = finding.message.splitlines()[0] if finding.message else ""
+        click.echo(f"{where}: {finding.severity.value} {finding.tool}/{finding.rule} {message}")
     for report in result.reports:
         if report.reason:
             click.echo(f"uet scan: {report.name} {report.status.value}: {report.reason}", err=True)
