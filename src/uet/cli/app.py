@@ -222,7 +222,7 @@ SHORT_HELP = {
     "route": "Show the routing decision for a task, without running or recording anything.",
     "run": "Run workstream files as one DAG, with live progress; prints the run id.",
     "runs": "List recent runs, newest first.",
-    "scan": "Run the checkers (ruff, mypy, bandit, pytest, your own) over the project.",
+    "scan": "Run the checkers (ruff, mypy, bandit, pytest, the project's own) over PATHs.",
     "scripts": "The script registry: named commands with typed params, run as recorded runs.",
     "status": "Show a run and its tasks (the most recent run without RUN_ID).",
     "tools": "Tool profiles: how uet runs aider, Claude Code, Codex CLI, Gemini CLI or any "
