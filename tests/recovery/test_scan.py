@@ -39,8 +39,14 @@ def test_a_scan_is_a_recorded_run_of_one_task_per_checker(
     assert (finding["rule"], finding["path"], finding["line"]) == ("F401", "a.py", 1)
     status = run_uet(capsys, "status", data["run_id"], "--json")
     assert status.code == 0
-    tasks = {t["key"] if "key" in t else t["id"]: t for t in status.json()["tasks"]}
-    assert set(tasks) == {"scan/bandit", "scan/ruff"}
+    run = status.json()
+    assert (run["name"], run["status"]) == ("uet scan", "succeeded")
+    assert {t["id"]: t["status"] for t in run["tasks"]} == {
+        "scan/bandit": "succeeded",
+        "scan/ruff": "succeeded",
+    }
+    logs = run_uet(capsys, "logs", data["run_id"], "scan/ruff")
+    assert logs.code == 0
 
 
 def test_the_second_scan_comes_from_the_cache_and_a_change_reruns_that_file(
