@@ -4,6 +4,11 @@ missing and failing tools, the command checker, --diff, --fail-on, baselines, SA
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -231,3 +236,26 @@ def test_sarif_of_a_failed_checker_says_so_and_still_validates(
     invocation = sarif["runs"][0]["invocations"][0]
     assert invocation["executionSuccessful"] is False
     assert "exited 1" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+
+
+def test_an_interrupted_scan_exits_130_and_stops_its_checkers(tmp_path: Path) -> None:
+    """SIGINT while a checker runs: the scan stops (its checker with it) and exits 130,
+    saying which checker did not finish."""
+    toml = '[checkers.slow]\nargv = ["sleep", "120"]\nfiles = ["*.py"]\n'
+    root = make_project(tmp_path / "p", {"b.py": CLEAN}, toml=toml)
+    env = {**os.environ, "CI": "true"}
+    argv = [sys.executable, "-m", "uet", "scan", "--checker", "slow"]
+    proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)  # fmt: skip
+    scans = root / ".uet" / "scans"
+    deadline = time.monotonic() + 60
+    while not (scans.is_dir() and any(p.is_dir() for p in scans.iterdir())):
+        assert time.monotonic() < deadline, "the scan's run never started"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.5)  # the checker's task is dispatched
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "uet scan: interrupted" in err
+    assert "slow failed: interrupted" in err

@@ -388,9 +388,13 @@ def _run(
     run_options = dataclasses.replace(run_options, name="uet scan")
     result = start_run(plan, settings=settings, store=store, options=run_options,
                        interrupted=interrupted)  # fmt: skip
+    stopped = result.status is RunStatus.INTERRUPTED
     durations = _durations(store, run_id)
+    if stopped:  # what did not finish says so (not "its task did not run")
+        durations = {item.checker.name: durations.get(item.checker.name) or (
+            None, "interrupted before it finished") for item in pending}  # fmt: skip
     ran = {item.checker.name: _read(item, root, settings, durations) for item in pending}
-    return run_id, result.status is RunStatus.INTERRUPTED, ran
+    return run_id, stopped, ran
 
 
 def _plan(root: Path, settings: Settings, pending: list[_Pending], folder: Path) -> Any:
