@@ -259,3 +259,23 @@ def test_an_interrupted_scan_exits_130_and_stops_its_checkers(tmp_path: Path) ->
     assert proc.returncode == 130, err
     assert "uet scan: interrupted" in err
     assert "slow failed: interrupted" in err
+
+
+def test_changing_a_command_checker_s_entry_invalidates_its_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new pattern in uet.toml is a new cache key: the checker runs again."""
+    toml = ('[checkers.todo]\nargv = ["grep", "-n", "-H", "TODO"]\nfiles = ["*.py"]\n'
+            'pattern = "%f:%l:%m"\nok_exit = [0, 1]\n')  # fmt: skip
+    root = make_project(tmp_path / "p", {"a.py": "# TODO one\n"}, toml=toml)
+    monkeypatch.chdir(root)
+    first = run_uet(capsys, "scan", "--checker", "todo", "--json").json()
+    assert _by_name(first)["todo"]["status"] == "ran"
+    assert (
+        _by_name(run_uet(capsys, "scan", "--checker", "todo", "--json").json())["todo"]["status"]
+        == "cached"
+    )
+    (root / "uet.toml").write_text(toml.replace("%f:%l:%m", "%f:%l:# %m"))
+    again = run_uet(capsys, "scan", "--checker", "todo", "--json").json()
+    assert _by_name(again)["todo"]["status"] == "ran"
+    assert [f["message"] for f in again["findings"]] == ["TODO one"]
