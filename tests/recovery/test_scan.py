@@ -159,6 +159,7 @@ def test_diff_keeps_only_findings_on_changed_lines(
         (("scan", "/"), "outside the project"),
         (("scan", "--checker", "nope"), "--checker 'nope': no such enabled checker"),
         (("scan", "--fail-on", "loud"), "Invalid value for '--fail-on'"),
+        (("scan", "--json", "--output", "-"), "both print on stdout"),
     ],
 )
 def test_bad_input_is_exit_2_with_what_is_wrong(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from uet.cli.app import Context, json_option, pass_context
+from uet.errors import UsageError
 
 if TYPE_CHECKING:
     from uet.recovery.scan import ScanResult
@@ -68,6 +69,8 @@ def scan(
     from uet.recovery.scan import ScanOptions  # noqa: PLC0415
     from uet.recovery.scan import scan as run_scan  # noqa: PLC0415
 
+    if as_json and output == "-":
+        raise UsageError("--json and --output - both print on stdout: give --output a file")
     options = ScanOptions(paths=paths or (".",), checkers=checkers, diff_base=diff_base,
                           use_cache=not no_cache, baseline=baseline)  # fmt: skip
     interrupted = threading.Event()
