@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from uet.recovery.findings import (
     with_fingerprints,
     write_jsonl,
 )
-from uet.recovery.sarif import MAX_RESULTS_PER_RUN, TooManyRuns, to_sarif
+from uet.recovery.sarif import MAX_RESULTS_PER_RUN, TooManyRuns, size_problem, to_sarif
 from uet.recovery.scan import CheckerReport, CheckerStatus, ScanResult
 
 _LINE = st.text(alphabet="abcdefxyz_=()+ 0123456789", min_size=1, max_size=30).filter(
@@ -165,3 +166,13 @@ def test_sarif_refuses_more_runs_than_one_file_may_hold() -> None:
     with pytest.raises(TooManyRuns, match="more than the 20"):
         to_sarif(_result([], tools))
     assert len(to_sarif(_result([], tools[:20]))["runs"]) == 20
+
+
+def test_a_sarif_file_too_big_for_an_upload_is_named() -> None:
+    """The gzipped size is compared with the limit (10 MiB for GitHub)."""
+    assert size_problem("x" * 1000) is None
+    noise = random.Random(7)
+    text = "".join(noise.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(50_000))
+    problem = size_problem(text, 1024)
+    assert problem is not None
+    assert "gzipped: more than" in problem
