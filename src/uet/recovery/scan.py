@@ -195,7 +195,8 @@ def scan(
     root = settings.root.resolve()
     checkers = _selected(load_checkers(settings), options.checkers)
     changed = None if options.diff_base is None else changed_lines(root, options.diff_base)
-    files = discover(root, _relative_paths(root, options))
+    scope = _relative_paths(root, options)
+    files = discover(root, scope)
     if changed is not None:
         files = [f for f in files if f in changed]
     reports: dict[str, CheckerReport] = {}
@@ -230,7 +231,7 @@ def scan(
         findings = [f for f in findings if on_changed_line(f, changed)]
     findings.sort(key=Finding.sort_key)
     ordered = tuple(reports[name] for name in sorted(reports))
-    states, absent = _compare(settings, options, findings, ordered)
+    states, absent = _compare(settings, options, scope, findings, ordered)
     return ScanResult(root, run_id, tuple(findings), ordered, states, tuple(absent),
                       was_interrupted, time.monotonic() - started)  # fmt: skip
 
@@ -498,13 +499,14 @@ def _failure(status: Mapping[str, Any] | None, out: Path) -> str | None:
 def _compare(
     settings: Settings,
     options: ScanOptions,
+    scope: Sequence[str],
     findings: Sequence[Finding],
     reports: Sequence[CheckerReport],
 ) -> tuple[dict[str, BaselineState], list[Finding]]:
     """Baseline states against ``options.baseline`` or the last scan of this scope; the
     scan becomes the scope's next baseline when every checker it asked for could say."""
     given = options.baseline
-    path = given or _baseline_path(settings, options)
+    path = given or _baseline_path(settings, options, scope)
     before: list[Finding] = []
     if given is not None or path.is_file():
         try:
@@ -524,7 +526,8 @@ def _compare(
     return states, absent
 
 
-def _baseline_path(settings: Settings, options: ScanOptions) -> Path:
-    scope = json.dumps([sorted(options.paths), sorted(options.checkers), options.diff_base])
-    digest = hashlib.sha256(scope.encode("utf-8")).hexdigest()[:16]
+def _baseline_path(settings: Settings, options: ScanOptions, scope: Sequence[str]) -> Path:
+    """The baseline of a scope: the same paths (from the root) and checkers, the same --diff."""
+    key = json.dumps([sorted(set(scope)), sorted(options.checkers), options.diff_base])
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
     return settings.home / SCANS_FOLDER / f"baseline-{digest}.jsonl"
