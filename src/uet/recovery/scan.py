@@ -391,9 +391,11 @@ def _run(
                        interrupted=interrupted)  # fmt: skip
     stopped = result.status is RunStatus.INTERRUPTED
     durations = _durations(store, run_id)
-    if stopped:  # what did not finish says so (not "its task did not run")
-        durations = {item.checker.name: durations.get(item.checker.name) or (
-            None, "interrupted before it finished") for item in pending}  # fmt: skip
+    if stopped:  # what did not finish says so, whatever state its attempt was left in
+        for item in pending:
+            if not item.status.is_file():
+                took = durations.get(item.checker.name, (None, None))[0]
+                durations[item.checker.name] = (took, "interrupted before it finished")
     ran = {item.checker.name: _read(item, root, settings, durations) for item in pending}
     return run_id, stopped, ran
 
