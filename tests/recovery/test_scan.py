@@ -280,3 +280,21 @@ def test_changing_a_command_checker_s_entry_invalidates_its_cache(
     again = run_uet(capsys, "scan", "--checker", "todo", "--json").json()
     assert _by_name(again)["todo"]["status"] == "ran"
     assert [f["message"] for f in again["findings"]] == ["TODO one"]
+
+
+def test_a_given_baseline_is_compared_and_a_malformed_one_is_exit_2(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--baseline FILE: its findings are unchanged or absent; a line that is not JSON is
+    named (exit 2)."""
+    run_uet(capsys, "scan", "--checker", "ruff", "--output", "old.jsonl")
+    (project / "a.py").write_text(CLEAN)
+    (project / "b.py").write_text("import sys\n" + CLEAN)
+    result = run_uet(capsys, "scan", "--checker", "ruff", "--baseline", "old.jsonl", "--json")
+    data = result.json()
+    assert [(f["path"], f["baseline_state"]) for f in data["findings"]] == [("b.py", "new")]
+    assert [f["path"] for f in data["absent"]] == ["a.py"]
+    (project / "bad.jsonl").write_text("{not json\n")
+    bad = run_uet(capsys, "scan", "--checker", "ruff", "--baseline", "bad.jsonl")
+    assert bad.code == 2
+    assert "bad.jsonl:1: not JSON" in bad.err

@@ -51,7 +51,6 @@ from uet.recovery.findings import (
     Finding,
     Severity,
     at_or_above,
-    read_jsonl,
     with_fingerprints,
     write_jsonl,
 )
@@ -509,23 +508,45 @@ def _compare(
     scan becomes the scope's next baseline when every checker it asked for could say."""
     given = options.baseline
     path = given or _baseline_path(settings, options, scope)
-    before: list[Finding] = []
+    before: list[dict[str, Any]] = []  # records: a Finding is made only for what is absent
     if given is not None or path.is_file():
         try:
-            before = list(read_jsonl(path))
+            before = _records(path)
         except (OSError, ValueError) as exc:
             if given is not None:
                 raise UsageError(f"--baseline {given}: {exc}") from None
     complete = {r.name for r in reports if r.status in (CheckerStatus.RAN, CheckerStatus.CACHED,
                                                         CheckerStatus.NO_FILES)}  # fmt: skip
     now = {f.fingerprint for f in findings}
-    earlier = {f.fingerprint for f in before}
+    earlier = {record.get("fingerprint") for record in before}
     states = {fp: BaselineState.UNCHANGED if fp in earlier else BaselineState.NEW for fp in now}
-    absent = [f for f in before if f.fingerprint not in now and f.tool in complete]
+    try:
+        absent = [Finding.from_dict(r) for r in before
+                  if r.get("fingerprint") not in now and r.get("tool") in complete]  # fmt: skip
+    except (KeyError, ValueError, TypeError) as exc:
+        if given is not None:
+            raise UsageError(f"--baseline {given}: not a finding record ({exc})") from None
+        absent = []
     if given is None and len(complete) == len(reports):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_jsonl(path, (f.to_dict() for f in findings))
     return states, absent
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file; ValueError naming the line that is not one."""
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    raise ValueError(f"{path}:{number}: not JSON") from None
+                if not isinstance(record, dict):
+                    raise ValueError(f"{path}:{number}: not a finding record")
+                records.append(record)
+    return records
 
 
 def _baseline_path(settings: Settings, options: ScanOptions, scope: Sequence[str]) -> Path:
