@@ -60,7 +60,6 @@ def _project(folder: Path, copies: int) -> Path:
                 body = text.replace("from pkg.", f"from pkg{n}.")
             (root / target).parent.mkdir(parents=True, exist_ok=True)
             (root / target).write_text(body, encoding="utf-8")
-    (root / "uet.toml").write_text("", encoding="utf-8")
     identity = ["-c", "user.name=uet bench", "-c", "user.email=bench@uet.invalid"]
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "seeded"]):
         subprocess.run(["git", *identity, *args], cwd=root, check=True, capture_output=True)
