@@ -242,7 +242,8 @@ def test_sarif_of_a_failed_checker_says_so_and_still_validates(
 def test_an_interrupted_scan_exits_130_and_stops_its_checkers(tmp_path: Path) -> None:
     """SIGINT while a checker runs: the scan stops (its checker with it) and exits 130,
     saying which checker did not finish."""
-    toml = '[checkers.slow]\nargv = ["sleep", "120"]\nfiles = ["*.py"]\n'
+    # the files are appended: sh takes them as $1…, which the script ignores
+    toml = '[checkers.slow]\nargv = ["sh", "-c", "sleep 120", "sh"]\nfiles = ["*.py"]\n'
     root = make_project(tmp_path / "p", {"b.py": CLEAN}, toml=toml)
     env = {**os.environ, "CI": "true"}
     argv = [sys.executable, "-m", "uet", "scan", "--checker", "slow"]
