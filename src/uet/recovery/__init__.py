@@ -1,0 +1,1 @@
+"""Recovery: checkers and findings, patches and their ledger, validation, confidence, policy."""
