@@ -64,6 +64,9 @@ CHECK_WORKERS = 3
 
 OUTPUT_TAIL_CHARS = 2000
 
+RUNS_CODE = frozenset({"tests", "coverage"})
+"""Kinds of check that run the project's code: one at a time in a clone."""
+
 
 class FindingsCheck(Protocol):
     """The scan side's part: are the patch's findings gone, and no new ones? (signals)"""
@@ -331,17 +334,30 @@ def run_checks(
     home: Path,
     env: Mapping[str, str] | None = None,
 ) -> tuple[Signal, ...]:
-    """Run every check of ``policy`` in ``checkout``; one signal each, in the policy's order."""
+    """Run every check of ``policy`` in ``checkout``; one signal each, in the policy's order.
+
+    The checks that run the project's code (kinds in :data:`RUNS_CODE`: they share the
+    working tree's files, caches and counters) run one after another; the file checks
+    (lint, types, security) run beside them."""
     environment = check_env(home, env)
     present = [p for p in patch.scope.files if (checkout / p).is_file()]
     logs = make_dirs(Path(home), Path(home) / "logs" / "patches")
-    workers = max(1, min(CHECK_WORKERS, len(policy.checks)))
 
     def one(spec: CheckSpec) -> Signal:
         return run_check(spec, checkout, present, environment, logs / f"{spec.name}.log")
 
+    def in_turn(specs: Sequence[CheckSpec]) -> list[Signal]:
+        return [one(spec) for spec in specs]
+
+    code = [spec for spec in policy.checks if spec.kind in RUNS_CODE]
+    files = [spec for spec in policy.checks if spec.kind not in RUNS_CODE]
+    workers = max(1, min(CHECK_WORKERS, len(files) + 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uet-check") as pool:
-        return tuple(pool.map(one, policy.checks))
+        sequential = pool.submit(in_turn, code)
+        beside = list(pool.map(one, files))
+        found = {id(spec): signal for spec, signal in zip(code, sequential.result(), strict=True)}
+    found.update({id(spec): signal for spec, signal in zip(files, beside, strict=True)})
+    return tuple(found[id(spec)] for spec in policy.checks)
 
 
 def run_check(
