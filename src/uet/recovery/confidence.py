@@ -126,7 +126,8 @@ def score(
     if total <= 0:
         return 0.0, {}
     normalised = {kind: weight / total for kind, weight in measured.items()}
-    return sum(normalised[k] * values[k] for k in normalised), normalised
+    total_score = sum(normalised[k] * values[k] for k in normalised)
+    return round(total_score, 9), normalised  # 0.8 stays 0.8 against a threshold of 0.8
 
 
 def route(signals: Sequence[Signal], policy: PatchPolicy, files: Sequence[str]) -> Route:

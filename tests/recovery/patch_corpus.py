@@ -1,7 +1,7 @@
 """The patch corpus: a small real Python project and patches made against it, each bad in one
 named way (or good), with the state, queue and rule or signal it must end in.
 
-``python -m tests.recovery.corpus OUT`` writes the repository and every patch (``NAME.diff``,
+``python -m tests.recovery.patch_corpus OUT`` writes the repository and every patch (``NAME.diff``,
 with ``cases.json`` holding the expectations) so that the corpus can be kept as a fixture.
 
 Each case is made as a person or a fixer would make it: the project is cloned, the files are
@@ -455,7 +455,7 @@ def bad_cases() -> list[Case]:  # noqa: PLR0912 - one block per kind of bad patc
             edit(
                 OPS_PY,
                 "    return a * b",
-                '    subprocess.call(str(a), shell=True)\n    return a * b',
+                "    subprocess.call(str(a), shell=True)\n    return a * b",
             ),
         ),
         both(
