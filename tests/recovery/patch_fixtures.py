@@ -53,8 +53,8 @@ def check_env() -> dict[str, str]:
     return dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
 
 
-@pytest.fixture
-def bench(tmp_path: Path) -> Iterator[Bench]:
+@pytest.fixture(name="bench")
+def bench_fixture(tmp_path: Path) -> Iterator[Bench]:
     repo = make_repo(tmp_path / "repo")
     store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
     policy = replace(parse_policy(policy_section()), protected_paths=defaults.PROTECTED_PATHS)

@@ -427,7 +427,12 @@ def _status(spec: CheckSpec, outcomes: Sequence[Outcome]) -> SignalStatus:
     if last.state is AttemptState.TIMED_OUT:
         return SignalStatus.TIMED_OUT
     if last.state is AttemptState.ERROR:
-        return SignalStatus.MISSING if "not found" in (last.error or "") else SignalStatus.ERROR
+        missing = ("not found", "does not exist")
+        return (
+            SignalStatus.MISSING
+            if any(m in (last.error or "") for m in missing)
+            else SignalStatus.ERROR
+        )
     module = spec.command[2] if len(spec.command) > 2 and spec.command[1] == "-m" else None
     if module and f"No module named {module}" in last.output_tail and last.exit_code == 1:
         return SignalStatus.MISSING
