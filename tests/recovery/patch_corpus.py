@@ -646,12 +646,19 @@ def good_cases() -> list[Case]:
 
 
 def write_corpus(out: Path) -> None:
-    """The repository and every case's patch, for keeping the corpus as a fixture."""
-    repo = make_repo(out / "repo")
-    listed = []
-    for case in [*bad_cases(), *good_cases()]:
-        (out / f"{case.name}.diff").write_text(diff_of(repo, case.mutate), encoding="utf-8")
-        listed.append({k: v for k, v in case.__dict__.items() if k not in ("mutate", "moves_main")})
+    """Every case's patch and the expectations, for keeping the corpus as a fixture (the
+    project itself is :data:`FILES`, made by :func:`make_repo`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="uet-corpus-"))
+    try:
+        repo = make_repo(scratch / "repo")
+        listed = []
+        for case in [*bad_cases(), *good_cases()]:
+            (out / f"{case.name}.diff").write_text(diff_of(repo, case.mutate), encoding="utf-8")
+            skip = ("mutate", "moves_main")
+            listed.append({k: v for k, v in case.__dict__.items() if k not in skip})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     (out / "cases.json").write_text(json.dumps(listed, indent=2) + "\n", encoding="utf-8")
 
 
