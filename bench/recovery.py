@@ -252,7 +252,8 @@ def main() -> None:
             f"  by hand             p50 {f['by_hand_p50_s']:.2f} s  p95 {f['by_hand_p95_s']:.2f} s"
         )
         print(
-            f"  CPU time p50        uet {f['uet_cpu_p50_s']:.2f} s  by hand {f['by_hand_cpu_p50_s']:.2f} s"
+            f"  CPU time p50        uet {f['uet_cpu_p50_s']:.2f} s"
+            f"  by hand {f['by_hand_cpu_p50_s']:.2f} s"
         )
         print(f"  uet / by hand (p50) {f['ratio_p50']:.2f}x  load average {f['load_average']}")
     finally:
