@@ -225,7 +225,7 @@ def _quarantine(
         Queue.MANUAL.value,
         reason,
         alternatives=[q.value for q in Queue],
-        data={"patch": patch_id, **body},
+        data={"patch": patch_id, **body, "signals": [], "score": None, "threshold": None},
     )
     ledger.move(
         patch_id,
