@@ -39,7 +39,6 @@ from uet.execution.journal import journal_path
 from uet.execution.local import LocalExecutor
 from uet.execution.process import become_subreaper
 from uet.ids import RandomIds, SequentialIds
-from uet.routing import Router
 from uet.spec import load_files, topological_order
 from uet.spec.models import Plan, PlannedTask
 from uet.state.lease import RunLease, take_lease
@@ -537,6 +536,8 @@ _ENDED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED)
 def _tool_tasks(
     tooling: Tooling, store: Store, settings: Settings, run_id: str, clock: Clock, *, fixed: bool
 ) -> ToolTasks:
+    from uet.routing import Router  # noqa: PLC0415 - for a plan with tool tasks only
+
     router = Router(
         tooling.routing,
         store=store,

@@ -28,24 +28,15 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uet import defaults
 from uet.config import Settings
 from uet.contain.rules import Allowances
 from uet.contain.sandbox import Probe, SandboxUnavailableError
 from uet.contain.sandbox import probe as probe_sandbox
-from uet.engine.toolroute import routing_inputs
 from uet.errors import UsageError
 from uet.execution import Outcome
-from uet.routing import (
-    BreakerState,
-    Router,
-    RoutingConfig,
-    Transition,
-    load_routing,
-    unknown_tools,
-)
 from uet.spec._bounds import SandboxMode
 from uet.spec.attempt import (
     CANNOT_START_EXIT,
@@ -56,9 +47,12 @@ from uet.spec.attempt import (
     attempt_file,
 )
 from uet.spec.models import PlannedTask
-from uet.spec.tools import ToolProfile, load_tools
 from uet.state.records import DecisionRecord
 from uet.states import AttemptState
+
+if TYPE_CHECKING:  # routing and the tool profiles load for a plan with tool tasks only
+    from uet.routing import Router, RoutingConfig, Transition
+    from uet.spec.tools import ToolProfile
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +88,8 @@ class Tooling:
 
     def router_inputs(self) -> dict[str, Any]:
         """The keyword arguments of :class:`Router` that come from the tools."""
+        from uet.routing import unknown_tools  # noqa: PLC0415 - see the imports
+
         limits = {n: t.max_parallel for n, t in self.tools.items() if t.max_parallel}
         unusable = dict.fromkeys(unknown_tools(self.routing, self.tools), "no tool profile")
         return {
@@ -256,6 +252,8 @@ class ToolTasks:
         open breaker lets a probe through (0 when it is not open)."""
         if task.spec.tool in (None, "auto"):
             return 0.0
+        from uet.routing import BreakerState  # noqa: PLC0415 - see the imports
+
         breaker = self.router.state.breakers.get(task.spec.tool or "")
         if breaker is None or breaker.state is not BreakerState.OPEN or breaker.retry_at is None:
             return 0.0
@@ -274,6 +272,10 @@ def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | 
     tool_tasks = [task for task in tasks if task.spec.tool is not None]
     if not tool_tasks:
         return None
+    from uet.engine.toolroute import routing_inputs  # noqa: PLC0415 - see the imports
+    from uet.routing import load_routing  # noqa: PLC0415
+    from uet.spec.tools import load_tools  # noqa: PLC0415
+
     tools = load_tools(settings)
     unknown = sorted(
         f"{task.key}: tool {task.spec.tool!r}"
