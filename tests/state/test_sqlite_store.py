@@ -115,7 +115,7 @@ def _write_a_run(store: Store, run_id: str = "run-20261207T000000-abcdef") -> No
             ]
             + [AttemptResult(made[0], AttemptState.LOST, 1005.0)]  # a second result: refused
         )  # fmt: skip
-        assert made[0] not in accepted[1:] and len(accepted) == 40
+        assert accepted == made[:40]
         tx.update_tasks(
             run_id,
             [
@@ -146,9 +146,9 @@ def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
     try:
         dump = {}
         for table in TABLES:
-            rows = conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()  # noqa: S608
+            rows = conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
             if table == "run_leases":  # expires_at is the database's clock at the take
-                rows = [row[:-1] + (round(row[-1] - _now(conn)),) for row in rows]
+                rows = [(*row[:-1], round(row[-1] - _now(conn))) for row in rows]
             dump[table] = rows
         return dump
     finally:
@@ -166,7 +166,7 @@ def test_the_compiled_writes_and_schema_equal_a_fresh_compilation() -> None:
     assert set(_compiled.WRITES) == set(queries.WRITES)
     for name in queries.WRITES:
         assert _compiled.WRITES[name] == queries.compiled_write(name), name
-    assert _compiled.DDL == queries.schema_ddl()
+    assert queries.schema_ddl() == _compiled.DDL
     assert _compiled.COLUMNS == queries.COLUMNS
     assert _compiled.VERSION_TABLE == schema.VERSION_TABLE
 
@@ -228,8 +228,9 @@ def test_both_stores_read_the_same_records_from_one_database(tmp_path: Path) -> 
         ]:
             assert getattr(a, method)(*args, **kw) == getattr(b, method)(*args, **kw), method
         run = a.get_run(run_id)
-    assert run is not None and run.status is RunStatus.SUCCEEDED and run.deterministic is True
-    assert run.summary == {"ok": 4} and run.started_at == 1001.5 and run.pid == 43
+    assert run is not None
+    assert (run.status, run.deterministic, run.summary) == (RunStatus.SUCCEEDED, True, {"ok": 4})
+    assert (run.started_at, run.pid) == (1001.5, 43)
     fast.close()
 
 
@@ -291,7 +292,8 @@ def test_errors_are_the_stores_errors(tmp_path: Path) -> None:
         tx.create_run(record)
     with pytest.raises(StoreError) as refused, store.transaction() as tx:
         tx.create_run(record)
-    assert refused.value.refused and "UNIQUE" in str(refused.value)
+    assert refused.value.refused
+    assert "UNIQUE" in str(refused.value)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -300,9 +302,11 @@ def test_errors_are_the_stores_errors(tmp_path: Path) -> None:
             with pytest.raises(StorageFault, match="lock"), store.transaction() as tx:
                 tx.heartbeat("run-a", 2.0)
             abort.set()
-            with pytest.raises(StorageFault, match="stopped while waiting"):
-                with store.transaction() as tx:
-                    tx.heartbeat("run-a", 2.0)
+            with (
+                pytest.raises(StorageFault, match="stopped while waiting"),
+                store.transaction() as tx,
+            ):
+                tx.heartbeat("run-a", 2.0)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -310,7 +314,8 @@ def test_errors_are_the_stores_errors(tmp_path: Path) -> None:
         tx.heartbeat("run-a", 3.0)
     with store.reader() as tx:
         run = tx.get_run("run-a")
-    assert run is not None and run.heartbeat_at == 3.0
+    assert run is not None
+    assert run.heartbeat_at == 3.0
     path.unlink()
     with pytest.raises(StorageFault, match="gone"), store.transaction() as tx:
         tx.heartbeat("run-a", 4.0)
