@@ -8,7 +8,8 @@ an isolated clone, the prompt file, the tool, the files_scope check, the accepta
 commands, an explicit-path commit and the merge queue (see :mod:`uet.agents.runner`).
 
 The attempt is described to the runner by one typed model both sides import
-(:class:`uet.spec.attempt.ToolAttempt`, versioned, written as JSON). The runner's exit code
+(:class:`uet.spec.attempt.ToolAttempt`, versioned, written as JSON; loaded with the first
+tool task, like routing and the tool profiles). The runner's exit code
 says what happened: 0 done, :data:`RATE_LIMITED_EXIT` the tool was rate-limited or out of
 quota (its breaker opens at once and the task goes to the next tool of its fallback chain
 without spending a retry), :data:`CANNOT_START_EXIT` the tool's program could not start (for
@@ -37,21 +38,19 @@ from uet.contain.sandbox import Probe, SandboxUnavailableError
 from uet.contain.sandbox import probe as probe_sandbox
 from uet.errors import UsageError
 from uet.execution import Outcome
-from uet.spec._bounds import SandboxMode
-from uet.spec.attempt import (
+from uet.spec.exits import (
     CANNOT_START_EXIT,
     FALLBACK_EXITS,
     RATE_LIMITED_EXIT,
     SCOPE_REJECTED_EXIT,
-    ToolAttempt,
-    attempt_file,
 )
-from uet.spec.models import PlannedTask
+from uet.spec.planned import PlannedTask
 from uet.state.records import DecisionRecord
 from uet.states import AttemptState
 
 if TYPE_CHECKING:  # routing and the tool profiles load for a plan with tool tasks only
     from uet.routing import Router, RoutingConfig, Transition
+    from uet.spec._bounds import SandboxMode
     from uet.spec.tools import ToolProfile
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,6 @@ __all__ = [  # what the engine and recovery use; the exit codes live with the co
     "Choice",
     "ToolTasks",
     "Tooling",
-    "attempt_file",
     "load_tooling",
 ]
 
@@ -162,6 +160,8 @@ class ToolTasks:
 
     def job_argv(self, task: PlannedTask, attempt_id: int, number: int, tool: str) -> list[str]:
         """Write the attempt's spec file; the argv that runs it."""
+        from uet.spec.attempt import ToolAttempt, attempt_file  # noqa: PLC0415 - see imports
+
         self.attempts[attempt_id] = (tool, task.spec.tool == "auto")
         profile = self.tooling.tools[tool]
         attempt = ToolAttempt(

@@ -17,7 +17,7 @@ from uet.engine.scheduler import Scheduler
 from uet.engine.tooltasks import CANNOT_START_EXIT, ToolTasks
 from uet.execution.api import Outcome
 from uet.execution.prompts import waited_for_input
-from uet.spec.models import PlannedTask, RetryBackoff
+from uet.spec.planned import PlannedTask, RetryBackoff
 from uet.state.records import DecisionRecord, TaskUpdate
 from uet.states import AttemptState, TaskStatus
 
