@@ -33,9 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from uet import defaults
 from uet.config import Settings
-from uet.contain.rules import Allowances
-from uet.contain.sandbox import Probe, SandboxUnavailableError
-from uet.contain.sandbox import probe as probe_sandbox
 from uet.errors import UsageError
 from uet.execution import Outcome
 from uet.spec.exits import (
@@ -48,7 +45,9 @@ from uet.spec.planned import PlannedTask
 from uet.state.records import DecisionRecord
 from uet.states import AttemptState
 
-if TYPE_CHECKING:  # routing and the tool profiles load for a plan with tool tasks only
+if TYPE_CHECKING:  # routing, the tool profiles and containment load with a tool task only
+    from uet.contain.rules import Allowances
+    from uet.contain.sandbox import Probe
     from uet.routing import Router, RoutingConfig, Transition
     from uet.spec._bounds import SandboxMode
     from uet.spec.tools import ToolProfile
@@ -315,6 +314,8 @@ def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | 
 
 def allowances_of(task: PlannedTask) -> Allowances:
     """What the content rules allow the task's change (its fields of the same names)."""
+    from uet.contain.rules import Allowances  # noqa: PLC0415 - see the imports
+
     spec = task.spec
     return Allowances(
         allow_symlinks=spec.allow_symlinks,
@@ -338,6 +339,9 @@ def _sandbox_probe(
 ) -> Probe | None:
     """Whether the sandbox works here, when a task may use it (None: none may);
     :class:`SandboxUnavailableError` (exit 3) when a task requires it and it cannot start."""
+    from uet.contain.sandbox import SandboxUnavailableError  # noqa: PLC0415 - see the imports
+    from uet.contain.sandbox import probe as probe_sandbox  # noqa: PLC0415
+
     modes: dict[str, SandboxMode] = {}
     for task in tasks:
         named = tools.get(task.spec.tool or "")
