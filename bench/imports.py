@@ -23,6 +23,11 @@ CASES = {
     "import uet.spec (models, loaders, YAML)": "import uet.spec",
     "import uet.state.store (SQLAlchemy, tables)": "import uet.state.store",
     "import uet.engine.api (all of a run)": "import uet.engine.api",
+    "uet exec (uet.cli.exec, uet.engine.oneshot)": "import uet.cli.exec, uet.engine.oneshot",
+    "uet run (its command, the loader, the engine)": (
+        "import uet.cli.running, uet.spec.loader, uet.engine.api"
+    ),
+    "the store without SQLAlchemy (sqlite_store)": "import uet.state.sqlite_store",
     "reading commands (uet.state.fastread)": "import uet.state.fastread, uet.cli.runs",
     "executor process (uet.execution.spawner)": "import uet.execution.spawner",
 }

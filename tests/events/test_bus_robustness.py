@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from uet.errors import BusClosedError, StoreError
 from uet.events.bus import EventBus
+from uet.state.limits import EVENT_TYPE_MAX, RUN_ID_MAX, TASK_ID_MAX
 from uet.state.records import EventRecord, RunRecord
 from uet.state.store import Store
-from uet.state.tables import EVENT_TYPE_MAX, RUN_ID_MAX, TASK_ID_MAX
 from uet.states import RunStatus
 
 

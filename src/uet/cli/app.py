@@ -78,6 +78,17 @@ class Context:
 
         return Store.open(self.settings)
 
+    def run_store(self, *, tool_tasks: bool) -> Store:
+        """The store for a command that runs work (``uet run``, ``exec``, ``scripts run``):
+        a plain SQLite file at the current schema (or new) is opened without SQLAlchemy
+        (:mod:`uet.state.sqlite_store`) unless the run has tool tasks, whose routing
+        composes statements of its own. It is this command's :attr:`store` from then on."""
+        if "store" not in self.__dict__:
+            from uet.state.store import Store  # noqa: PLC0415
+
+            self.__dict__["store"] = Store.open(self.settings, stdlib=not tool_tasks)
+        return self.store
+
     def existing_store(self, *, readonly: bool = False) -> Store | None:
         """The store for commands that only read: None where no database exists yet.
 

@@ -146,7 +146,7 @@ def _run(ctx: Context, plan: object, name: str | None, *, tty: bool, as_json: bo
         result = run_command(
             plan,  # type: ignore[arg-type]  # a Plan: built above
             settings=ctx.settings,
-            store=ctx.store,
+            store=ctx.run_store(tool_tasks=False),
             stdio=stdio,
             name=name,
             interrupted=interrupted,

@@ -175,11 +175,12 @@ def run(
     settings = ctx.settings
     if executor is not None:
         settings = settings.updated(executor=executor)
+    store = ctx.run_store(tool_tasks=any(task.spec.tool is not None for task in plan.tasks))
     with _watching(ctx, as_json, verbose=verbose) as (progress, interrupted):
         result = start_run(
             plan,
             settings=settings,
-            store=ctx.store,
+            store=store,
             options=options,
             progress=progress,
             interrupted=interrupted,

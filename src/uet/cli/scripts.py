@@ -224,7 +224,7 @@ def _run(ctx: Context, invocation: Invocation, as_json: bool) -> None:
         result = run_command(
             plan,
             settings=ctx.settings,
-            store=ctx.store,
+            store=ctx.run_store(tool_tasks=False),
             stdio=Stdio.NULL if as_json else Stdio.PASSTHROUGH,  # byte for byte, as uet exec
             name=f"script {name}",
             interrupted=interrupted,

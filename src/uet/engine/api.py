@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from uet import defaults
 from uet.clock import Clock, FixedClock, SystemClock
@@ -40,13 +41,15 @@ from uet.execution.journal import journal_path
 from uet.execution.local import LocalExecutor
 from uet.execution.process import become_subreaper
 from uet.ids import RandomIds, SequentialIds
-from uet.routing import Router
-from uet.spec import load_files, topological_order
-from uet.spec.models import Plan, PlannedTask
+from uet.spec.graph import topological_order
+from uet.spec.planned import CommandTask, Plan, PlannedTask
 from uet.state.lease import RunLease, take_lease
 from uet.state.records import RunRecord, TaskRecord, TaskUpdate, WorkstreamRecord
 from uet.state.store import NewEvent, Store, Transaction
 from uet.states import RunStatus, TaskStatus
+
+if TYPE_CHECKING:
+    from uet.spec.models import TaskSpec
 
 ABORT_KILLS_PARAM = "abort_kills"
 """In a run's params when it was started with ``--abort-kills``: its resumes keep it."""
@@ -123,7 +126,8 @@ def check_interactive(plan: Plan, *, non_interactive: bool) -> None:
     problems = []
     for ws in plan.workstreams:
         source = str(plan.sources.get(ws.id, ws.id))
-        for index, task in enumerate(ws.tasks):
+        tasks: Sequence[TaskSpec | CommandTask] = ws.tasks
+        for index, task in enumerate(tasks):
             if task.interactive:
                 problems.append(
                     Problem(
@@ -539,6 +543,8 @@ _ENDED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED)
 def _tool_tasks(
     tooling: Tooling, store: Store, settings: Settings, run_id: str, clock: Clock, *, fixed: bool
 ) -> ToolTasks:
+    from uet.routing import Router  # noqa: PLC0415 - for a plan with tool tasks only
+
     router = Router(
         tooling.routing,
         store=store,
@@ -632,6 +638,8 @@ def run(
         result = uet.run(["workstreams/build.yaml"], concurrency=8)
         assert result.status is uet.RunStatus.SUCCEEDED, result.counts
     """
+    from uet.spec.loader import load_files  # noqa: PLC0415 - `uet exec` needs no loader
+
     plan = source if isinstance(source, Plan) else load_files(source)
     settings = settings or load_settings()
     options = RunOptions.make(concurrency=concurrency, deterministic=deterministic, run_id=run_id)

@@ -12,7 +12,7 @@ from uet import defaults
 from uet.errors import ExitCode, UsageError
 from uet.execution.api import Stdio
 from uet.ids import check_run_id
-from uet.spec.models import AbortRunning, OnFailure, PlannedTask, RetryBackoff, TaskSpec
+from uet.spec.planned import AbortRunning, OnFailure, PlannedTask, RetryBackoff
 from uet.states import RunStatus, TaskStatus
 
 DETERMINISTIC_CONCURRENCY = 4
@@ -84,7 +84,9 @@ def task_document(task: PlannedTask) -> dict[str, Any]:
 def planned_from_document(
     key: str, workstream_id: str, depends_on: list[str], document: Mapping[str, Any]
 ) -> PlannedTask:
-    """The inverse of :func:`task_document`."""
+    """The inverse of :func:`task_document` (a resumed run's tasks are ``TaskSpec`` s)."""
+    from uet.spec.models import TaskSpec  # noqa: PLC0415 - pydantic: not for `uet exec`
+
     spec = TaskSpec.model_validate(document["task"])
     return PlannedTask(
         key=key,

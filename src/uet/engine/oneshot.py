@@ -38,7 +38,7 @@ from uet.engine.model import RunOptions
 from uet.errors import ExitCode
 from uet.execution.api import Stdio
 from uet.execution.prompts import waited_for_input
-from uet.spec.models import Plan
+from uet.spec.planned import Plan
 from uet.state.reasons import attempt_reason
 from uet.state.records import AttemptRecord
 from uet.state.store import Store

@@ -38,7 +38,6 @@ from uet.engine.adoption import NOT_STARTED, ORCHESTRATOR_DIED, adopt_outcomes, 
 from uet.engine.tooltasks import FALLBACK_EXITS
 from uet.errors import LeaseHeldError, StoreError
 from uet.execution.process import environments_with, kill_process_group
-from uet.state import ledgers
 from uet.state.lease import RunLease, lease_owner, take_lease
 from uet.state.records import AttemptRecord, AttemptResult, RunRecord, TaskRecord, TaskUpdate
 from uet.state.store import NewEvent, Store
@@ -200,7 +199,7 @@ def _reconcile(store: Store, run: RunRecord, clock: Clock) -> Reconciled | None:
             for a in reconciled
         ]
         if run.host is not None and run.pid is not None:  # its routers' tool slots
-            ledgers.release_process(tx, run.host, run.pid)
+            tx.release_tool_slots(run.host, run.pid)
         if run.status is not RunStatus.INTERRUPTED or reconciled:
             tx.set_run_status(run_id, status, ended_at=now)
             events.append((f"run.{status.value}", now, run_id, None, None, {"reconciled": True}))

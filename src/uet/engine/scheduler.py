@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from uet.memory import collector_paused
-from uet.spec.models import OnFailure, PlannedTask
+from uet.spec.planned import OnFailure, PlannedTask
 from uet.states import TaskStatus
 
 

@@ -8,7 +8,8 @@ an isolated clone, the prompt file, the tool, the files_scope check, the accepta
 commands, an explicit-path commit and the merge queue (see :mod:`uet.agents.runner`).
 
 The attempt is described to the runner by one typed model both sides import
-(:class:`uet.spec.attempt.ToolAttempt`, versioned, written as JSON). The runner's exit code
+(:class:`uet.spec.attempt.ToolAttempt`, versioned, written as JSON; loaded with the first
+tool task, like routing and the tool profiles). The runner's exit code
 says what happened: 0 done, :data:`RATE_LIMITED_EXIT` the tool was rate-limited or out of
 quota (its breaker opens at once and the task goes to the next tool of its fallback chain
 without spending a retry), :data:`CANNOT_START_EXIT` the tool's program could not start (for
@@ -28,37 +29,28 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uet import defaults
 from uet.config import Settings
-from uet.contain.rules import Allowances
-from uet.contain.sandbox import Probe, SandboxUnavailableError
-from uet.contain.sandbox import probe as probe_sandbox
-from uet.engine.toolroute import routing_inputs
 from uet.errors import UsageError
 from uet.execution import Outcome
-from uet.routing import (
-    BreakerState,
-    Router,
-    RoutingConfig,
-    Transition,
-    load_routing,
-    unknown_tools,
-)
-from uet.spec._bounds import SandboxMode
-from uet.spec.attempt import (
+from uet.spec.exits import (
     CANNOT_START_EXIT,
     FALLBACK_EXITS,
     RATE_LIMITED_EXIT,
     SCOPE_REJECTED_EXIT,
-    ToolAttempt,
-    attempt_file,
 )
-from uet.spec.models import PlannedTask
-from uet.spec.tools import ToolProfile, load_tools
+from uet.spec.planned import PlannedTask
 from uet.state.records import DecisionRecord
 from uet.states import AttemptState
+
+if TYPE_CHECKING:  # routing, the tool profiles and containment load with a tool task only
+    from uet.contain.rules import Allowances
+    from uet.contain.sandbox import Probe
+    from uet.routing import Router, RoutingConfig, Transition
+    from uet.spec._bounds import SandboxMode
+    from uet.spec.tools import ToolProfile
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +66,6 @@ __all__ = [  # what the engine and recovery use; the exit codes live with the co
     "Choice",
     "ToolTasks",
     "Tooling",
-    "attempt_file",
     "load_tooling",
 ]
 
@@ -94,6 +85,8 @@ class Tooling:
 
     def router_inputs(self) -> dict[str, Any]:
         """The keyword arguments of :class:`Router` that come from the tools."""
+        from uet.routing import unknown_tools  # noqa: PLC0415 - see the imports
+
         limits = {n: t.max_parallel for n, t in self.tools.items() if t.max_parallel}
         unusable = dict.fromkeys(unknown_tools(self.routing, self.tools), "no tool profile")
         return {
@@ -166,6 +159,8 @@ class ToolTasks:
 
     def job_argv(self, task: PlannedTask, attempt_id: int, number: int, tool: str) -> list[str]:
         """Write the attempt's spec file; the argv that runs it."""
+        from uet.spec.attempt import ToolAttempt, attempt_file  # noqa: PLC0415 - see imports
+
         self.attempts[attempt_id] = (tool, task.spec.tool == "auto")
         profile = self.tooling.tools[tool]
         attempt = ToolAttempt(
@@ -256,6 +251,8 @@ class ToolTasks:
         open breaker lets a probe through (0 when it is not open)."""
         if task.spec.tool in (None, "auto"):
             return 0.0
+        from uet.routing import BreakerState  # noqa: PLC0415 - see the imports
+
         breaker = self.router.state.breakers.get(task.spec.tool or "")
         if breaker is None or breaker.state is not BreakerState.OPEN or breaker.retry_at is None:
             return 0.0
@@ -274,6 +271,10 @@ def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | 
     tool_tasks = [task for task in tasks if task.spec.tool is not None]
     if not tool_tasks:
         return None
+    from uet.engine.toolroute import routing_inputs  # noqa: PLC0415 - see the imports
+    from uet.routing import load_routing  # noqa: PLC0415
+    from uet.spec.tools import load_tools  # noqa: PLC0415
+
     tools = load_tools(settings)
     unknown = sorted(
         f"{task.key}: tool {task.spec.tool!r}"
@@ -313,6 +314,8 @@ def load_tooling(tasks: Sequence[PlannedTask], settings: Settings) -> Tooling | 
 
 def allowances_of(task: PlannedTask) -> Allowances:
     """What the content rules allow the task's change (its fields of the same names)."""
+    from uet.contain.rules import Allowances  # noqa: PLC0415 - see the imports
+
     spec = task.spec
     return Allowances(
         allow_symlinks=spec.allow_symlinks,
@@ -336,6 +339,9 @@ def _sandbox_probe(
 ) -> Probe | None:
     """Whether the sandbox works here, when a task may use it (None: none may);
     :class:`SandboxUnavailableError` (exit 3) when a task requires it and it cannot start."""
+    from uet.contain.sandbox import SandboxUnavailableError  # noqa: PLC0415 - see the imports
+    from uet.contain.sandbox import probe as probe_sandbox  # noqa: PLC0415
+
     modes: dict[str, SandboxMode] = {}
     for task in tasks:
         named = tools.get(task.spec.tool or "")

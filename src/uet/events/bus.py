@@ -45,11 +45,11 @@ from uet import defaults
 from uet.backoff import compute_backoff
 from uet.clock import Clock
 from uet.errors import BusClosedError, StorageFault, StoreError
+from uet.state.limits import EVENT_TYPE_MAX as _TYPE_MAX
+from uet.state.limits import RUN_ID_MAX as _RUN_ID_MAX
+from uet.state.limits import TASK_ID_MAX as _TASK_ID_MAX
 from uet.state.records import EventRecord
 from uet.state.store import NewEvent, Store
-from uet.state.tables import EVENT_TYPE_MAX as _TYPE_MAX
-from uet.state.tables import RUN_ID_MAX as _RUN_ID_MAX
-from uet.state.tables import TASK_ID_MAX as _TASK_ID_MAX
 
 logger = logging.getLogger("uet.events")
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from uet.spec._checks import Loaded
 from uet.spec.graph import topological_order
 from uet.spec.models import Plan, PlannedTask, TaskSpec, WorkstreamSpec
+
+if TYPE_CHECKING:  # not at run time: a one-task plan (uet exec) loads no file format
+    from uet.spec._checks import Loaded
 
 KEY_SEPARATOR = "/"
 

@@ -21,17 +21,27 @@ import pydantic
 from uet.contain.paths import make_dirs, write_text
 from uet.contain.rules import Allowances
 from uet.spec._bounds import SandboxMode
+from uet.spec.exits import (
+    CANNOT_START_EXIT,
+    FALLBACK_EXITS,
+    RATE_LIMITED_EXIT,
+    SCOPE_REJECTED_EXIT,
+)
 from uet.spec.models import FixLoop
 from uet.spec.tools import ToolProfile
 
+__all__ = [  # the exit codes are part of the contract: importable from here too
+    "ATTEMPT_VERSION",
+    "CANNOT_START_EXIT",
+    "FALLBACK_EXITS",
+    "RATE_LIMITED_EXIT",
+    "SCOPE_REJECTED_EXIT",
+    "ToolAttempt",
+    "attempt_file",
+]
+
 ATTEMPT_VERSION = 1
 """The version of :class:`ToolAttempt`; bumped when a field changes meaning or goes away."""
-
-RATE_LIMITED_EXIT = 75  # EX_TEMPFAIL: the tool was rate-limited or out of quota
-SCOPE_REJECTED_EXIT = 65  # EX_DATAERR: the tool changed files outside files_scope or protected
-CANNOT_START_EXIT = 127  # the tool's program was not found (the shell's "command not found")
-FALLBACK_EXITS = frozenset({RATE_LIMITED_EXIT, CANNOT_START_EXIT})
-"""Runner exits after which a routed task goes to its next tool without spending a retry."""
 
 
 class ToolAttempt(pydantic.BaseModel):

@@ -3,20 +3,16 @@
 The native format of SPEC.md maps onto these models one to one; the legacy bundle and plan
 formats are converted into them by ``uet.spec.loader``. A :class:`Plan` is several
 workstreams resolved into one DAG of :class:`PlannedTask` s, each carrying its effective
-settings (task value, else the workstream's ``defaults``, else uet's default).
+settings (task value, else the workstream's ``defaults``, else uet's default); those two and
+the enums live in :mod:`uet.spec.planned` (no pydantic) and are importable from here.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
 
-from uet.errors import Problem
 from uet.scope import FileScope
 from uet.spec._bounds import (
     Command,
@@ -30,33 +26,30 @@ from uet.spec._bounds import (
     SandboxMode,
     Timeout,
 )
+from uet.spec.planned import (
+    DEFAULT_RETRY_DELAY_S,
+    ID_PATTERN,
+    AbortRunning,
+    OnFailure,
+    Plan,
+    PlannedTask,
+    RetryBackoff,
+)
 
-ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
-
-DEFAULT_RETRY_DELAY_S = 2.0
-"""Seconds before the first retry when neither task nor workstream says."""
-
-
-class OnFailure(enum.StrEnum):
-    """What a task's failure does to the rest of the run."""
-
-    ABORT = "abort"  # stop dispatching; cancel what runs; the run fails
-    CONTINUE = "continue"  # dependents run as if it had succeeded
-    SKIP_DEPENDENTS = "skip_dependents"  # dependents (transitively) are skipped; others go on
-
-
-class RetryBackoff(enum.StrEnum):
-    """How the delay between attempts grows."""
-
-    EXPONENTIAL = "exponential"  # retry_delay, then doubling, with jitter (uet's default)
-    FIXED = "fixed"  # retry_delay every time (the originals' plans: retry_delay_sec)
-
-
-class AbortRunning(enum.StrEnum):
-    """What an ``abort`` does to the tasks already running when it happens."""
-
-    KILL = "kill"  # their process groups are killed (uet's default)
-    FINISH = "finish"  # they run to their end; nothing new starts (the originals' plans)
+__all__ = [
+    "DEFAULT_RETRY_DELAY_S",
+    "ID_PATTERN",
+    "AbortRunning",
+    "Defaults",
+    "FixLoop",
+    "OnFailure",
+    "ParamValue",
+    "Plan",
+    "PlannedTask",
+    "RetryBackoff",
+    "TaskSpec",
+    "WorkstreamSpec",
+]
 
 
 class _Model(pydantic.BaseModel):
@@ -153,60 +146,3 @@ class WorkstreamSpec(_Model):
     defaults: Defaults = Defaults()
     tasks: list[TaskSpec] = pydantic.Field(min_length=1)
     metadata: dict[str, Any] = pydantic.Field(default_factory=dict)  # kept from legacy formats
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedTask:
-    """A task resolved for running: effective settings, dependencies as task keys."""
-
-    key: str  # "<workstream id>/<task id>": unique in a plan
-    workstream_id: str
-    id: str
-    spec: TaskSpec
-    depends_on: tuple[str, ...]  # keys, including those implied by workstream depends_on
-    timeout: float | None
-    retries: int
-    retry_delay: float
-    on_failure: OnFailure
-    env: Mapping[str, str]  # workstream env, then task env (variables substituted)
-    cwd: str | None
-    retry_backoff: RetryBackoff = RetryBackoff.EXPONENTIAL  # how retry_delay grows
-    abort_running: AbortRunning = AbortRunning.KILL  # when its failure aborts the run
-
-    @property
-    def max_attempts(self) -> int:
-        return 1 + self.retries
-
-    @property
-    def interactive(self) -> bool:
-        """Whether it runs with uet's terminal (``interactive: true``)."""
-        return self.spec.interactive
-
-    @property
-    def retry_on(self) -> tuple[int, ...] | str | None:
-        """The failures worth a retry: exit codes, or a regex on the output (None: all)."""
-        value = self.spec.retry_on
-        return tuple(value) if isinstance(value, list) else value
-
-    @property
-    def runs_alone(self) -> bool:
-        """No other task of the run runs beside it (``parallel_ok: false``, interactive)."""
-        return not self.spec.parallel_ok or self.spec.interactive
-
-    @property
-    def isolation(self) -> Literal["none", "clone"]:
-        """Where it runs: as given, else ``clone`` for a tool task and ``none`` for a command."""
-        if self.spec.isolation is not None:
-            return self.spec.isolation
-        return "clone" if self.spec.tool is not None else "none"
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """Workstreams resolved into one DAG. ``tasks`` is in deterministic topological order
-    (ties broken by key); ``sources`` maps workstream id to the file it came from."""
-
-    workstreams: tuple[WorkstreamSpec, ...]
-    tasks: tuple[PlannedTask, ...]
-    sources: Mapping[str, Path] = field(default_factory=dict)
-    warnings: tuple[Problem, ...] = ()  # what loaded but deserves a look (unknown plan keys…)

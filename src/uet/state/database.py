@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 from uet.config import database_url_problem, hide_password
 from uet.errors import ConfigError, StorageFault, StoreError
-from uet.state.sqlite_files import open_sqlite_readonly
+from uet.state.sqlite_files import open_sqlite_readonly, transient_error
 
 READONLY = "uet_readonly"
 """Execution option: this connection only reads, so it need not take the write lock."""
@@ -174,7 +174,7 @@ def translate_errors(engine: sa.Engine) -> Iterator[None]:
     except sa.exc.DBAPIError as exc:
         where = engine.url.render_as_string(hide_password=True)
         refused = isinstance(exc, _REFUSED)
-        if not refused and not _transient(exc.orig):
+        if not refused and not transient_error(exc.orig):
             raise StorageFault(f"{where}: {exc.orig}") from exc
         raise StoreError(f"{where}: {exc.orig}", refused=refused) from exc
     except sa.exc.SQLAlchemyError as exc:
@@ -184,22 +184,3 @@ def translate_errors(engine: sa.Engine) -> Iterator[None]:
 
 # The database rejected the values themselves: sending them again cannot succeed.
 _REFUSED = (sa.exc.DataError, sa.exc.IntegrityError)
-
-# SQLite's primary result codes of failures that will not pass by themselves: PERM,
-# READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB. (BUSY and LOCKED pass once the other
-# writer is done; anything else is taken as transient and bounded by the fault timeout.)
-_SQLITE_FAULTS = frozenset({3, 8, 10, 11, 13, 14, 26})
-# PostgreSQL SQLSTATEs of the same kind: disk full, out of memory, read-only transaction,
-# insufficient privilege, undefined table (the schema is gone), data corrupted.
-_PG_FAULTS = frozenset({"53100", "53200", "25006", "42501", "42P01", "XX001", "XX002"})
-
-
-def _transient(error: BaseException | None) -> bool:
-    """Whether a driver error may pass when the same write is tried again."""
-    code = getattr(error, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return (code & 0xFF) not in _SQLITE_FAULTS
-    sqlstate = getattr(error, "sqlstate", None)
-    if isinstance(sqlstate, str):
-        return sqlstate not in _PG_FAULTS
-    return True

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -112,17 +112,7 @@ class SqliteReads:
 
     def _read(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Execute the compiled statement ``name``; list parameters expand to ``?, ?…``."""
-        sql, names, fixed = SQL[name]
-        values: list[Any] = []
-        for key in names:
-            value = fixed[key] if key in fixed else params[key]
-            if isinstance(value, list | tuple):
-                marks = ", ".join("?" * len(value)) or "NULL"
-                sql = sql.replace(f"(__[POSTCOMPILE_{key}])", f"({marks})", 1)
-                values.extend(value)
-            else:
-                values.append(value)
-        return self._conn.execute(sql, values).fetchall()
+        return self._conn.execute(*compiled_read(name, params)).fetchall()
 
     def get_run(self, run_id: str) -> RunRecord | None:
         rows = self._read("run", run_id=run_id)
@@ -220,6 +210,22 @@ class SqliteReads:
         )
         rows = self._read(name, run_id=run_id, category=category, limit=limit)
         return [decision_record(row) for row in rows]
+
+
+def compiled_read(name: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """The SQLite text of the read statement ``name`` and its values, from ``params``:
+    list parameters expand to ``?, ?…`` (an empty list to ``NULL``, which matches nothing)."""
+    sql, names, fixed = SQL[name]
+    values: list[Any] = []
+    for key in names:
+        value = fixed[key] if key in fixed else params[key]
+        if isinstance(value, list | tuple):
+            marks = ", ".join("?" * len(value)) or "NULL"
+            sql = sql.replace(f"(__[POSTCOMPILE_{key}])", f"({marks})", 1)
+            values.extend(value)
+        else:
+            values.append(value)
+    return sql, values
 
 
 def _as_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:

@@ -38,13 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from uet import defaults
 from uet.errors import LeaseHeldError, LeaseLostError, StoreError
-from uet.state.database import sqlite_path
 from uet.state.store import Store, Transaction
-from uet.state.tables import run_leases
 
 LOCKS_SUFFIX = "-locks"
 """The folder of run locks is the database file's path plus this (``state.db-locks/``)."""
@@ -66,7 +62,7 @@ class Owner:
 
 def lock_path(store: Store, run_id: str) -> Path | None:
     """The lock file of ``run_id`` beside a SQLite database file; None for other databases."""
-    database = sqlite_path(str(store.engine.url))
+    database = store.sqlite_file
     if database is None:
         return None
     name = run_id if _PLAIN_ID.fullmatch(run_id) else "x-" + _digest(run_id)
@@ -104,18 +100,13 @@ class RunLease:
         On a SQLite file this is free: nobody can take the lock from a live process."""
         if self._lock is not None:
             return
-        renewed = tx.conn.execute(
-            sa.update(run_leases)
-            .where(run_leases.c.run_id == self.run_id, run_leases.c.epoch == self.epoch)
-            .values(expires_at=_db_now(tx.conn) + self.ttl)
-        )
-        if renewed.rowcount != 1:
-            row = _row(tx.conn, self.run_id)
+        if not tx.lease_renew(self.run_id, epoch=self.epoch, ttl=self.ttl):
+            row = tx.lease_row(self.run_id)
             raise LeaseLostError(
                 self.run_id,
                 epoch=self.epoch,
-                pid=None if row is None else row.pid,
-                host=None if row is None else row.host,
+                pid=None if row is None else row["pid"],
+                host=None if row is None else row["host"],
             )
 
     def release(self, *, finished: bool = False) -> None:
@@ -132,11 +123,7 @@ class RunLease:
             return
         try:
             with self.store.transaction() as tx:
-                tx.conn.execute(
-                    sa.update(run_leases)
-                    .where(run_leases.c.run_id == self.run_id, run_leases.c.epoch == self.epoch)
-                    .values(expires_at=0.0)
-                )
+                tx.lease_release(self.run_id, epoch=self.epoch)
         except StoreError:
             pass  # documented above: expiry releases it anyway
 
@@ -171,10 +158,10 @@ def take_lease(
         raise _held(store, run_id)
     try:
         if tx is not None:
-            epoch, fresh = _claim_row(tx.conn, run_id, host, pid, ttl, expiry=lock is None)
+            epoch, fresh = _claim_row(tx, run_id, host, pid, ttl, expiry=lock is None)
         else:
             with store.transaction() as own:
-                epoch, fresh = _claim_row(own.conn, run_id, host, pid, ttl, expiry=lock is None)
+                epoch, fresh = _claim_row(own, run_id, host, pid, ttl, expiry=lock is None)
     except BaseException:
         if lock is not None:
             lock.release(unlink=False)
@@ -186,77 +173,42 @@ def lease_owner(store: Store, run_id: str) -> Owner:
     """Whether an orchestrator holds ``run_id``'s lease, without taking it (read only)."""
     path = lock_path(store, run_id)
     with store.reader() as tx:
-        row = _row(tx.conn, run_id)
-        now = None if row is None or path is not None else _db_now_value(tx.conn)
+        row = tx.lease_row(run_id)
+        now = None if row is None or path is not None else tx.db_now()
     if path is not None:
         held = _probe(path)
     elif row is None or now is None:
         held = None
     else:
-        held = row.expires_at > now
+        held = row["expires_at"] > now
     if row is None:
         return Owner(held)
-    return Owner(held, pid=row.pid, host=row.host, epoch=row.epoch)
+    return Owner(held, pid=row["pid"], host=row["host"], epoch=row["epoch"])
 
 
 def _held(store: Store, run_id: str) -> LeaseHeldError:
     with store.reader() as tx:
-        row = _row(tx.conn, run_id)
+        row = tx.lease_row(run_id)
     return LeaseHeldError(
-        run_id, pid=None if row is None else row.pid, host=None if row is None else row.host
+        run_id, pid=None if row is None else row["pid"], host=None if row is None else row["host"]
     )
 
 
 def _claim_row(
-    conn: sa.Connection, run_id: str, host: str, pid: int, ttl: float, *, expiry: bool
+    tx: Transaction, run_id: str, host: str, pid: int, ttl: float, *, expiry: bool
 ) -> tuple[int, bool]:
     """Write this process into the lease row: (its epoch, whether the row is new). With
     ``expiry`` (no lock file decides), an unexpired row of another owner raises."""
-    now = _db_now(conn)
-    # Imported here: the PostgreSQL dialect costs a SQLite user's command 0.1 s of imports.
-    insert: Any
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # noqa: PLC0415
-    values = {"run_id": run_id, "host": host, "pid": pid, "epoch": 1, "expires_at": now + ttl}
-    made = conn.execute(
-        insert(run_leases)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["run_id"])
-        .returning(run_leases.c.epoch)  # rowcount is not reliable here on every driver
-    ).first()
-    if made is not None:
+    if tx.lease_claim(run_id, host=host, pid=pid, ttl=ttl):
         return 1, True
-    row = conn.execute(
-        sa.select(run_leases, _db_now(conn).label("now"))
-        .where(run_leases.c.run_id == run_id)
-        .with_for_update(of=run_leases)
-    ).one()
-    if expiry and row.expires_at > row.now and (row.host, row.pid) != (host, pid):
-        raise LeaseHeldError(run_id, pid=row.pid, host=row.host)
-    epoch = int(row.epoch) + 1
-    conn.execute(
-        sa.update(run_leases)
-        .where(run_leases.c.run_id == run_id)
-        .values(host=host, pid=pid, epoch=epoch, expires_at=now + ttl)
-    )
+    row: Any = tx.lease_locked(run_id)
+    if row is None:  # pragma: no cover - the INSERT above found it
+        raise StoreError(f"run {run_id}: its lease row vanished while being taken")
+    if expiry and row["expires_at"] > row["now"] and (row["host"], row["pid"]) != (host, pid):
+        raise LeaseHeldError(run_id, pid=row["pid"], host=row["host"])
+    epoch = int(row["epoch"]) + 1
+    tx.lease_take(run_id, host=host, pid=pid, epoch=epoch, ttl=ttl)
     return epoch, False
-
-
-def _row(conn: sa.Connection, run_id: str) -> sa.Row[Any] | None:
-    return conn.execute(sa.select(run_leases).where(run_leases.c.run_id == run_id)).first()
-
-
-def _db_now(conn: sa.Connection) -> sa.ColumnElement[float]:
-    """The database's clock, in seconds since the epoch, as an SQL expression."""
-    if conn.dialect.name == "postgresql":
-        return sa.cast(sa.extract("epoch", sa.func.now()), sa.Float)
-    return sa.cast((sa.func.julianday("now") - 2440587.5) * 86400.0, sa.Float)
-
-
-def _db_now_value(conn: sa.Connection) -> float:
-    return float(conn.execute(sa.select(_db_now(conn))).scalar_one())
 
 
 def _digest(text: str) -> str:

@@ -189,15 +189,9 @@ def release_holder(tx: Transaction, holder: str) -> None:
 def release_process(tx: Transaction, host: str, pid: int) -> int:
     """Give back every slot held by routers of process ``pid`` on ``host`` (an orchestrator
     found dead: its leases would otherwise hold their tools' slots for good); returns how
-    many."""
-    conn = _writable(tx)
-    prefix = f"{host}:{pid}:"
-    holders = [h for (h,) in conn.exec_driver_sql("SELECT DISTINCT holder FROM tool_leases")]
-    mine = [(h,) for h in holders if h.startswith(prefix)]
-    if mine:
-        sql = f"DELETE FROM tool_leases WHERE holder = {_mark(conn)}"
-        execute_sql(conn, sql, mine, many=True)
-    return len(mine)
+    many. (:meth:`Transaction.release_tool_slots`, which the SQLite store without
+    SQLAlchemy has too.)"""
+    return tx.release_tool_slots(host, pid)
 
 
 def count_leases(tx: Transaction) -> dict[str, int]:

@@ -1,10 +1,11 @@
-"""The store's read statements, written once in SQLAlchemy Core.
+"""The store's statements, written once in SQLAlchemy Core: its reads, the writes of a run,
+and the schema of a new database.
 
-:class:`uet.state.store.Transaction` executes them through SQLAlchemy (SQLite and
-PostgreSQL); :mod:`uet.state.fastread` executes the same statements' SQLite text, compiled
-once into ``uet/state/_compiled.py``, through the stdlib ``sqlite3`` (the reading commands
-then never import SQLAlchemy). Regenerate that module after changing a statement or the
-schema head::
+:class:`uet.state.store.Transaction` executes them through SQLAlchemy (PostgreSQL, and
+SQLite URLs with options); :mod:`uet.state.fastread` and :mod:`uet.state.sqlite_store`
+execute the same statements' SQLite text, compiled once into ``uet/state/_compiled.py``,
+through the stdlib ``sqlite3`` (the reading commands, ``uet run`` and ``uet exec`` then never
+import SQLAlchemy). Regenerate that module after changing a statement or the schema::
 
     python -m uet.state.queries > src/uet/state/_compiled.py
 
@@ -24,8 +25,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from uet.state.schema import HEAD, VERSION_TABLE
-from uet.state.tables import attempts, decisions, events, runs, tasks, workstreams
+from uet.state.schema import HEAD, VERSION_TABLE, version_table
+from uet.state.tables import (
+    attempts,
+    decisions,
+    events,
+    metadata,
+    run_leases,
+    runs,
+    tasks,
+    workstreams,
+)
+from uet.states import LIVE_ATTEMPT_STATES, AttemptState
 
 Statement = sa.Select[Any]
 
@@ -117,6 +128,186 @@ def _schema_version() -> Statement:
     return sa.select(version.c.version_num)
 
 
+# -- writes ---------------------------------------------------------------------------------
+# Parameters are named ``b_<column>`` (a bind parameter may not take a column's own name in
+# an UPDATE's SET); all of them are plain values (text, numbers, NULL, booleans), so the
+# store may execute the compiled text straight on the driver.
+
+Write = sa.Insert | sa.Update | sa.Select[Any]
+
+
+def _b(name: str, type_: Any = None) -> sa.BindParameter[Any]:
+    return sa.bindparam(f"b_{name}", type_=type_)
+
+
+def _insert(table: sa.Table, *, skip: tuple[str, ...] = ()) -> sa.Insert:
+    """An INSERT of one row of ``table``: every column but ``skip``, as ``b_<column>``."""
+    values = {c.name: _b(c.name, c.type) for c in table.c if c.name not in skip}
+    return sa.insert(table).values(values)
+
+
+def _keep(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """``COALESCE(:b_<column>, column)``: a None parameter leaves the stored value alone."""
+    return sa.func.coalesce(_b(column.name, column.type), column)
+
+
+_LIVE = [state.value for state in LIVE_ATTEMPT_STATES]
+
+
+def _live(table: sa.Table) -> sa.ColumnElement[bool]:
+    # not IN (...): an expanding list cannot go into executemany
+    return sa.or_(*(table.c.state == state for state in _LIVE))
+
+
+def _set_run_status() -> sa.Update:
+    values = {c: _keep(runs.c[c]) for c in ("started_at", "ended_at", "summary")}
+    return sa.update(runs).where(runs.c.id == _b("id")).values(status=_b("status"), **values)
+
+
+def _claim_run() -> sa.Update:
+    values = {"host": _b("host"), "pid": _b("pid"), "heartbeat_at": _b("heartbeat_at")}
+    return sa.update(runs).where(runs.c.id == _b("id")).values(values)
+
+
+def _heartbeat() -> sa.Update:
+    return sa.update(runs).where(runs.c.id == _b("id")).values(heartbeat_at=_b("heartbeat_at"))
+
+
+def _update_task() -> sa.Update:
+    kept = ("outcome", "exit_code", "attempts_used", "started_at", "ended_at")
+    return (
+        sa.update(tasks)
+        .where(tasks.c.run_id == _b("run_id"), tasks.c.id == _b("id"))
+        .values(status=_b("status"), **{c: _keep(tasks.c[c]) for c in kept})
+    )
+
+
+def _mark_started() -> sa.Update:
+    return (
+        sa.update(attempts)
+        .where(attempts.c.id == _b("id"), _live(attempts))
+        .values(
+            state=AttemptState.RUNNING.value,
+            pid=_b("pid"),
+            pgid=_b("pgid"),
+            started_at=_b("started_at"),
+        )
+    )
+
+
+def _complete_attempt() -> sa.Update:
+    given = ("state", "ended_at", "exit_code", "output_tail", "error")
+    return (
+        sa.update(attempts)
+        .where(attempts.c.id == _b("id"), _live(attempts))
+        .values(
+            **{c: _b(c, attempts.c[c].type) for c in given},
+            **{c: _keep(attempts.c[c]) for c in ("pid", "pgid", "started_at")},
+        )
+    )
+
+
+def _db_now(dialect: str) -> sa.ColumnElement[float]:
+    """The database's clock, in seconds since the epoch, as an SQL expression."""
+    if dialect == "postgresql":
+        return sa.cast(sa.extract("epoch", sa.func.now()), sa.Float)
+    return sa.cast((sa.func.julianday("now") - 2440587.5) * 86400.0, sa.Float)
+
+
+def _lease_claim(dialect: str) -> sa.Insert:
+    """A new lease row (epoch 1), or nothing where the run has one: RETURNING says which."""
+    insert: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # noqa: PLC0415
+    values = {c: _b(c) for c in ("run_id", "host", "pid")}
+    claim: sa.Insert = (
+        insert(run_leases)
+        .values(**values, epoch=1, expires_at=_db_now(dialect) + _b("ttl", sa.Float))
+        .on_conflict_do_nothing(index_elements=["run_id"])
+        .returning(run_leases.c.epoch)  # rowcount is not reliable here on every driver
+    )
+    return claim
+
+
+def _lease_locked(dialect: str) -> sa.Select[Any]:
+    return (
+        sa.select(run_leases, _db_now(dialect).label("now"))
+        .where(run_leases.c.run_id == _b("run_id"))
+        .with_for_update(of=run_leases)
+    )
+
+
+def _lease_take(dialect: str) -> sa.Update:
+    return (
+        sa.update(run_leases)
+        .where(run_leases.c.run_id == _b("run_id"))
+        .values(
+            host=_b("host"),
+            pid=_b("pid"),
+            epoch=_b("epoch"),
+            expires_at=_db_now(dialect) + _b("ttl", sa.Float),
+        )
+    )
+
+
+def _lease_renew(dialect: str) -> sa.Update:
+    return (
+        sa.update(run_leases)
+        .where(run_leases.c.run_id == _b("run_id"), run_leases.c.epoch == _b("epoch"))
+        .values(expires_at=_db_now(dialect) + _b("ttl", sa.Float))
+    )
+
+
+def _lease_release() -> sa.Update:
+    return (
+        sa.update(run_leases)
+        .where(run_leases.c.run_id == _b("run_id"), run_leases.c.epoch == _b("epoch"))
+        .values(expires_at=0.0)
+    )
+
+
+def _lease_row() -> sa.Select[Any]:
+    return sa.select(run_leases).where(run_leases.c.run_id == _b("run_id"))
+
+
+def _now(dialect: str) -> sa.Select[Any]:
+    return sa.select(_db_now(dialect).label("now"))
+
+
+_WRITERS: dict[str, Callable[[str], Write]] = {
+    "insert_run": lambda _: _insert(runs),
+    "insert_workstream": lambda _: _insert(workstreams),
+    "insert_task": lambda _: _insert(tasks),
+    "insert_decision": lambda _: _insert(decisions, skip=("id",)),
+    "set_run_status": lambda _: _set_run_status(),
+    "claim_run": lambda _: _claim_run(),
+    "heartbeat": lambda _: _heartbeat(),
+    "update_task": lambda _: _update_task(),
+    "mark_started": lambda _: _mark_started(),
+    "complete_attempt": lambda _: _complete_attempt(),
+    "lease_claim": _lease_claim,
+    "lease_locked": _lease_locked,
+    "lease_take": _lease_take,
+    "lease_renew": _lease_renew,
+    "lease_release": lambda _: _lease_release(),
+    "lease_row": lambda _: _lease_row(),
+    "db_now": _now,
+}
+WRITES = tuple(_WRITERS)
+
+
+@cache
+def write_statement(name: str, dialect: str = "sqlite") -> Write:
+    """The write (or locking read) statement called ``name``, for ``dialect``."""
+    return _WRITERS[name](dialect)
+
+
+COLUMNS = {"attempts": tuple(c.name for c in attempts.c), "events": tuple(c.name for c in events.c)}
+"""Column names the store's multi-row statements are made of."""
+
+
 def _variants(base: str, make: Callable[..., Statement], *flags: str) -> Iterator[tuple[str, Any]]:
     for chosen in itertools.product((False, True), repeat=len(flags)):
         name = "+".join([base, *(flag for flag, on in zip(flags, chosen, strict=True) if on)])
@@ -172,12 +363,33 @@ def compiled_sqlite(name: str) -> Compiled:
     return " ".join(str(compiled).split()), names, fixed
 
 
+def compiled_write(name: str) -> Compiled:
+    """As :func:`compiled_sqlite`, for the write statement ``name``."""
+    compiled = write_statement(name).compile(dialect=sqlite.dialect())
+    names = tuple(compiled.positiontup or ())
+    fixed = {k: v for k, v in compiled.params.items() if k in names and v is not None}
+    return " ".join(str(compiled).split()), names, fixed
+
+
+def schema_ddl() -> tuple[str, ...]:
+    """The statements that make an empty SQLite database at :data:`HEAD`: what
+    ``metadata.create_all`` sends (tables in dependency order, each with its indexes), then
+    Alembic's version table (its row is inserted by the caller)."""
+    dialect = sqlite.dialect()
+    ddl = []
+    for table in [*metadata.sorted_tables, version_table]:
+        ddl.append(str(sa.schema.CreateTable(table).compile(dialect=dialect)).strip())
+        for index in sorted(table.indexes, key=lambda index: index.name or ""):
+            ddl.append(str(sa.schema.CreateIndex(index).compile(dialect=dialect)).strip())
+    return tuple(ddl)
+
+
 def module_text() -> str:
     """The text of ``uet/state/_compiled.py``."""
     lines = [
         '"""Generated by ``python -m uet.state.queries > src/uet/state/_compiled.py``: do not',
         "edit. The SQLite text of :mod:`uet.state.queries`' statements, for",
-        ':mod:`uet.state.fastread`."""',
+        ':mod:`uet.state.fastread` and :mod:`uet.state.sqlite_store`."""',
         "",
         f"SCHEMA_HEAD = {HEAD!r}",
         '"""The schema revision these statements were compiled against."""',
@@ -192,7 +404,38 @@ def module_text() -> str:
         lines.append(f"        {fixed!r},")
         lines.append("    ),")
     lines.append("}")
+    lines += ["", "WRITES: dict[str, tuple[str, tuple[str, ...], dict[str, object]]] = {"]
+    for name in WRITES:
+        sql, params, fixed = compiled_write(name)
+        lines.append(f"    {name!r}: (")
+        lines.extend(f"        {piece}" for piece in _pieces(sql))
+        lines.append(f"        {params!r},")
+        lines.append(f"        {fixed!r},")
+        lines.append("    ),")
+    lines.append("}")
+    lines += ["", f"COLUMNS = {COLUMNS!r}", "", f"VERSION_TABLE = {VERSION_TABLE!r}"]
+    lines += ["", "DDL = ("]
+    for text in schema_ddl():  # kept byte for byte: SQLite stores each CREATE's text
+        lines.append("    (")
+        for line in text.splitlines(keepends=True):
+            lines.extend(f"        {piece!r}" for piece in _exact_pieces(line))
+        lines.append("    ),")
+    lines.append(")")
+    lines.append('"""The statements that make an empty database at SCHEMA_HEAD."""')
     return "\n".join(lines) + "\n"
+
+
+def _exact_pieces(text: str, width: int = 72) -> list[str]:
+    """``text`` in pieces of about ``width`` characters, cut after spaces, that join to
+    exactly ``text``."""
+    pieces, piece = [], ""
+    for word in text.split(" "):
+        if piece and len(piece) + len(word) > width:
+            pieces.append(piece)
+            piece = ""
+        piece += word + " "
+    pieces.append(piece[:-1])
+    return pieces
 
 
 def _pieces(sql: str, width: int = 72) -> list[str]:

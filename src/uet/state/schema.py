@@ -154,7 +154,7 @@ def _check_foreign_keys(conn: sa.Connection) -> None:
         )
 
 
-_version_table = sa.Table(  # as Alembic makes it, in a MetaData of its own (not uet's tables)
+version_table = sa.Table(  # as Alembic makes it, in a MetaData of its own (not uet's tables)
     VERSION_TABLE,
     sa.MetaData(),
     sa.Column("version_num", sa.String(32), nullable=False),
@@ -175,9 +175,9 @@ def create_at_head(engine: sa.Engine) -> None:
         if set(sa.inspect(conn).get_table_names()) - {VERSION_TABLE}:
             return
         metadata.create_all(conn)
-        _version_table.create(conn, checkfirst=True)  # a downgrade to base leaves it empty
-        conn.execute(_version_table.delete())
-        conn.execute(_version_table.insert().values(version_num=HEAD))
+        version_table.create(conn, checkfirst=True)  # a downgrade to base leaves it empty
+        conn.execute(version_table.delete())
+        conn.execute(version_table.insert().values(version_num=HEAD))
 
 
 def upgrade(engine: sa.Engine, target: str = "head") -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from uet.errors import StoreError
 
-__all__ = ["open_sqlite_readonly", "read_only_problem"]
+__all__ = ["open_sqlite_readonly", "read_only_problem", "transient_error"]
 
 
 def open_sqlite_readonly(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
@@ -85,3 +85,23 @@ def _why_unreadable(path: Path, exc: sqlite3.Error) -> str:
             "writable folder and read them there with --db"
         )
     return str(exc)
+
+
+# SQLite's primary result codes of failures that will not pass by themselves: PERM,
+# READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB. (BUSY and LOCKED pass once the other
+# writer is done; anything else is taken as transient and bounded by the fault timeout.)
+_SQLITE_FAULTS = frozenset({3, 8, 10, 11, 13, 14, 26})
+# PostgreSQL SQLSTATEs of the same kind: disk full, out of memory, read-only transaction,
+# insufficient privilege, undefined table (the schema is gone), data corrupted.
+_PG_FAULTS = frozenset({"53100", "53200", "25006", "42501", "42P01", "XX001", "XX002"})
+
+
+def transient_error(error: BaseException | None) -> bool:
+    """Whether a driver error may pass when the same write is tried again."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return (code & 0xFF) not in _SQLITE_FAULTS
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate not in _PG_FAULTS
+    return True

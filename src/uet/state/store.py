@@ -9,6 +9,13 @@ Writes happen in explicit transactions, so that state changes made together comm
 Reads use ``store.reader()``, which takes no write lock. Every operation on many rows is one
 statement or one transaction: insert many events, fetch many runs, complete many attempts.
 Database failures surface as :class:`uet.errors.StoreError`, never as a driver exception.
+
+The statements are those of :mod:`uet.state.queries`, by name. This module's :class:`Store`
+executes them through SQLAlchemy (PostgreSQL, and any SQLite URL); on a plain SQLite file
+at the current schema, :class:`uet.state.sqlite_store.SqliteStore` executes the same
+statements' compiled SQLite text through the stdlib ``sqlite3`` (``Store.open(...,
+stdlib=True)``: ``uet run`` and ``uet exec`` never import SQLAlchemy). SQLAlchemy is imported
+here only when a store of this class is made.
 """
 
 from __future__ import annotations
@@ -23,21 +30,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from uet.config import Settings
 from uet.errors import StorageFault, StoreError
-from uet.state import rows, schema
-from uet.state.database import (
-    READONLY,
-    engine_for,
-    get_engine,
-    sqlite_path,
-    translate_errors,
-)
-from uet.state.queries import parameters, statement, variant
+from uet.state import rows
+from uet.state._compiled import COLUMNS
 from uet.state.records import (
     AgentRecord,
     AttemptRecord,
@@ -51,13 +49,14 @@ from uet.state.records import (
     dump_json,
 )
 from uet.state.sqlite_files import read_only_problem
-from uet.state.tables import agents, attempts, decisions, events, runs, tasks, workstreams
 from uet.states import LIVE_ATTEMPT_STATES, AttemptState, RunStatus, TaskStatus
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 NewEvent = tuple[str, float, str | None, str | None, int | None, Mapping[str, Any] | None]
 """An event to insert: (type, ts, run_id, task_id, attempt_id, payload)."""
 
-_EVENT_COLUMNS = ("run_id", "seq", "type", "ts", "task_id", "attempt_id", "payload")
 _T = TypeVar("_T")
 _IN_CHUNK = 500  # ids per IN (...) list
 _ROWS_PER_INSERT = 100  # events per INSERT statement (700 bound values)
@@ -68,13 +67,14 @@ _LOCK_SLICE_S = 0.2  # a pinned writer with an abort event waits for the lock th
 class _Prepared:
     """A Core statement compiled once for the dialect and executed through the driver.
 
-    The run loop's per-tick statements go this way: SQLAlchemy's per-execution work
-    (cache lookup, parameter processing) costs several times what SQLite does for them.
-    Only for statements whose parameters need no type processing (text, numbers, NULL).
+    The store's writes go this way: SQLAlchemy's per-execution work (cache lookup,
+    parameter processing) costs several times what SQLite does for them. Only for
+    statements whose parameters need no type processing (text, numbers, NULL, booleans),
+    as every write of :mod:`uet.state.queries` is.
     """
 
-    def __init__(self, statement: sa.Update | sa.Insert, dialect: sa.Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect) -> None:
+        compiled: Any = statement.compile(dialect=dialect)  # a SQLCompiler
         self.sql = str(compiled)
         self.names = compiled.positiontup if compiled.positional else None
         self.constants = {k: v for k, v in compiled.params.items() if not k.startswith("b_")}
@@ -112,6 +112,8 @@ def execute_sql(conn: sa.Connection, sql: str, params: Any, *, many: bool = Fals
     """
     if conn.dialect.name != "sqlite":
         return conn.exec_driver_sql(sql, params)
+    import sqlalchemy as sa  # noqa: PLC0415 - loaded with this class of store only
+
     driver: Any = conn.connection.driver_connection  # a sqlite3.Connection
     try:
         return driver.executemany(sql, params) if many else driver.execute(sql, params)
@@ -121,57 +123,9 @@ def execute_sql(conn: sa.Connection, sql: str, params: Any, *, many: bool = Fals
         ) from exc
 
 
-def _keep(column: sa.Column[Any], name: str) -> sa.ColumnElement[Any]:
-    """``COALESCE(:name, column)``: a None parameter leaves the stored value alone."""
-    return sa.func.coalesce(sa.bindparam(name, type_=column.type), column)
-
-
-_UPDATE_TASK = (
-    sa.update(tasks)
-    .where(tasks.c.run_id == sa.bindparam("b_run"), tasks.c.id == sa.bindparam("b_id"))
-    .values(
-        status=sa.bindparam("b_status"),
-        outcome=_keep(tasks.c.outcome, "b_outcome"),
-        exit_code=_keep(tasks.c.exit_code, "b_exit_code"),
-        attempts_used=_keep(tasks.c.attempts_used, "b_attempts_used"),
-        started_at=_keep(tasks.c.started_at, "b_started_at"),
-        ended_at=_keep(tasks.c.ended_at, "b_ended_at"),
-    )
-)
-_MARK_STARTED = (
-    sa.update(attempts)
-    .where(attempts.c.id == sa.bindparam("b_id"), sa.or_(*(attempts.c.state == s for s in _LIVE)))
-    .values(
-        state=AttemptState.RUNNING.value,
-        pid=sa.bindparam("b_pid"),
-        pgid=sa.bindparam("b_pgid"),
-        started_at=sa.bindparam("b_at"),
-    )
-)
-_COMPLETE_ATTEMPT = (
-    sa.update(attempts)
-    .where(  # not IN (...): an expanding list cannot go into executemany
-        attempts.c.id == sa.bindparam("b_id"), sa.or_(*(attempts.c.state == s for s in _LIVE))
-    )
-    .values(
-        state=sa.bindparam("b_state"),
-        ended_at=sa.bindparam("b_ended_at"),
-        exit_code=sa.bindparam("b_exit_code", type_=sa.Integer),
-        output_tail=sa.bindparam("b_output_tail", type_=sa.Text),
-        error=sa.bindparam("b_error", type_=sa.Text),
-        pid=_keep(attempts.c.pid, "b_pid"),
-        pgid=_keep(attempts.c.pgid, "b_pgid"),
-        started_at=_keep(attempts.c.started_at, "b_started_at"),
-    )
-)
-_LAST_SEQ = (
-    sa.select(events.c.seq)
-    .where(events.c.run_id == sa.bindparam("run_id"))
-    .order_by(events.c.seq.desc())
-    .limit(1)
-)
-_LAST_SEQ_SQLITE = "SELECT seq FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1"
-_ATTEMPT_COLUMNS = tuple(c.name for c in attempts.c if c.name != "id")
+_LAST_SEQ_SQL = "SELECT seq FROM events WHERE run_id = {mark} ORDER BY seq DESC LIMIT 1"
+_ATTEMPT_COLUMNS = tuple(name for name in COLUMNS["attempts"] if name != "id")
+_EVENT_COLUMNS = tuple(name for name in COLUMNS["events"] if name != "id")
 _ATTEMPTS_PER_INSERT = 50  # attempts per INSERT statement (700 bound values)
 
 
@@ -203,10 +157,15 @@ class NoDatabaseError(StoreError):
 
 
 class Store:
-    """uet's state. Open with :meth:`open`; safe to share between threads."""
+    """uet's state. Open with :meth:`open`; safe to share between threads.
+
+    This class reaches the database through SQLAlchemy; :class:`uet.state.sqlite_store.
+    SqliteStore` (the same methods, a plain SQLite file) through the stdlib."""
 
     def __init__(self, engine: sa.Engine, *, readonly: bool = False) -> None:
-        self.engine = engine
+        from uet.state.database import READONLY, sqlite_path  # noqa: PLC0415 - SQLAlchemy
+
+        self._engine = engine
         self.readonly = readonly  # opened by a command that only reads: no transaction()
         reader_options: dict[str, Any] = {READONLY: True}
         if engine.dialect.name == "postgresql":
@@ -215,16 +174,37 @@ class Store:
             reader_options["isolation_level"] = "REPEATABLE READ"
             reader_options["postgresql_readonly"] = True  # the server refuses writes too
         self._reader = engine.execution_options(**reader_options)
-        self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._pinned = threading.local()
-        self._insert_sql: dict[int, str] = {}
-        self._live_sql: dict[int, str] = {}
-        dialect = engine.dialect
-        self.update_task_sql = _Prepared(_UPDATE_TASK, dialect)
-        self.mark_started_sql = _Prepared(_MARK_STARTED, dialect)
-        self.complete_attempt_sql = _Prepared(_COMPLETE_ATTEMPT, dialect)
+        self._prepared: dict[str, _Prepared] = {}
+        self._init_sql("?" if engine.dialect.paramstyle == "qmark" else "%s")
         self._file = sqlite_path(engine.url.render_as_string(hide_password=False))
         self._identity = _identity(self._file)
+
+    def _init_sql(self, mark: str) -> None:
+        self._mark = mark
+        self._insert_sql: dict[int, str] = {}
+        self._live_sql: dict[int, str] = {}
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine (DDL, migrations, backups, and the modules that compose
+        statements of their own)."""
+        return self._engine
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file; None for PostgreSQL or an in-memory database."""
+        return self._file
+
+    def prepared(self, name: str) -> _Prepared:
+        """The write statement ``name`` of :mod:`uet.state.queries`, compiled once."""
+        found = self._prepared.get(name)
+        if found is None:
+            from uet.state.queries import write_statement  # noqa: PLC0415 - SQLAlchemy
+
+            dialect = self._engine.dialect
+            found = self._prepared[name] = _Prepared(write_statement(name, dialect.name), dialect)
+        return found
 
     def live_attempts_sql(self, count: int) -> str:
         """``SELECT id … WHERE id IN (…count…) AND live … FOR UPDATE``, made once per size."""
@@ -232,7 +212,7 @@ class Store:
         if sql is None:
             marks = ", ".join([self._mark] * count)
             live = " OR ".join(f"state = '{state}'" for state in _LIVE)
-            lock = " FOR UPDATE" if self.engine.dialect.name == "postgresql" else ""
+            lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
             sql = self._live_sql[count] = (
                 f"SELECT id FROM attempts WHERE id IN ({marks}) AND ({live}){lock}"
             )
@@ -256,6 +236,7 @@ class Store:
         check_schema: bool = True,
         create: bool = True,
         readonly: bool = False,
+        stdlib: bool = False,
     ) -> Store:
         """Open the database of ``target`` (settings or a URL).
 
@@ -267,7 +248,26 @@ class Store:
         ``readonly=True`` (implies ``create=False``) opens a store that never writes, so it
         works on a database the user cannot write: its :meth:`transaction` raises
         :class:`StoreError`, and an empty database is a :class:`NoDatabaseError`.
+
+        ``stdlib=True``: a plain SQLite file (new, or at the current schema) is opened as a
+        :class:`~uet.state.sqlite_store.SqliteStore`, without SQLAlchemy, for the commands
+        that only use this class's methods (``uet run``, ``uet exec``); anything else opens
+        as without it (which also says what is wrong with a database that cannot be used).
         """
+        if stdlib and isinstance(target, Settings) and not readonly and create and check_schema:
+            from uet.state.sqlite_store import SqliteStore  # noqa: PLC0415
+
+            fast = SqliteStore.open_file(target)
+            if fast is not None:
+                return fast
+        from uet.state import schema  # noqa: PLC0415 - SQLAlchemy, for this class only
+        from uet.state.database import (  # noqa: PLC0415
+            engine_for,
+            get_engine,
+            sqlite_path,
+            translate_errors,
+        )
+
         create = create and not readonly
         url = target.db if isinstance(target, Settings) else target
         path = sqlite_path(url)
@@ -290,11 +290,11 @@ class Store:
 
     @property
     def url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        return self._engine.url.render_as_string(hide_password=True)
 
     @property
     def dialect(self) -> str:
-        return self.engine.dialect.name
+        return self._engine.dialect.name
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -303,6 +303,8 @@ class Store:
         Within :meth:`pinned`, a transaction asked for while this thread's transaction is
         open joins it (committed with it) instead of failing.
         """
+        from uet.state.database import translate_errors  # noqa: PLC0415
+
         if self.readonly:
             raise StoreError(f"{self.url}: opened read-only: this command may not write to it")
         pinned: sa.Connection | None = getattr(self._pinned, "conn", None)
@@ -313,14 +315,14 @@ class Store:
             return
         fence: Callable[[Transaction], None] | None = getattr(self._pinned, "fence", None)
         if pinned is not None:
-            with translate_errors(self.engine), self._begin_pinned(pinned):
+            with translate_errors(self._engine), self._begin_pinned(pinned):
                 tx = Transaction(self, pinned, readonly=False)
                 if fence is not None:
                     fence(tx)
                 yield tx
                 self.check_file()
             return
-        with translate_errors(self.engine), self.engine.begin() as conn:
+        with translate_errors(self._engine), self._engine.begin() as conn:
             tx = Transaction(self, conn, readonly=False)
             if fence is not None:
                 fence(tx)
@@ -375,10 +377,12 @@ class Store:
         here in short slices, so that a signal is seen within one; past ``lock_timeout``
         seconds of waiting, or once ``abort`` is set, the wait ends in a StorageFault.
         """
+        from uet.state.database import translate_errors  # noqa: PLC0415
+
         if getattr(self._pinned, "conn", None) is not None:
             yield  # already pinned further up
             return
-        with translate_errors(self.engine), self.engine.connect() as conn:
+        with translate_errors(self._engine), self._engine.connect() as conn:
             driver = conn.connection.driver_connection if self.dialect == "sqlite" else None
             sliced = abort is not None and driver is not None
             previous = 0
@@ -400,10 +404,11 @@ class Store:
     def _begin_pinned(self, conn: sa.Connection) -> sa.RootTransaction:
         """Begin the pinned connection's write transaction, waiting for the lock in slices
         when :meth:`pinned` was given an ``abort`` event."""
+        import sqlalchemy as sa  # noqa: PLC0415
+
         abort: threading.Event | None = getattr(self._pinned, "abort", None)
         if abort is None:
             return conn.begin()
-        limit = getattr(self._pinned, "lock_timeout", None)
         since = time.monotonic()
         while True:
             try:
@@ -411,21 +416,29 @@ class Store:
             except sa.exc.OperationalError as exc:
                 if getattr(exc.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
                     raise
-                waited = time.monotonic() - since
-                if abort.is_set():
-                    raise StorageFault(
-                        f"{self.url}: stopped while waiting {waited:.1f} s for the database "
-                        "lock, which another process holds"
-                    ) from exc
-                if limit is not None and waited >= limit:
-                    raise StorageFault(
-                        f"{self.url}: another process has held the database lock for {waited:.0f} s"
-                    ) from exc
+                self._lock_wait(abort, since, exc)
+
+    def _lock_wait(self, abort: threading.Event, since: float, exc: BaseException) -> None:
+        """After a try for the write lock found it held: a StorageFault once ``abort`` is
+        set or the pinned block's ``lock_timeout`` has passed; else go on trying."""
+        limit = getattr(self._pinned, "lock_timeout", None)
+        waited = time.monotonic() - since
+        if abort.is_set():
+            raise StorageFault(
+                f"{self.url}: stopped while waiting {waited:.1f} s for the database "
+                "lock, which another process holds"
+            ) from exc
+        if limit is not None and waited >= limit:
+            raise StorageFault(
+                f"{self.url}: another process has held the database lock for {waited:.0f} s"
+            ) from exc
 
     @contextmanager
     def reader(self) -> Iterator[Transaction]:
         """A read-only transaction: a consistent snapshot that takes no write lock."""
-        with translate_errors(self.engine), self._reader.connect() as conn:
+        from uet.state.database import translate_errors  # noqa: PLC0415
+
+        with translate_errors(self._engine), self._reader.connect() as conn:
             yield Transaction(self, conn, readonly=True)
             conn.rollback()
 
@@ -436,33 +449,70 @@ class Store:
 
     def close(self) -> None:
         """Close pooled connections (the engine is made again on next use)."""
-        self.engine.dispose()
+        self._engine.dispose()
 
 
 class Transaction:
-    """Operations inside one transaction. Made by :meth:`Store.transaction` or ``reader``."""
+    """Operations inside one transaction. Made by :meth:`Store.transaction` or ``reader``.
 
-    def __init__(self, store: Store, conn: sa.Connection, *, readonly: bool) -> None:
+    Every operation executes a named statement of :mod:`uet.state.queries` through the
+    five primitives below (``_read``, ``_write``, ``_write_many``, ``_fetch``, ``_sql``),
+    which :class:`uet.state.sqlite_store.SqliteTransaction` implements on the stdlib."""
+
+    def __init__(self, store: Store, conn: sa.Connection | None, *, readonly: bool) -> None:
         self.store = store
-        self.conn = conn
+        self._conn = conn
         self.readonly = readonly
 
-    def _read(self, name: str, *, glob: bool = True, **params: Any) -> sa.MappingResult:
+    @property
+    def conn(self) -> sa.Connection:
+        """The SQLAlchemy connection, for modules that compose statements of their own."""
+        if self._conn is None:
+            raise StoreError(f"{self.store.url}: this store was opened without SQLAlchemy")
+        return self._conn
+
+    # -- the primitives ---------------------------------------------------------------------
+
+    def _read(self, name: str, *, glob: bool = True, **params: Any) -> list[Mapping[Any, Any]]:
         """Execute the read statement ``name`` of :mod:`uet.state.queries` with those of
         ``params`` it takes."""
+        from uet.state.queries import parameters, statement  # noqa: PLC0415
+
         wanted = parameters(name, glob=glob)
         values = {key: value for key, value in params.items() if key in wanted}
-        return self.conn.execute(statement(name, glob=glob), values).mappings()
+        return list(self.conn.execute(statement(name, glob=glob), values).mappings())
+
+    def _write(self, name: str, params: Mapping[str, Any]) -> int:
+        """Execute the write ``name`` once; the number of rows it changed."""
+        return int(self.store.prepared(name).one(self._writable(), params).rowcount)
+
+    def _write_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Execute the write ``name`` for each of ``rows`` (one executemany)."""
+        self.store.prepared(name).execute(self._writable(), rows)
+
+    def _fetch(self, name: str, params: Mapping[str, Any]) -> list[Mapping[Any, Any]]:
+        """Execute the statement ``name`` of the writes (a locking read, or a RETURNING)
+        once and return its rows."""
+        return list(self.store.prepared(name).one(self.conn, params).mappings())
+
+    def _sql(self, sql: str, params: Any, *, many: bool = False) -> Any:
+        """Execute SQL text (written with the store's parameter mark); iterates over rows."""
+        return execute_sql(self.conn, sql, params, many=many)
 
     def _writable(self) -> sa.Connection:
         if self.readonly:
             raise StoreError("a write was attempted in a read-only transaction (use transaction())")
         return self.conn
 
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise StoreError("a write was attempted in a read-only transaction (use transaction())")
+
     # -- runs -------------------------------------------------------------------------------
 
     def create_run(self, run: RunRecord) -> None:
-        self._writable().execute(sa.insert(runs), [_run_row(run)])
+        self._check_writable()
+        self._write("insert_run", _run_row(run))
 
     def set_run_status(
         self,
@@ -474,29 +524,29 @@ class Transaction:
         summary: Mapping[str, Any] | None = None,
     ) -> bool:
         """Set a run's status (and the times/summary given). False when there is no such run."""
-        values: dict[str, Any] = {"status": status.value}
-        if started_at is not None:
-            values["started_at"] = started_at
-        if ended_at is not None:
-            values["ended_at"] = ended_at
-        if summary is not None:
-            values["summary"] = dump_json(summary)
-        result = self._writable().execute(sa.update(runs).where(runs.c.id == run_id), values)
-        return result.rowcount == 1
+        self._check_writable()
+        values = {
+            "b_id": run_id,
+            "b_status": status.value,
+            "b_started_at": started_at,
+            "b_ended_at": ended_at,
+            "b_summary": None if summary is None else dump_json(summary),
+        }
+        return self._write("set_run_status", values) == 1
 
     def claim_run(self, run_id: str, *, host: str, pid: int, at: float) -> None:
         """Record which orchestrator process drives the run, and its first heartbeat."""
-        self._writable().execute(
-            sa.update(runs).where(runs.c.id == run_id),
-            {"host": host, "pid": pid, "heartbeat_at": at},
-        )
+        self._check_writable()
+        values = {"b_id": run_id, "b_host": host, "b_pid": pid, "b_heartbeat_at": at}
+        self._write("claim_run", values)
 
     def heartbeat(self, run_id: str, at: float) -> None:
-        self._writable().execute(sa.update(runs).where(runs.c.id == run_id), {"heartbeat_at": at})
+        self._check_writable()
+        self._write("heartbeat", {"b_id": run_id, "b_heartbeat_at": at})
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        row = self._read("run", run_id=run_id).first()
-        return None if row is None else rows.run_record(row)
+        found = self._read("run", run_id=run_id)
+        return rows.run_record(found[0]) if found else None
 
     def get_runs(self, run_ids: Iterable[str]) -> dict[str, RunRecord]:
         """Many runs by id, in one query per 500 ids; missing ids are absent from the result."""
@@ -514,11 +564,60 @@ class Transaction:
         name = variant("recent_runs", statuses=wanted is not None)
         return [rows.run_record(row) for row in self._read(name, limit=limit, statuses=wanted)]
 
+    # -- run leases (uet.state.lease) -------------------------------------------------------
+
+    def lease_claim(self, run_id: str, *, host: str, pid: int, ttl: float) -> bool:
+        """Insert ``run_id``'s lease row at epoch 1; False when it has one already."""
+        self._check_writable()
+        values = {"b_run_id": run_id, "b_host": host, "b_pid": pid, "b_ttl": ttl}
+        return bool(self._fetch("lease_claim", values))
+
+    def lease_locked(self, run_id: str) -> Mapping[str, Any] | None:
+        """The lease row, locked until this transaction ends, with the database's ``now``."""
+        found = self._fetch("lease_locked", {"b_run_id": run_id})
+        return found[0] if found else None
+
+    def lease_take(self, run_id: str, *, host: str, pid: int, epoch: int, ttl: float) -> None:
+        self._check_writable()
+        values = {"b_run_id": run_id, "b_host": host, "b_pid": pid, "b_epoch": epoch}
+        self._write("lease_take", {**values, "b_ttl": ttl})
+
+    def lease_renew(self, run_id: str, *, epoch: int, ttl: float) -> bool:
+        """Extend the lease while it is ``epoch``'s; False when it was taken over."""
+        self._check_writable()
+        values = {"b_run_id": run_id, "b_epoch": epoch, "b_ttl": ttl}
+        return self._write("lease_renew", values) == 1
+
+    def lease_release(self, run_id: str, *, epoch: int) -> None:
+        self._check_writable()
+        self._write("lease_release", {"b_run_id": run_id, "b_epoch": epoch})
+
+    def lease_row(self, run_id: str) -> Mapping[str, Any] | None:
+        found = self._fetch("lease_row", {"b_run_id": run_id})
+        return found[0] if found else None
+
+    def db_now(self) -> float:
+        """The database's clock, in seconds since the epoch."""
+        return float(self._fetch("db_now", {})[0]["now"])
+
+    def release_tool_slots(self, host: str, pid: int) -> int:
+        """Give back every tool slot held by routers of process ``pid`` on ``host`` (an
+        orchestrator found dead); returns how many (``uet.state.ledgers``)."""
+        self._check_writable()
+        prefix = f"{host}:{pid}:"
+        holders = [h for (h,) in self._sql("SELECT DISTINCT holder FROM tool_leases", ())]
+        mine = [(h,) for h in holders if h.startswith(prefix)]
+        if mine:
+            sql = f"DELETE FROM tool_leases WHERE holder = {self.store._mark}"
+            self._sql(sql, mine, many=True)
+        return len(mine)
+
     # -- workstreams and tasks --------------------------------------------------------------
 
     def add_workstreams(self, items: Sequence[WorkstreamRecord]) -> None:
+        self._check_writable()
         if items:
-            self._writable().execute(sa.insert(workstreams), [_workstream_row(w) for w in items])
+            self._write_many("insert_workstream", [_workstream_row(w) for w in items])
 
     def get_workstreams(self, run_id: str) -> list[WorkstreamRecord]:
         return [rows.workstream_record(row) for row in self._read("workstreams", run_id=run_id)]
@@ -540,17 +639,18 @@ class Transaction:
         return counts
 
     def add_tasks(self, items: Sequence[TaskRecord]) -> None:
+        self._check_writable()
         if items:
-            self._writable().execute(sa.insert(tasks), [_task_row(t) for t in items])
+            self._write_many("insert_task", [_task_row(t) for t in items])
 
     def update_tasks(self, run_id: str, updates: Sequence[TaskUpdate]) -> None:
         """Apply many task updates in one statement; None fields keep their stored value."""
-        conn = self._writable()
+        self._check_writable()
         if not updates:
             return
         changes = [
             {
-                "b_run": run_id,
+                "b_run_id": run_id,
                 "b_id": u.task_id,
                 "b_status": u.status.value,
                 "b_outcome": None if u.outcome is None else u.outcome.value,
@@ -561,7 +661,7 @@ class Transaction:
             }
             for u in updates
         ]
-        self.store.update_task_sql.execute(conn, changes)
+        self._write_many("update_task", changes)
 
     def get_tasks(
         self, run_id: str, *, statuses: Iterable[TaskStatus] | None = None
@@ -574,33 +674,34 @@ class Transaction:
 
     def dispatch_attempts(self, items: Sequence[AttemptRecord]) -> list[int]:
         """Insert attempts (their ``id`` is ignored) and return the ids given, in order."""
+        self._check_writable()
         if not items:
             return []
-        conn = self._writable()
         ids: dict[tuple[str, str, int], int] = {}
         for start in range(0, len(items), _ATTEMPTS_PER_INSERT):
             chunk = items[start : start + _ATTEMPTS_PER_INSERT]
             sql = _dispatch_sql(self.store._mark, len(chunk))
             values = tuple(value for item in chunk for value in _attempt_values(item))
             # RETURNING's row order is not defined: (run, task, number) names the row
-            for attempt_id, run_id, task_id, number in execute_sql(conn, sql, values):
+            for attempt_id, run_id, task_id, number in self._sql(sql, values):
                 ids[run_id, task_id, number] = int(attempt_id)
         return [ids[item.run_id, item.task_id, item.number] for item in items]
 
     def mark_running(self, attempt_id: int, *, pid: int, pgid: int, started_at: float) -> bool:
         """The attempt's process started. False when the attempt is no longer live."""
-        row = {"b_id": attempt_id, "b_pid": pid, "b_pgid": pgid, "b_at": started_at}
-        return self.store.mark_started_sql.one(self._writable(), row).rowcount == 1
+        self._check_writable()
+        row = {"b_id": attempt_id, "b_pid": pid, "b_pgid": pgid, "b_started_at": started_at}
+        return self._write("mark_started", row) == 1
 
     def mark_started(self, started: Sequence[tuple[int, int, int, float]]) -> None:
         """Many ``(attempt id, pid, pgid, started_at)`` at once; attempts no longer live
         are left alone."""
-        conn = self._writable()
+        self._check_writable()
         if started:
-            self.store.mark_started_sql.execute(
-                conn,
+            self._write_many(
+                "mark_started",
                 [
-                    {"b_id": a, "b_pid": pid, "b_pgid": pgid, "b_at": at}
+                    {"b_id": a, "b_pid": pid, "b_pgid": pgid, "b_started_at": at}
                     for a, pid, pgid, at in started
                 ],
             )
@@ -612,23 +713,21 @@ class Transaction:
         a late result never overwrites an attempt already marked lost, canceled or finished.
         The live attempts are read and locked first, then updated in one statement.
         """
-        conn = self._writable()
+        self._check_writable()
         if not results:
             return []
         live: set[int] = set()
         for chunk in _chunks([result.attempt_id for result in results]):
             # FOR UPDATE on PostgreSQL; SQLite already holds its write lock.
             sql = self.store.live_attempts_sql(len(chunk))
-            live.update(row[0] for row in execute_sql(conn, sql, tuple(chunk)))
+            live.update(row[0] for row in self._sql(sql, tuple(chunk)))
         accepted = []
         for result in results:
             if result.attempt_id in live:  # a second result for one attempt is refused
                 live.discard(result.attempt_id)
                 accepted.append(result)
         if accepted:
-            self.store.complete_attempt_sql.execute(
-                conn, [_result_row(result) for result in accepted]
-            )
+            self._write_many("complete_attempt", [_result_row(result) for result in accepted])
         return [result.attempt_id for result in accepted]
 
     def get_attempts(
@@ -651,8 +750,8 @@ class Transaction:
         Numbers are assigned under the write lock (SQLite) or a per-run advisory lock
         (PostgreSQL), so concurrent writers never assign the same number twice.
         """
-        conn = self._writable()
-        last = self._last_seqs(conn, {event[2] for event in batch if event[2] is not None})
+        self._check_writable()
+        last = self._last_seqs({event[2] for event in batch if event[2] is not None})
         flat: list[Any] = []
         seqs: list[int | None] = []
         for type_, ts, run_id, task_id, attempt_id, payload in batch:
@@ -666,21 +765,18 @@ class Transaction:
         for start in range(0, len(flat), width):
             chunk = tuple(flat[start : start + width])
             sql = self.store.insert_events_sql(len(chunk) // len(_EVENT_COLUMNS))
-            execute_sql(conn, sql, chunk)
+            self._sql(sql, chunk)
         return seqs
 
-    def _last_seqs(self, conn: sa.Connection, run_ids: set[str]) -> dict[str, int]:
+    def _last_seqs(self, run_ids: set[str]) -> dict[str, int]:
         """The highest sequence number of each run: one index seek per run."""
         postgres = self.store.dialect == "postgresql"
-        sqlite = self.store.dialect == "sqlite"
+        sql = _LAST_SEQ_SQL.format(mark=self.store._mark)
         last: dict[str, int] = {}
         for run_id in sorted(run_ids):  # sorted: two writers always lock in the same order
             if postgres:
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(run_id))))
-            if sqlite:
-                seq = next(iter(execute_sql(conn, _LAST_SEQ_SQLITE, (run_id,))), (None,))[0]
-            else:
-                seq = conn.execute(_LAST_SEQ, {"run_id": run_id}).scalar()
+                self._sql("SELECT pg_advisory_xact_lock(%s)", (_lock_key(run_id),))
+            seq = next(iter(self._sql(sql, (run_id,))), (None,))[0]
             if seq is not None:
                 last[run_id] = seq
         return last
@@ -709,13 +805,14 @@ class Transaction:
 
     def count_events(self, run_id: str | None = None) -> int:
         found = self._read(variant("count_events", run=run_id is not None), run_id=run_id)
-        return int(found.one()["count_1"])
+        return int(found[0]["count_1"])
 
     # -- decisions --------------------------------------------------------------------------
 
     def record_decisions(self, items: Sequence[DecisionRecord]) -> None:
+        self._check_writable()
         if items:
-            self._writable().execute(sa.insert(decisions), [_decision_row(d) for d in items])
+            self._write_many("insert_decision", [_decision_row(d) for d in items])
 
     def get_decisions(
         self,
@@ -733,25 +830,41 @@ class Transaction:
         found = self._read(name, run_id=run_id, category=category, limit=limit)
         return [rows.decision_record(row) for row in found]
 
-    # -- agents -----------------------------------------------------------------------------
+    # -- agents (through SQLAlchemy: `uet agents` opens the SQLAlchemy store) ----------------
 
     def put_agent(self, agent: AgentRecord) -> None:
         """Insert the agent, or replace the row of a removed agent with the same id."""
+        import sqlalchemy as sa  # noqa: PLC0415
+
+        from uet.state.tables import agents  # noqa: PLC0415
+
         conn = self._writable()
         conn.execute(sa.delete(agents).where(agents.c.id == agent.id))
         conn.execute(sa.insert(agents), [_agent_row(agent)])
 
     def update_agent(self, agent_id: str, **values: Any) -> None:
+        import sqlalchemy as sa  # noqa: PLC0415
+
+        from uet.state.tables import agents  # noqa: PLC0415
+
         if "files_scope" in values or "depends_on" in values:
             raise ValueError("files_scope and depends_on are set when the agent is created")
         self._writable().execute(sa.update(agents).where(agents.c.id == agent_id).values(**values))
 
     def get_agent(self, agent_id: str) -> AgentRecord | None:
+        import sqlalchemy as sa  # noqa: PLC0415
+
+        from uet.state.tables import agents  # noqa: PLC0415
+
         row = self.conn.execute(sa.select(agents).where(agents.c.id == agent_id)).mappings()
         found = row.first()
         return None if found is None else rows.agent_record(found)
 
     def list_agents(self, statuses: Iterable[str] | None = None) -> list[AgentRecord]:
+        import sqlalchemy as sa  # noqa: PLC0415
+
+        from uet.state.tables import agents  # noqa: PLC0415
+
         query = sa.select(agents).order_by(agents.c.created_at, agents.c.id)
         if statuses is not None:
             query = query.where(agents.c.status.in_(list(statuses)))
@@ -759,6 +872,11 @@ class Transaction:
 
 
 # -- rows <-> records -----------------------------------------------------------------------
+
+
+def variant(base: str, **flags: bool) -> str:
+    """As :func:`uet.state.queries.variant` (which imports SQLAlchemy)."""
+    return "+".join([base, *(flag for flag, on in flags.items() if on)])
 
 
 def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
@@ -793,48 +911,48 @@ def _result_row(result: AttemptResult) -> dict[str, Any]:
 
 def _run_row(run: RunRecord) -> dict[str, Any]:
     return {
-        "id": run.id,
-        "name": run.name,
-        "status": run.status.value,
-        "created_at": run.created_at,
-        "started_at": run.started_at,
-        "ended_at": run.ended_at,
-        "host": run.host,
-        "pid": run.pid,
-        "heartbeat_at": run.heartbeat_at,
-        "deterministic": run.deterministic,
-        "params": dump_json(run.params),
-        "summary": dump_json(run.summary),
+        "b_id": run.id,
+        "b_name": run.name,
+        "b_status": run.status.value,
+        "b_created_at": run.created_at,
+        "b_started_at": run.started_at,
+        "b_ended_at": run.ended_at,
+        "b_host": run.host,
+        "b_pid": run.pid,
+        "b_heartbeat_at": run.heartbeat_at,
+        "b_deterministic": run.deterministic,
+        "b_params": dump_json(run.params),
+        "b_summary": dump_json(run.summary),
     }
 
 
 def _workstream_row(item: WorkstreamRecord) -> dict[str, Any]:
     return {
-        "run_id": item.run_id,
-        "id": item.id,
-        "name": item.name,
-        "status": item.status.value,
-        "concurrency": item.concurrency,
-        "depends_on": dump_json(item.depends_on),
-        "source": item.source,
-        "spec": dump_json(item.spec),
+        "b_run_id": item.run_id,
+        "b_id": item.id,
+        "b_name": item.name,
+        "b_status": item.status.value,
+        "b_concurrency": item.concurrency,
+        "b_depends_on": dump_json(item.depends_on),
+        "b_source": item.source,
+        "b_spec": dump_json(item.spec),
     }
 
 
 def _task_row(item: TaskRecord) -> dict[str, Any]:
     return {
-        "run_id": item.run_id,
-        "id": item.id,
-        "workstream_id": item.workstream_id,
-        "status": item.status.value,
-        "depends_on": dump_json(item.depends_on),
-        "spec": dump_json(item.spec),
-        "max_attempts": item.max_attempts,
-        "attempts_used": item.attempts_used,
-        "outcome": None if item.outcome is None else item.outcome.value,
-        "exit_code": item.exit_code,
-        "started_at": item.started_at,
-        "ended_at": item.ended_at,
+        "b_run_id": item.run_id,
+        "b_id": item.id,
+        "b_workstream_id": item.workstream_id,
+        "b_status": item.status.value,
+        "b_depends_on": dump_json(item.depends_on),
+        "b_spec": dump_json(item.spec),
+        "b_max_attempts": item.max_attempts,
+        "b_attempts_used": item.attempts_used,
+        "b_outcome": None if item.outcome is None else item.outcome.value,
+        "b_exit_code": item.exit_code,
+        "b_started_at": item.started_at,
+        "b_ended_at": item.ended_at,
     }
 
 
@@ -860,14 +978,14 @@ def _attempt_values(item: AttemptRecord) -> tuple[Any, ...]:
 
 def _decision_row(item: DecisionRecord) -> dict[str, Any]:
     return {
-        "ts": item.ts,
-        "category": item.category,
-        "run_id": item.run_id,
-        "task_id": item.task_id,
-        "chosen": item.chosen,
-        "alternatives": dump_json(item.alternatives),
-        "reason": item.reason,
-        "data": dump_json(item.data),
+        "b_ts": item.ts,
+        "b_category": item.category,
+        "b_run_id": item.run_id,
+        "b_task_id": item.task_id,
+        "b_chosen": item.chosen,
+        "b_alternatives": dump_json(item.alternatives),
+        "b_reason": item.reason,
+        "b_data": dump_json(item.data),
     }
 
 

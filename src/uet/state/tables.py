@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from uet.state.limits import EVENT_TYPE_MAX, RUN_ID_MAX, TASK_ID_MAX
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -19,10 +21,6 @@ NAMING_CONVENTION = {
 }
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-
-RUN_ID_MAX = 128  # characters in a run id
-TASK_ID_MAX = 256  # characters in a task id
-EVENT_TYPE_MAX = 64  # characters in an event type
 
 # SQLite makes an INTEGER PRIMARY KEY the rowid (cheap appends); PostgreSQL gets a bigint.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -17,7 +17,7 @@ from uet.engine.run.tick import Tick
 from uet.engine.scheduler import Scheduler
 from uet.engine.tooltasks import Choice, ToolTasks
 from uet.execution.api import Finished, Job, Outcome, Stdio
-from uet.spec.models import PlannedTask
+from uet.spec.planned import PlannedTask
 from uet.state.records import AttemptRecord, TaskUpdate
 from uet.state.store import Transaction
 from uet.states import AttemptState, TaskStatus

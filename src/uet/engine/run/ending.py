@@ -8,7 +8,7 @@ from uet.engine.progress import Progress
 from uet.engine.run.book import AttemptBook
 from uet.engine.run.tick import Tick
 from uet.engine.scheduler import Scheduler
-from uet.spec.models import AbortRunning
+from uet.spec.planned import AbortRunning
 from uet.state.records import AttemptResult, TaskUpdate
 from uet.state.store import Transaction
 from uet.states import AttemptState, RunStatus, TaskStatus

@@ -23,7 +23,7 @@ from uet.engine.tooltasks import ToolTasks
 from uet.errors import StorageFault
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, Finished, Job, OutputSink, Report, Started
-from uet.spec.models import PlannedTask
+from uet.spec.planned import PlannedTask
 from uet.state.store import Store, Transaction
 
 ExecutorFactory = Callable[[OutputSink, Clock], Executor]

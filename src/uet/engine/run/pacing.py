@@ -23,7 +23,7 @@ from uet.engine.run.book import AttemptBook
 from uet.engine.run.tick import Tick
 from uet.events.bus import EventBus
 from uet.execution.api import Executor, Finished, Report, Started
-from uet.spec.models import OnFailure, PlannedTask
+from uet.spec.planned import OnFailure, PlannedTask
 from uet.state.records import AttemptResult
 
 START_RECORD_S = 0.05

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uet.backoff import compute_backoff
 from uet.engine.progress import Progress
@@ -17,10 +17,12 @@ from uet.engine.scheduler import Scheduler
 from uet.engine.tooltasks import CANNOT_START_EXIT, ToolTasks
 from uet.execution.api import Outcome
 from uet.execution.prompts import waited_for_input
-from uet.routing import Transition
-from uet.spec.models import PlannedTask, RetryBackoff
+from uet.spec.planned import PlannedTask, RetryBackoff
 from uet.state.records import DecisionRecord, TaskUpdate
 from uet.states import AttemptState, TaskStatus
+
+if TYPE_CHECKING:
+    from uet.routing import Transition
 
 RETRY_DELAY_CAP_S = 300.0
 
