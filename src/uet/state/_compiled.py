@@ -616,6 +616,29 @@ DDL = (
     ("CREATE UNIQUE INDEX ix_events_run_id_seq ON events (run_id, seq)"),
     ("CREATE INDEX ix_events_type ON events (type)"),
     (
+        "CREATE TABLE patches (\n"
+        "\tid VARCHAR(64) NOT NULL, \n"
+        "\tstate VARCHAR(16) NOT NULL, \n"
+        "\tqueue VARCHAR(16), \n"
+        "\trepo TEXT NOT NULL, \n"
+        "\ttarget VARCHAR(256) NOT NULL, \n"
+        "\tbase_commit VARCHAR(64) NOT NULL, \n"
+        "\tdiff TEXT NOT NULL, \n"
+        "\torigin TEXT, \n"
+        "\tscope TEXT, \n"
+        "\tconfidence FLOAT, \n"
+        "\tsignals TEXT, \n"
+        "\treason TEXT, \n"
+        "\tbranch VARCHAR(256), \n"
+        '\t"commit" VARCHAR(64), \n'
+        "\tcreated_at FLOAT NOT NULL, \n"
+        "\tupdated_at FLOAT NOT NULL, \n"
+        "\tCONSTRAINT pk_patches PRIMARY KEY (id)\n"
+        ")"
+    ),
+    ("CREATE INDEX ix_patches_created_at ON patches (created_at)"),
+    ("CREATE INDEX ix_patches_state ON patches (state)"),
+    (
         "CREATE TABLE route_cursors (\n"
         "\trule VARCHAR(128) NOT NULL, \n"
         "\tnext_index INTEGER NOT NULL, \n"
@@ -690,6 +713,21 @@ DDL = (
     ),
     ("CREATE INDEX ix_trigger_fires_status ON trigger_fires (status)"),
     ("CREATE INDEX ix_trigger_fires_trigger_id_fired_at ON trigger_fires (trigger_id, fired_at)"),
+    (
+        "CREATE TABLE patch_transitions (\n"
+        "\tid INTEGER NOT NULL, \n"
+        "\tpatch_id VARCHAR(64) NOT NULL, \n"
+        "\tts FLOAT NOT NULL, \n"
+        "\tfrom_state VARCHAR(16), \n"
+        "\tto_state VARCHAR(16) NOT NULL, \n"
+        "\treason TEXT NOT NULL, \n"
+        "\tdata TEXT, \n"
+        "\tCONSTRAINT pk_patch_transitions PRIMARY KEY (id), \n"
+        "\tCONSTRAINT fk_patch_transitions_patch_id_patches FOREIGN KEY(patch_id) "
+        "REFERENCES patches (id) ON DELETE CASCADE\n"
+        ")"
+    ),
+    ("CREATE INDEX ix_patch_transitions_patch_id_id ON patch_transitions (patch_id, id)"),
     (
         "CREATE TABLE run_leases (\n"
         "\trun_id VARCHAR(128) NOT NULL, \n"
