@@ -441,7 +441,7 @@ WRITES: dict[str, tuple[str, tuple[str, ...], dict[str, object]]] = {
             "attempts.id = ? AND (attempts.state = ? OR attempts.state = ?)"
         ),
         ("state", "b_pid", "b_pgid", "b_started_at", "b_id", "state_1", "state_2"),
-        {"state": "running", "state_1": "running", "state_2": "dispatched"},
+        {"state": "running", "state_1": "dispatched", "state_2": "running"},
     ),
     "complete_attempt": (
         (
@@ -463,7 +463,7 @@ WRITES: dict[str, tuple[str, tuple[str, ...], dict[str, object]]] = {
             "state_1",
             "state_2",
         ),
-        {"state_1": "running", "state_2": "dispatched"},
+        {"state_1": "dispatched", "state_2": "running"},
     ),
     "lease_claim": (
         (
