@@ -341,48 +341,36 @@ def _summary(report: TriageReport) -> dict[str, Any]:
     }
 
 
+def _by_test(results: Sequence[TestResult]) -> dict[str, TestResult]:
+    """One result per test id: its first failing one, else its first (a test that passed its
+    call and failed its teardown failed)."""
+    found: dict[str, TestResult] = {}
+    for result in results:
+        held = found.get(result.test_id)
+        if held is None or (result.outcome.failing and not held.outcome.failing):
+            found[result.test_id] = result
+    return found
+
+
 def _rows(
     report: TriageReport, results: Sequence[TestResult], now: float, *, storm: bool
 ) -> list[ResultRow]:
     by_id = {v.test_id: v for v in report.verdicts}
     rows: list[ResultRow] = []
-    for result in results:
-        verdict = by_id.get(result.test_id) if result.outcome.failing else None
-        detail = (
-            None
-            if verdict is None
-            else {"message": result.message[:2000], "exception": verdict.exception}
-        )
-        rows.append(
-            ResultRow(
-                report.triage_id,
-                result.test_id,
-                "report",
-                result.outcome.value,
-                now,
-                report.commit,
-                None if verdict is None else verdict.failure_class.value,
-                storm,
-                detail=detail,
-            )
-        )
+    for test_id, result in _by_test(results).items():
+        verdict = by_id.get(test_id)
+        detail = None
+        if verdict is not None:
+            detail = {"message": result.message[:2000], "exception": verdict.exception}
+        klass = None if verdict is None else verdict.failure_class.value
+        rows.append(ResultRow(report.triage_id, test_id, "report", result.outcome.value, now,
+                              report.commit, klass, storm, detail=detail))  # fmt: skip
     for verdict in report.verdicts:
         for attempt in verdict.attempts:
-            rows.append(
-                ResultRow(
-                    report.triage_id,
-                    verdict.test_id,
-                    attempt.kind,
-                    attempt.outcome.value,
-                    now,
-                    report.commit,
-                    None,
-                    storm,
-                    attempt.run_id,
-                    attempt.task_id,
-                    {"message": attempt.message[:2000], "tests": attempt.tests},
-                )
-            )
+            detail = {"message": attempt.message[:2000], "tests": attempt.tests}
+            rows.append(ResultRow(report.triage_id, verdict.test_id, attempt.kind,
+                                  attempt.outcome.value, now, report.commit, None, storm,
+                                  attempt.run_id, attempt.task_id, detail))  # fmt: skip
     return rows
 
 
@@ -440,7 +428,7 @@ def _quarantine(
         verdict.quarantined = True
         report.quarantined.append(verdict.test_id)
         decisions.append(_decision(verdict.test_id, "quarantine", reason, now))
-    passed = {r.test_id for r in results if r.outcome is Outcome.PASSED}
+    passed = {t for t, r in _by_test(results).items() if r.outcome is Outcome.PASSED}
     for test_id, record in current.items():
         if test_id in failing or test_id not in passed:
             continue
