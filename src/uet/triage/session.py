@@ -359,18 +359,41 @@ def _rows(
     rows: list[ResultRow] = []
     for test_id, result in _by_test(results).items():
         verdict = by_id.get(test_id)
-        detail = None
+        detail: dict[str, Any] | None = None
         if verdict is not None:
             detail = {"message": result.message[:2000], "exception": verdict.exception}
         klass = None if verdict is None else verdict.failure_class.value
-        rows.append(ResultRow(report.triage_id, test_id, "report", result.outcome.value, now,
-                              report.commit, klass, storm, detail=detail))  # fmt: skip
+        rows.append(
+            ResultRow(
+                report.triage_id,
+                test_id,
+                "report",
+                result.outcome.value,
+                now,
+                report.commit,
+                klass,
+                storm,
+                detail=detail,
+            )
+        )
     for verdict in report.verdicts:
         for attempt in verdict.attempts:
-            detail = {"message": attempt.message[:2000], "tests": attempt.tests}
-            rows.append(ResultRow(report.triage_id, verdict.test_id, attempt.kind,
-                                  attempt.outcome.value, now, report.commit, None, storm,
-                                  attempt.run_id, attempt.task_id, detail))  # fmt: skip
+            evidence = {"message": attempt.message[:2000], "tests": attempt.tests}
+            rows.append(
+                ResultRow(
+                    report.triage_id,
+                    verdict.test_id,
+                    attempt.kind,
+                    attempt.outcome.value,
+                    now,
+                    report.commit,
+                    None,
+                    storm,
+                    attempt.run_id,
+                    attempt.task_id,
+                    evidence,
+                )
+            )
     return rows
 
 
@@ -429,6 +452,17 @@ def _quarantine(
         report.quarantined.append(verdict.test_id)
         decisions.append(_decision(verdict.test_id, "quarantine", reason, now))
     passed = {t for t, r in _by_test(results).items() if r.outcome is Outcome.PASSED}
+    for test_id in sorted(passed - set(current)):
+        if {"failed", "error"} & on_commit.get(test_id, set()):
+            reason = f"passed and failed on commit {report.commit}"
+            put_quarantine(
+                tx,
+                QuarantineRecord(
+                    test_id, QuarantineStatus.QUARANTINED, reason, now, 0, now, report.commit
+                ),
+            )
+            report.quarantined.append(test_id)
+            decisions.append(_decision(test_id, "quarantine", reason, now))
     for test_id, record in current.items():
         if test_id in failing or test_id not in passed:
             continue
