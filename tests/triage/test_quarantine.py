@@ -37,8 +37,9 @@ def _report(folder: Path, cases: dict[str, str]) -> Path:
 
 
 @pytest.fixture
-def store(sqlite_url: str) -> Store:
-    return Store.open(sqlite_url)
+def store(db_url: str) -> Store:
+    """A real store on SQLite and on PostgreSQL."""
+    return Store.open(db_url)
 
 
 def _triage(
