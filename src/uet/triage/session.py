@@ -315,8 +315,10 @@ def _record(
     storm = report.storm is not None
     with store.transaction() as tx:
         add_results(tx, _rows(report, results, now, storm=storm))
-        if not storm:
+        if report.storm is None:
             _quarantine(tx, report, results, policy, now)
+        else:
+            tx.record_decisions([_storm_decision(report.storm, policy, now)])
         events: list[tuple[str, float, str | None, str | None, int | None, dict[str, Any]]] = [
             ("triage.completed", now, None, None, None, _summary(report)),
         ]
@@ -490,6 +492,21 @@ def _with(record: QuarantineRecord, **changes: Any) -> QuarantineRecord:
 def _released(record: QuarantineRecord, now: float, reason: str) -> QuarantineRecord:
     return _with(
         record, status=QuarantineStatus.RELEASED, reason=reason, updated_at=now, released_at=now
+    )
+
+
+def _storm_decision(storm: InfraItem, policy: TriagePolicy, now: float) -> DecisionRecord:
+    reason = (
+        f"{storm.failing} of {storm.ran} tests failed ({storm.ratio:.0%} > "
+        f"{policy.storm_ratio:.0%}): one infra item, no test labelled flaky"
+    )
+    return DecisionRecord(
+        category="triage",
+        chosen="infra",
+        reason=reason,
+        ts=now,
+        alternatives=["rerun and label each failure"],
+        data={"tests": list(storm.tests[:100]), "failing": storm.failing, "ran": storm.ran},
     )
 
 
