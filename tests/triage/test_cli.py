@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +130,45 @@ def test_running_pytest_then_triaging_tells_flaky_from_broken(
     ]
     runs = json.loads(uet_triage("runs", "--json").out)
     assert {r["name"] for r in runs} >= {"pytest", "triage alone"}
+
+
+_SLOW_RERUN = """
+import pathlib, time
+
+def test_slow_on_rerun():
+    state = pathlib.Path(__file__).with_suffix(".count")
+    count = int(state.read_text()) if state.exists() else 0
+    state.write_text(str(count + 1))
+    if count:
+        time.sleep(60)
+    assert False
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_reruns_is_exit_130_and_records_no_triage(project: Path) -> None:
+    """SIGINT while a rerun runs: exit 130 within seconds, the rerun run left interrupted
+    (resumable), no history row written."""
+    (project / "pytest.ini").write_text("[pytest]\n")
+    (project / "test_s.py").write_text(_SLOW_RERUN)
+    env = {
+        **os.environ,
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "UET_DB": f"sqlite:///{project / 'state.db'}",
+    }
+    argv = [sys.executable, "-m", "uet", "triage", "--", sys.executable, "-m", "pytest", "-q"]
+    proc = subprocess.Popen(
+        argv, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list((project / ".uet" / "triage").glob("*"))) < 2:
+        time.sleep(0.2)
+    time.sleep(1.5)  # the rerun's pytest is asleep
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted during the reruns" in err
+    with sqlite3.connect(project / "state.db") as db:
+        assert db.execute("select count(*) from triage_results").fetchone() == (0,)
+        statuses = [row[0] for row in db.execute("select status from runs order by created_at")]
+    assert statuses == ["failed", "interrupted"]

@@ -25,7 +25,7 @@ from pathlib import Path
 from uet.config import Settings
 from uet.engine.api import start_run
 from uet.engine.model import RunOptions
-from uet.errors import UetError
+from uet.errors import ExitCode, UetError
 from uet.execution.api import Stdio
 from uet.ids import RandomIds
 from uet.spec._resolve import plan_task
@@ -39,6 +39,17 @@ TRIAGE_WORKSTREAM = "triage"
 
 RERUN_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:randomly", "-o", "junit_family=xunit1")
 """What every rerun adds to the program: no cache, no shuffling, JUnit with file names."""
+
+
+class RerunsInterrupted(UetError):
+    """Ctrl-C or SIGTERM during the reruns: the triage records nothing (its rerun runs are
+    recorded, interrupted, and resumable with ``uet resume RUN``)."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"interrupted during the reruns (uet status {run_id})")
+        self.run_id = run_id
 
 
 @dataclass(slots=True)
@@ -84,6 +95,8 @@ class Rerunner:
             interrupted=self.interrupted,
         )
         self.runs.append(run_id)
+        if self.interrupted is not None and self.interrupted.is_set():
+            raise RerunsInterrupted(run_id)
         return [
             self._outcome(
                 kind, run_id, f"{TRIAGE_WORKSTREAM}/{name}", batch, folder / f"{name}.xml"

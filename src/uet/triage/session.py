@@ -24,6 +24,8 @@ The steps, for the failures of one report (``TestResult`` list in run order):
    commit (a broken test never has them); quarantined tests keep running, their failures do
    not count, and ``release_after`` clean runs in a row release them. A quarantined test that
    now fails every rerun is broken: released, and its failure counts.
+
+An interrupted triage (``RerunsInterrupted``, exit 130) records nothing but its rerun runs.
 """
 
 from __future__ import annotations
