@@ -16,6 +16,7 @@ from uet.cli.app import Context, json_option, pass_context
 from uet.errors import UsageError
 
 if TYPE_CHECKING:
+    from uet.triage.model import Verdict
     from uet.triage.session import TriageReport
 
 
@@ -255,7 +256,7 @@ def _print_report(report: TriageReport) -> None:
     for verdict in report.verdicts:
         mark = " [quarantined]" if verdict.quarantined else ""
         click.echo(f"{verdict.failure_class.value:<16} {verdict.test_id}{mark}")
-        click.echo(f"    action: {verdict.action.value}; {_why(verdict.to_dict())}")
+        click.echo(f"    action: {verdict.action.value}; {_why(verdict)}")
     for test in report.quarantined:
         click.echo(f"quarantined: {test}")
     for test in report.released:
@@ -264,14 +265,10 @@ def _print_report(report: TriageReport) -> None:
         click.echo(f"reruns: {', '.join(report.runs)} (uet status RUN)")
 
 
-def _why(verdict: dict[str, Any]) -> str:
-    parts = [
-        verdict["reason"] or verdict["message"].splitlines()[0]
-        if verdict["message"]
-        else verdict["reason"] or verdict["phase"]
-    ]
-    if verdict["polluter"]:
-        parts.append(f"polluter: {verdict['polluter']}")
+def _why(verdict: Verdict) -> str:
+    parts = [verdict.headline, verdict.reason]
+    if verdict.polluter:
+        parts.append(f"polluter: {verdict.polluter}")
     return "; ".join(part for part in parts if part)
 
 

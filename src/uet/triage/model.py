@@ -68,6 +68,9 @@ ACTIONS: dict[FailureClass, Action] = {
 }
 """Each class's action (the module docstring's table)."""
 
+TRACEBACK_MAX = 4000
+"""Characters of a failure's traceback ``--json`` carries (its end: the last exception)."""
+
 NON_DETERMINISTIC = frozenset({FailureClass.FLAKY, FailureClass.ORDER_DEPENDENT})
 """The classes a test earns by passing and failing on the same commit: quarantined."""
 
@@ -153,6 +156,14 @@ class Verdict:
         return ACTIONS[self.failure_class]
 
     @property
+    def headline(self) -> str:
+        """One line of how it failed: the traceback's last ``E`` line, else the message's."""
+        lines = [line for line in self.result.text.splitlines() if line.startswith("E ")]
+        if lines:
+            return lines[-1][1:].strip()
+        return (self.result.message.splitlines() or [""])[0]
+
+    @property
     def counts(self) -> bool:
         """Whether this failure fails the triage (exit 1): not flaky, not quarantined."""
         return not self.quarantined and self.failure_class not in NON_DETERMINISTIC
@@ -167,6 +178,8 @@ class Verdict:
             "phase": self.result.phase.value,
             "exception": self.exception,
             "message": self.result.message,
+            "headline": self.headline,
+            "traceback": self.result.text[-TRACEBACK_MAX:],
             "polluter": self.polluter,
             "quarantined": self.quarantined,
             "reason": self.reason,
