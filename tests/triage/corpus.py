@@ -11,7 +11,8 @@ an allocation no machine has; and two kinds of non-deterministic tests:
   three runs hold a pass and a failure, so that three reruns alone always see both (with
   truly independent draws, three reruns see both 75 % of the time: the number of reruns is
   the knob, ``docs/recovery.md``);
-* **order-dependent** (59 % of the flaky tests, Gruber et al.'s share for Python): a victim
+* **order-dependent** (59 % of the flaky tests, Gruber et al.'s share for Python; and the
+  flaky tests are ~0.9 % of all tests, their 7,571 of 876,186): a victim
   asserts state that a polluter, collected earlier, leaves behind (a module global, an
   environment variable, a class attribute); the polluter sits among passing tests so that
   finding it takes bisection.
@@ -201,9 +202,12 @@ def _order_dependent(corpus: Corpus, index: int, passing_before: int) -> None:
 
 
 def _passing_modules(corpus: Corpus, count: int, per_module: int) -> None:
+    """Passing tests, collected after every failing one (so reruns of the tests before a
+    victim do not run them): they bring the flaky share to Gruber's ~0.9 % of tests."""
     for m in range(count):
-        body = "".join(
-            f"def test_ok_{m}_{i}():\n    assert {i} + 1 == {i + 1}\n\n" for i in range(per_module)
+        body = (
+            f"import pytest\n\n@pytest.mark.parametrize('i', range({per_module}))\n"
+            f"def test_ok_{m}(i):\n    assert i + 1 > i\n"
         )
         (corpus.folder / f"test_p{m}_pass.py").write_text(body)
         corpus.passing += per_module
@@ -224,7 +228,7 @@ def generate(folder: Path, seed: int = 7, *, scale: int = 1, flaky: int = 10) ->
     for index in range(order_dependent):
         _order_dependent(corpus, index, passing_before=rng.randrange(3, 12))
     _flaky_module(corpus, rng, 0, flaky - order_dependent)
-    _passing_modules(corpus, count=6, per_module=8)
+    _passing_modules(corpus, count=6, per_module=170)
     corpus.write_labels()
     return corpus
 
