@@ -121,3 +121,21 @@ def test_the_merged_report_carries_flaky_and_rerun_failures(tmp_path: Path) -> N
     assert cases["test_broken"].result[0].message == "assert False"
     assert not cases["test_ok"].is_flaky
     assert not cases["test_ok"].is_rerun
+
+
+@pytest.mark.parametrize(
+    ("argv", "program"),
+    [
+        (["pytest", "-q", "tests"], ("pytest",)),
+        (["python3", "-m", "pytest", "-x"], ("python3", "-m", "pytest")),
+        (["uv", "run", "pytest", "-q"], ("uv", "run", "pytest")),
+        (["/venv/bin/pytest"], ("/venv/bin/pytest",)),
+        (["tox", "-e", "py311"], ("tox",)),
+    ],
+)
+def test_reruns_start_pytest_the_way_the_command_did(
+    argv: list[str], program: tuple[str, ...]
+) -> None:
+    from uet.triage.running import pytest_program  # noqa: PLC0415
+
+    assert pytest_program(argv) == program

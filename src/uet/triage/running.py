@@ -40,9 +40,13 @@ class PytestRun:
 
 
 def pytest_program(argv: Sequence[str]) -> tuple[str, ...]:
-    """``pytest`` of ``pytest -q x``; ``python -m pytest`` of ``python -m pytest x``."""
-    if len(argv) >= 3 and argv[1] == "-m":
-        return tuple(argv[:3])
+    """How the command starts pytest: up to ``pytest`` (``uv run pytest``) or ``-m pytest``
+    (``python -m pytest``); the whole first word when neither is found."""
+    for index, arg in enumerate(argv):
+        if os.path.basename(arg) in ("pytest", "py.test"):
+            return tuple(argv[: index + 1])
+        if arg == "-m" and index + 1 < len(argv) and argv[index + 1] == "pytest":
+            return tuple(argv[: index + 2])
     return tuple(argv[:1])
 
 
