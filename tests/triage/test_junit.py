@@ -139,3 +139,18 @@ def test_reruns_start_pytest_the_way_the_command_did(
     from uet.triage.running import pytest_program  # noqa: PLC0415
 
     assert pytest_program(argv) == program
+
+
+def test_a_file_holding_one_testsuite_is_read(tmp_path: Path) -> None:
+    """Some writers put a single <testsuite> at the root."""
+    path = tmp_path / "one.xml"
+    path.write_text(
+        '<testsuite name="x"><testcase classname="test_m" name="test_a"/>'
+        '<testcase classname="test_m" name="test_b"><error message="boom"/>'
+        "</testcase></testsuite>"
+    )
+    results = read_report(path, root=tmp_path)
+    assert [(r.test_id, r.outcome) for r in results] == [
+        ("test_m.py::test_a", Outcome.PASSED),
+        ("test_m.py::test_b", Outcome.ERROR),
+    ]
