@@ -114,3 +114,22 @@ def test_the_polluter_is_named_within_log2_n_plus_one_bisection_reruns(tmp_path:
     bisect = [a for a in verdict.attempts if a.kind in ("bisect", "confirm")]
     assert len(bisect) <= math.ceil(math.log2(preceding)) + 1
     assert verdict.quarantined  # it passes alone: two outcomes on c3
+
+
+def test_only_the_first_failures_up_to_the_limit_are_rerun(tmp_path: Path) -> None:
+    files = {
+        "test_m.py": "".join(f"def test_bad_{i}():\n    assert {i} < 0\n\n" for i in range(3))
+        + "".join(f"def test_ok_{i}():\n    pass\n\n" for i in range(5))
+    }
+    store, rerunner, report_file = _project(tmp_path / "p", files)
+    results = read_report(report_file, root=rerunner.root)
+    report = triage(
+        results,
+        rerunner=rerunner,
+        store=store,
+        commit="c4",
+        policy=TriagePolicy(reruns=1, rerun_limit=1),
+    )
+    assert [len(v.attempts) for v in report.verdicts] == [1, 0, 0]
+    assert "not rerun: more than 1 failures" in report.verdicts[2].reason
+    assert len(report.runs) == 1

@@ -42,6 +42,13 @@ class _CommandAfterDashes(click.Command):
     help="Reruns of each failure alone (0: classify only, rerun nothing).",
 )
 @click.option(
+    "--rerun-limit",
+    type=click.IntRange(0),
+    default=100,
+    show_default=True,
+    help="Rerun at most this many failures (the first); the rest keep their static class.",
+)
+@click.option(
     "--root",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="pytest's rootdir, where node ids start and reruns run [the current folder].",
@@ -100,6 +107,7 @@ def triage(
     click_ctx: click.Context,
     ctx: Context,
     reruns: int,
+    rerun_limit: int,
     root: Path | None,
     program: str | None,
     timeout: float | None,
@@ -122,7 +130,8 @@ def triage(
     there the polluter is found by bisection. A test that passed and failed on the same
     commit is quarantined: it keeps running, its failures stop counting, and it is released
     after --release-after clean runs. When more than --storm-ratio of the tests failed, one
-    infra item is filed instead. Exit 0 when no failure counts, 1 when one does, 2 for a
+    infra item is filed instead. --json prints the verdicts (with --, pytest's own output
+    then goes to its log only). Exit 0 when no failure counts, 1 when one does, 2 for a
     bad or hostile report. See docs/recovery.md.
 
     \b
@@ -143,6 +152,12 @@ def triage(
     if not command and not reports:
         raise UsageError("give JUnit files, or a pytest command after -- (uet triage -- pytest)")
     folder = (root or Path.cwd()).absolute()
+    policy = {
+        "reruns": reruns,
+        "rerun_limit": rerun_limit,
+        "storm_ratio": storm_ratio,
+        "release_after": release_after,
+    }
     interrupted = threading.Event()
     with _signals(interrupted):
         code = _triage(
@@ -151,13 +166,11 @@ def triage(
             reports,
             folder,
             program,
-            reruns,
+            policy,
             timeout,
             jobs,
             commit,
             merged,
-            storm_ratio,
-            release_after,
             as_json,
             interrupted,
         )
@@ -170,13 +183,11 @@ def _triage(
     reports: tuple[Path, ...],
     folder: Path,
     program: str | None,
-    reruns: int,
+    policy: dict[str, Any],
     timeout: float | None,
     jobs: int,
     commit: str | None,
     merged: Path | None,
-    storm_ratio: float,
-    release_after: int,
     as_json: bool,
     interrupted: threading.Event,
 ) -> int:
@@ -225,13 +236,12 @@ def _triage(
         concurrency=jobs,
         interrupted=interrupted,
     )
-    policy = TriagePolicy(reruns=reruns, storm_ratio=storm_ratio, release_after=release_after)
     report = run_triage(
         results,
         rerunner=rerunner,
         store=store,
         commit=commit or current_commit(folder),
-        policy=policy,
+        policy=TriagePolicy(**policy),
     )
     if merged is not None:
         write_merged(reports, report.verdicts, merged, root=folder)

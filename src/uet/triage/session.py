@@ -12,7 +12,8 @@ The steps, for the failures of one report (``TestResult`` list in run order):
 2. **Infra storm**: when more than ``storm_ratio`` (80 %) of the tests that ran failed, and
    at least ``storm_min_tests`` ran, one ``infra`` item is filed for the cluster; nothing is
    rerun, no test is labelled flaky, the quarantine is not touched.
-3. **Alone reruns** (``reruns`` rounds, collection errors excepted): a test that fails every
+3. **Alone reruns** (``reruns`` rounds, collection errors excepted, the first
+   ``rerun_limit`` failures only): a test that fails every
    rerun is broken and keeps its static class; one that passes some and fails some is
    ``flaky``; one that passes every time is flaky or order-dependent:
 4. **Ordered reruns**: the tests that ran before it, then it, ``ordered_checks`` times. It
@@ -69,6 +70,7 @@ class TriagePolicy:
     storm_ratio: float = 0.8  # more than this share of the tests that ran failed: a storm
     storm_min_tests: int = 5  # ...among at least this many tests
     release_after: int = 50  # clean runs in a row that release a quarantined test
+    rerun_limit: int = 100  # failures rerun at most (the first ones); the rest: static class
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,9 @@ def _rerun(
     verdicts: list[Verdict], results: Sequence[TestResult], rerunner: Rerunner, policy: TriagePolicy
 ) -> None:
     candidates = [v for v in verdicts if v.result.phase is not Phase.COLLECTION]
+    for verdict in candidates[policy.rerun_limit :]:
+        verdict.reason = f"not rerun: more than {policy.rerun_limit} failures (--rerun-limit)"
+    candidates = candidates[: policy.rerun_limit]
     for _round in range(policy.reruns):
         pending = [v for v in candidates if not _mixed(v)]
         if not pending:
