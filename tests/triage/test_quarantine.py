@@ -145,3 +145,36 @@ def test_the_commit_names_a_dirty_tree_apart(tmp_path: Path) -> None:
     dirty = current_commit(tmp_path)
     assert dirty is not None
     assert dirty.startswith(f"{clean}-dirty-")
+
+
+def test_a_week_without_a_failure_releases_and_old_history_is_not_evidence_again(
+    store: Store, tmp_path: Path
+) -> None:
+    """Released after --release-days with a clean run (a fake clock: ``now``); its failure
+    before the release does not quarantine it again when it passes on the same commit."""
+    day = 86400.0
+    start = 1_000_000.0
+    cases = {"test_flip": "fail", **_others(5)}
+    results = read_report(_report(tmp_path, cases), root=tmp_path)
+    triage(results, store=store, commit="aaa", policy=TriagePolicy(reruns=0), now=start)
+    passing = read_report(_report(tmp_path, {"test_flip": "ok", **_others(5)}), root=tmp_path)
+    quarantined = triage(
+        passing, store=store, commit="aaa", policy=TriagePolicy(reruns=0), now=start + day
+    )
+    assert quarantined.quarantined == ["test_m.py::test_flip"]
+    early = triage(
+        passing, store=store, commit="aaa", policy=TriagePolicy(reruns=0), now=start + 3 * day
+    )
+    assert early.released == []
+    late = triage(
+        passing, store=store, commit="aaa", policy=TriagePolicy(reruns=0), now=start + 9 * day
+    )
+    assert late.released == ["test_m.py::test_flip"]
+    again = triage(
+        passing, store=store, commit="aaa", policy=TriagePolicy(reruns=0), now=start + 10 * day
+    )
+    assert again.quarantined == []
+    with store.reader() as tx:
+        record = quarantine(tx)["test_m.py::test_flip"]
+    assert record.status is QuarantineStatus.RELEASED
+    assert record.reason == "no failure in 8.0 days"

@@ -94,6 +94,13 @@ class _CommandAfterDashes(click.Command):
     help="Clean runs in a row that release a quarantined test.",
 )
 @click.option(
+    "--release-days",
+    type=click.FloatRange(0, min_open=True),
+    default=7.0,
+    show_default=True,
+    help="...or days since its last failure (with a clean run now).",
+)
+@click.option(
     "--quarantined",
     "list_quarantine",
     is_flag=True,
@@ -116,6 +123,7 @@ def triage(
     merged: Path | None,
     storm_ratio: float,
     release_after: int,
+    release_days: float,
     list_quarantine: bool,
     as_json: bool,
     reports: tuple[Path, ...],
@@ -129,10 +137,10 @@ def triage(
     one that passes alone is rerun after the tests that ran before it, and when it fails
     there the polluter is found by bisection. A test that passed and failed on the same
     commit is quarantined: it keeps running, its failures stop counting, and it is released
-    after --release-after clean runs. When more than --storm-ratio of the tests failed, one
-    infra item is filed instead. --json prints the verdicts (with --, pytest's own output
-    then goes to its log only). Exit 0 when no failure counts, 1 when one does, 2 for a
-    bad or hostile report. See docs/recovery.md.
+    after --release-after clean runs or --release-days without a failure. When more than
+    --storm-ratio of the tests failed, one infra item is filed instead. --json prints the
+    verdicts (with --, pytest's own output then goes to its log only). Exit 0 when no
+    failure counts, 1 when one does, 2 for a bad or hostile report. See docs/recovery.md.
 
     \b
     Examples:
@@ -157,6 +165,7 @@ def triage(
         "rerun_limit": rerun_limit,
         "storm_ratio": storm_ratio,
         "release_after": release_after,
+        "release_days": release_days,
     }
     interrupted = threading.Event()
     with _signals(interrupted):

@@ -275,5 +275,6 @@ triage_quarantine = sa.Table(
     sa.Column("clean_runs", sa.Integer, nullable=False),  # passes in a row since
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("released_at", sa.Float),
+    sa.Column("failed_at", sa.Float),  # its last failure (the quarantine's start, at first)
     sa.Index(None, "status"),
 )

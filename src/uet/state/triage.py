@@ -67,6 +67,7 @@ class QuarantineRecord:
     updated_at: float
     commit: str | None = None
     released_at: float | None = None
+    failed_at: float | None = None  # its last failure while quarantined (or the start)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +79,7 @@ class QuarantineRecord:
             "updated_at": self.updated_at,
             "commit": self.commit,
             "released_at": self.released_at,
+            "failed_at": self.failed_at,
         }
 
 
@@ -187,6 +189,7 @@ def _quarantine_record(row: Any) -> QuarantineRecord:
         updated_at=row["updated_at"],
         commit=row["commit"],
         released_at=row["released_at"],
+        failed_at=row["failed_at"],
     )
 
 

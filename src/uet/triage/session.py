@@ -70,6 +70,7 @@ class TriagePolicy:
     storm_ratio: float = 0.8  # more than this share of the tests that ran failed: a storm
     storm_min_tests: int = 5  # ...among at least this many tests
     release_after: int = 50  # clean runs in a row that release a quarantined test
+    release_days: float = 7.0  # ...or days since its last failure, with a clean run now
     rerun_limit: int = 100  # failures rerun at most (the first ones); the rest: static class
 
 
@@ -444,9 +445,10 @@ def _quarantine(
         if active:
             assert record is not None  # noqa: S101
             verdict.quarantined = True
-            put_quarantine(tx, _with(record, clean_runs=0, updated_at=now))
+            put_quarantine(tx, _with(record, clean_runs=0, updated_at=now, failed_at=now))
             continue
-        if not _flipped(verdict, on_commit):
+        # A released test's history before its release is not evidence again: only this run.
+        if not _flipped(verdict, on_commit if record is None else {}):
             continue
         if verdict.failure_class not in NON_DETERMINISTIC:
             _label(verdict, FailureClass.FLAKY, f"passed and failed on commit {report.commit}")
@@ -454,20 +456,34 @@ def _quarantine(
         put_quarantine(
             tx,
             QuarantineRecord(
-                verdict.test_id, QuarantineStatus.QUARANTINED, reason, now, 0, now, report.commit
+                verdict.test_id,
+                QuarantineStatus.QUARANTINED,
+                reason,
+                now,
+                0,
+                now,
+                report.commit,
+                failed_at=now,
             ),
         )
         verdict.quarantined = True
         report.quarantined.append(verdict.test_id)
         decisions.append(_decision(verdict.test_id, "quarantine", reason, now))
     passed = {t for t, r in _by_test(results).items() if r.outcome is Outcome.PASSED}
-    for test_id in sorted(passed - set(current)):
+    for test_id in sorted(passed - set(current)):  # never quarantined (nor released) before
         if {"failed", "error"} & on_commit.get(test_id, set()):
             reason = f"passed and failed on commit {report.commit}"
             put_quarantine(
                 tx,
                 QuarantineRecord(
-                    test_id, QuarantineStatus.QUARANTINED, reason, now, 0, now, report.commit
+                    test_id,
+                    QuarantineStatus.QUARANTINED,
+                    reason,
+                    now,
+                    0,
+                    now,
+                    report.commit,
+                    failed_at=now,
                 ),
             )
             report.quarantined.append(test_id)
@@ -478,15 +494,27 @@ def _quarantine(
         if record.status is not QuarantineStatus.QUARANTINED:
             continue
         clean = record.clean_runs + 1
-        if clean >= policy.release_after:
-            put_quarantine(
-                tx, _released(_with(record, clean_runs=clean), now, f"{clean} clean runs in a row")
-            )
+        why = _release_reason(record, clean, policy, now)
+        if why is not None:
+            put_quarantine(tx, _released(_with(record, clean_runs=clean), now, why))
             report.released.append(test_id)
-            decisions.append(_decision(test_id, "release", f"{clean} clean runs in a row", now))
+            decisions.append(_decision(test_id, "release", why, now))
         else:
             put_quarantine(tx, _with(record, clean_runs=clean, updated_at=now))
     tx.record_decisions(decisions)
+
+
+def _release_reason(
+    record: QuarantineRecord, clean: int, policy: TriagePolicy, now: float
+) -> str | None:
+    """Why a quarantined test that passed now is released (None: it is not, yet)."""
+    if clean >= policy.release_after:
+        return f"{clean} clean runs in a row"
+    last = record.failed_at if record.failed_at is not None else record.since
+    days = (now - last) / 86400
+    if days >= policy.release_days:
+        return f"no failure in {days:.1f} days"
+    return None
 
 
 def _with(record: QuarantineRecord, **changes: Any) -> QuarantineRecord:

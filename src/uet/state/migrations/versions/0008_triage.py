@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("clean_runs", sa.Integer, nullable=False),
         sa.Column("updated_at", sa.Float, nullable=False),
         sa.Column("released_at", sa.Float),
+        sa.Column("failed_at", sa.Float),
         sa.PrimaryKeyConstraint("test_id", name="pk_triage_quarantine"),
     )
     op.create_index("ix_triage_quarantine_status", "triage_quarantine", ["status"])
