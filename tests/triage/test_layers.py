@@ -18,15 +18,15 @@ def test_triage_imports_nothing_above_the_engine() -> None:
 
 def test_the_public_surface_is_complete() -> None:
     """Every name in uet.triage.__all__ resolves, and every public class of the model and
-    the session is exported."""
+    the report is exported."""
     import inspect  # noqa: PLC0415
 
     import uet.triage  # noqa: PLC0415
-    from uet.triage import model, session  # noqa: PLC0415
+    from uet.triage import model, report  # noqa: PLC0415
 
     for name in uet.triage.__all__:
         assert getattr(uet.triage, name) is not None, name
-    for module in (model, session):
+    for module in (model, report):
         for name, value in vars(module).items():
             if inspect.isclass(value) and value.__module__ == module.__name__:
                 assert name.startswith("_") or name in uet.triage.__all__, name

@@ -17,7 +17,7 @@ from uet.errors import UsageError
 
 if TYPE_CHECKING:
     from uet.triage.model import Verdict
-    from uet.triage.session import TriageReport
+    from uet.triage.report import TriageReport
 
 
 class _CommandAfterDashes(click.Command):

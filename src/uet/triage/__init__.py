@@ -10,7 +10,8 @@
 
 See ``docs/recovery.md`` (Triage) and the modules: ``model`` (classes, actions, verdicts),
 ``classify`` (the static rules), ``junit`` (reading, the merged report), ``rerun`` (reruns as
-recorded runs), ``session`` (the steps), ``commit`` (what was tested).
+recorded runs), ``session`` (the steps), ``report`` (what a triage says), ``history`` (the
+store's side: rows, quarantine, events), ``commit`` (what was tested).
 """
 
 from uet.triage.classify import classify, last_exception
@@ -26,8 +27,9 @@ from uet.triage.model import (
     TestResult,
     Verdict,
 )
+from uet.triage.report import InfraItem, TriagePolicy, TriageReport
 from uet.triage.rerun import Rerunner
-from uet.triage.session import InfraItem, TriagePolicy, TriageReport, triage
+from uet.triage.session import triage
 
 __all__ = [
     # classes and verdicts

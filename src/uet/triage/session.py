@@ -20,11 +20,12 @@ The steps, for the failures of one report (``TestResult`` list in run order):
    fails every time: ``order_dependent``; otherwise ``flaky``.
 5. **Bisection** of those preceding tests (one rerun per halving, then one to confirm) names
    the polluter: ≤ log2(N) + 1 reruns.
-6. **History and quarantine**: every outcome (the report's and each rerun's) is a row of
-   ``triage_results``. A test is quarantined only with two different outcomes on the same
-   commit (a broken test never has them); quarantined tests keep running, their failures do
-   not count, and ``release_after`` clean runs in a row release them. A quarantined test that
-   now fails every rerun is broken: released, and its failure counts.
+6. **History and quarantine** (:mod:`uet.triage.history`): every outcome (the report's and
+   each rerun's) is a row of ``triage_results``. A test is quarantined only with two
+   different outcomes on the same commit (a broken test never has them); quarantined tests
+   keep running, their failures do not count, and ``release_after`` clean runs in a row (or
+   a clean run ``release_days`` after its last failure) release them. A quarantined test
+   that now fails every rerun is broken: released, and its failure counts.
 
 An interrupted triage (``RerunsInterrupted``, exit 130) records nothing but its rerun runs.
 """
@@ -33,108 +34,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from uet.ids import RandomIds
-from uet.state.records import DecisionRecord
-from uet.state.store import Store, Transaction
-from uet.state.triage import (
-    QuarantineRecord,
-    QuarantineStatus,
-    ResultRow,
-    add_results,
-    outcomes_on_commit,
-    put_quarantine,
-    quarantine,
-)
+from uet.state.store import Store
 from uet.triage.classify import classify, last_exception
-from uet.triage.model import (
-    NON_DETERMINISTIC,
-    Attempt,
-    FailureClass,
-    Outcome,
-    Phase,
-    TestResult,
-    Verdict,
-)
+from uet.triage.history import record
+from uet.triage.model import Attempt, FailureClass, Outcome, Phase, TestResult, Verdict
+from uet.triage.report import InfraItem, TriagePolicy, TriageReport
 from uet.triage.rerun import Rerunner
 
-
-@dataclass(frozen=True, slots=True)
-class TriagePolicy:
-    """The knobs of one triage (defaults: ``uet triage --help``)."""
-
-    reruns: int = 3  # alone reruns of each failure (0: classify only)
-    ordered_checks: int = 2  # reruns after the preceding tests, all must fail for OD
-    storm_ratio: float = 0.8  # more than this share of the tests that ran failed: a storm
-    storm_min_tests: int = 5  # ...among at least this many tests
-    release_after: int = 50  # clean runs in a row that release a quarantined test
-    release_days: float = 7.0  # ...or days since its last failure, with a clean run now
-    rerun_limit: int = 100  # failures rerun at most (the first ones); the rest: static class
-
-
-@dataclass(frozen=True, slots=True)
-class InfraItem:
-    """The one item an infra storm files instead of a flaky label per test."""
-
-    failing: int
-    ran: int
-    tests: tuple[str, ...]
-
-    @property
-    def ratio(self) -> float:
-        return self.failing / self.ran if self.ran else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "class": "infra",
-            "action": "alert",
-            "failing": self.failing,
-            "ran": self.ran,
-            "ratio": round(self.ratio, 4),
-            "tests": list(self.tests),
-        }
-
-
-@dataclass(slots=True)
-class TriageReport:
-    """What one triage found (``uet triage --json`` prints :meth:`to_dict`)."""
-
-    triage_id: str
-    commit: str | None
-    tests: int
-    verdicts: list[Verdict]
-    storm: InfraItem | None = None
-    quarantined: list[str] = field(default_factory=list)  # newly quarantined
-    released: list[str] = field(default_factory=list)
-    runs: list[str] = field(default_factory=list)  # the rerun runs, in order
-
-    @property
-    def exit_code(self) -> int:
-        """1 while a failure counts (or a storm was filed), else 0."""
-        return 1 if self.storm is not None or any(v.counts for v in self.verdicts) else 0
-
-    def counts_by_class(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for verdict in self.verdicts:
-            found[verdict.failure_class.value] = found.get(verdict.failure_class.value, 0) + 1
-        return dict(sorted(found.items()))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "triage_id": self.triage_id,
-            "commit": self.commit,
-            "tests": self.tests,
-            "failures": len(self.verdicts),
-            "classes": self.counts_by_class(),
-            "storm": None if self.storm is None else self.storm.to_dict(),
-            "quarantined": self.quarantined,
-            "released": self.released,
-            "runs": self.runs,
-            "exit_code": self.exit_code,
-            "verdicts": [verdict.to_dict() for verdict in self.verdicts],
-        }
+__all__ = ["InfraItem", "TriagePolicy", "TriageReport", "storm_of", "triage", "verdicts_of"]
 
 
 def verdicts_of(results: Sequence[TestResult]) -> list[Verdict]:
@@ -187,7 +96,7 @@ def triage(
         _rerun(verdicts, results, rerunner, policy)
         report.runs = list(rerunner.runs)
     if store is not None:
-        _record(store, report, results, policy, time.time() if now is None else now)
+        record(store, report, results, policy, time.time() if now is None else now)
     return report
 
 
@@ -308,250 +217,3 @@ def _bisect(pending: list[tuple[Verdict, list[str]]], rerunner: Rerunner) -> Non
             verdict.reason = f"passes alone, fails after {polluter} (its polluter)"
         else:
             verdict.reason = "passes alone, fails after the tests before it; no single polluter"
-
-
-# -- the store ---------------------------------------------------------------------------------
-
-
-def _record(
-    store: Store,
-    report: TriageReport,
-    results: Sequence[TestResult],
-    policy: TriagePolicy,
-    now: float,
-) -> None:
-    storm = report.storm is not None
-    with store.transaction() as tx:
-        add_results(tx, _rows(report, results, now, storm=storm))
-        if report.storm is None:
-            _quarantine(tx, report, results, policy, now)
-        else:
-            tx.record_decisions([_storm_decision(report.storm, policy, now)])
-        events: list[tuple[str, float, str | None, str | None, int | None, dict[str, Any]]] = [
-            ("triage.completed", now, None, None, None, _summary(report)),
-        ]
-        events += [
-            ("test.quarantined", now, None, None, None, {"test": test, "commit": report.commit})
-            for test in report.quarantined
-        ]
-        events += [
-            ("test.released", now, None, None, None, {"test": test}) for test in report.released
-        ]
-        tx.insert_events(events)
-
-
-def _summary(report: TriageReport) -> dict[str, Any]:
-    return {
-        "triage_id": report.triage_id,
-        "commit": report.commit,
-        "tests": report.tests,
-        "failures": len(report.verdicts),
-        "classes": report.counts_by_class(),
-        "storm": report.storm is not None,
-    }
-
-
-def _by_test(results: Sequence[TestResult]) -> dict[str, TestResult]:
-    """One result per test id: its first failing one, else its first (a test that passed its
-    call and failed its teardown failed)."""
-    found: dict[str, TestResult] = {}
-    for result in results:
-        held = found.get(result.test_id)
-        if held is None or (result.outcome.failing and not held.outcome.failing):
-            found[result.test_id] = result
-    return found
-
-
-def _rows(
-    report: TriageReport, results: Sequence[TestResult], now: float, *, storm: bool
-) -> list[ResultRow]:
-    by_id = {v.test_id: v for v in report.verdicts}
-    rows: list[ResultRow] = []
-    for test_id, result in _by_test(results).items():
-        verdict = by_id.get(test_id)
-        detail: dict[str, Any] | None = None
-        if verdict is not None:
-            detail = {"message": result.message[:2000], "exception": verdict.exception}
-        klass = None if verdict is None else verdict.failure_class.value
-        rows.append(
-            ResultRow(
-                report.triage_id,
-                test_id,
-                "report",
-                result.outcome.value,
-                now,
-                report.commit,
-                klass,
-                storm,
-                detail=detail,
-            )
-        )
-    for verdict in report.verdicts:
-        for attempt in verdict.attempts:
-            evidence = {"message": attempt.message[:2000], "tests": attempt.tests}
-            rows.append(
-                ResultRow(
-                    report.triage_id,
-                    verdict.test_id,
-                    attempt.kind,
-                    attempt.outcome.value,
-                    now,
-                    report.commit,
-                    None,
-                    storm,
-                    attempt.run_id,
-                    attempt.task_id,
-                    evidence,
-                )
-            )
-    return rows
-
-
-def _flipped(verdict: Verdict, on_commit: dict[str, set[str]]) -> bool:
-    """Two outcomes on the same commit: a pass and a failure (reruns or history)."""
-    seen = set(on_commit.get(verdict.test_id, set()))
-    seen |= {verdict.result.outcome.value} | {a.outcome.value for a in verdict.attempts}
-    return "passed" in seen and bool(seen & {"failed", "error"})
-
-
-def _quarantine(
-    tx: Transaction,
-    report: TriageReport,
-    results: Sequence[TestResult],
-    policy: TriagePolicy,
-    now: float,
-) -> None:
-    ids = {r.test_id for r in results}
-    current = quarantine(tx, ids)
-    on_commit = {} if report.commit is None else outcomes_on_commit(tx, ids, report.commit)
-    decisions: list[DecisionRecord] = []
-    failing = {v.test_id: v for v in report.verdicts}
-    for verdict in report.verdicts:
-        record = current.get(verdict.test_id)
-        active = record is not None and record.status is QuarantineStatus.QUARANTINED
-        broken = bool(verdict.attempts) and all(
-            a.outcome.failing for a in verdict.attempts if a.kind == "alone"
-        )
-        if active and broken:
-            assert record is not None  # noqa: S101 - active implies a record
-            put_quarantine(tx, _released(record, now, "fails every rerun alone: broken"))
-            report.released.append(verdict.test_id)
-            decisions.append(
-                _decision(
-                    verdict.test_id, "release", "fails every rerun alone: broken, not flaky", now
-                )
-            )
-            continue
-        if active:
-            assert record is not None  # noqa: S101
-            verdict.quarantined = True
-            put_quarantine(tx, _with(record, clean_runs=0, updated_at=now, failed_at=now))
-            continue
-        # A released test's history before its release is not evidence again: only this run.
-        if not _flipped(verdict, on_commit if record is None else {}):
-            continue
-        if verdict.failure_class not in NON_DETERMINISTIC:
-            _label(verdict, FailureClass.FLAKY, f"passed and failed on commit {report.commit}")
-        reason = verdict.reason or "passed and failed on the same commit"
-        put_quarantine(
-            tx,
-            QuarantineRecord(
-                verdict.test_id,
-                QuarantineStatus.QUARANTINED,
-                reason,
-                now,
-                0,
-                now,
-                report.commit,
-                failed_at=now,
-            ),
-        )
-        verdict.quarantined = True
-        report.quarantined.append(verdict.test_id)
-        decisions.append(_decision(verdict.test_id, "quarantine", reason, now))
-    passed = {t for t, r in _by_test(results).items() if r.outcome is Outcome.PASSED}
-    for test_id in sorted(passed - set(current)):  # never quarantined (nor released) before
-        if {"failed", "error"} & on_commit.get(test_id, set()):
-            reason = f"passed and failed on commit {report.commit}"
-            put_quarantine(
-                tx,
-                QuarantineRecord(
-                    test_id,
-                    QuarantineStatus.QUARANTINED,
-                    reason,
-                    now,
-                    0,
-                    now,
-                    report.commit,
-                    failed_at=now,
-                ),
-            )
-            report.quarantined.append(test_id)
-            decisions.append(_decision(test_id, "quarantine", reason, now))
-    for test_id, record in current.items():
-        if test_id in failing or test_id not in passed:
-            continue
-        if record.status is not QuarantineStatus.QUARANTINED:
-            continue
-        clean = record.clean_runs + 1
-        why = _release_reason(record, clean, policy, now)
-        if why is not None:
-            put_quarantine(tx, _released(_with(record, clean_runs=clean), now, why))
-            report.released.append(test_id)
-            decisions.append(_decision(test_id, "release", why, now))
-        else:
-            put_quarantine(tx, _with(record, clean_runs=clean, updated_at=now))
-    tx.record_decisions(decisions)
-
-
-def _release_reason(
-    record: QuarantineRecord, clean: int, policy: TriagePolicy, now: float
-) -> str | None:
-    """Why a quarantined test that passed now is released (None: it is not, yet)."""
-    if clean >= policy.release_after:
-        return f"{clean} clean runs in a row"
-    last = record.failed_at if record.failed_at is not None else record.since
-    days = (now - last) / 86400
-    if days >= policy.release_days:
-        return f"no failure in {days:.1f} days"
-    return None
-
-
-def _with(record: QuarantineRecord, **changes: Any) -> QuarantineRecord:
-    values = record.to_dict()
-    values["status"] = record.status
-    values.update(changes)
-    return QuarantineRecord(**values)
-
-
-def _released(record: QuarantineRecord, now: float, reason: str) -> QuarantineRecord:
-    return _with(
-        record, status=QuarantineStatus.RELEASED, reason=reason, updated_at=now, released_at=now
-    )
-
-
-def _storm_decision(storm: InfraItem, policy: TriagePolicy, now: float) -> DecisionRecord:
-    reason = (
-        f"{storm.failing} of {storm.ran} tests failed ({storm.ratio:.0%} > "
-        f"{policy.storm_ratio:.0%}): one infra item, no test labelled flaky"
-    )
-    return DecisionRecord(
-        category="triage",
-        chosen="infra",
-        reason=reason,
-        ts=now,
-        alternatives=["rerun and label each failure"],
-        data={"tests": list(storm.tests[:100]), "failing": storm.failing, "ran": storm.ran},
-    )
-
-
-def _decision(test_id: str, chosen: str, reason: str, now: float) -> DecisionRecord:
-    other = "release" if chosen == "quarantine" else "keep quarantined"
-    return DecisionRecord(
-        category="triage",
-        chosen=chosen,
-        reason=reason,
-        ts=now,
-        alternatives=[other],
-        data={"test": test_id},
-    )
