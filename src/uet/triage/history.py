@@ -33,6 +33,9 @@ def record(
     policy: TriagePolicy,
     now: float,
 ) -> None:
+    """Write one triage in one transaction: its rows, the quarantine's moves (none in a
+    storm: the storm's decision instead), its events. Updates ``report`` (quarantined,
+    released) and its verdicts (``quarantined``; flaky when history shows a flip)."""
     storm = report.storm is not None
     with store.transaction() as tx:
         add_results(tx, _rows(report, results, now, storm=storm))
