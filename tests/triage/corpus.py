@@ -9,8 +9,8 @@ an allocation no machine has; and two kinds of non-deterministic tests:
   PRNG seeded with ``(seed, test, k)`` (the execution count kept in ``.state/``), failing
   with probability 1/2; the generator keeps the seeds whose first run fails and whose next
   three runs hold a pass and a failure, so that three reruns alone always see both (with
-  truly independent draws, three reruns see both 75 % of the time: the number of reruns is
-  the knob, ``docs/recovery.md``);
+  truly independent draws, three reruns all fail 12.5 % of the time and the test looks
+  broken: the number of reruns is the knob, ``docs/recovery.md``);
 * **order-dependent** (59 % of the flaky tests, Gruber et al.'s share for Python; and the
   flaky tests are ~0.9 % of all tests, their 7,571 of 876,186): a victim
   asserts state that a polluter, collected earlier, leaves behind (a module global, an
