@@ -215,6 +215,7 @@ COMMANDS = {
     "launch": "uet.cli.triggers:launch",
     "scan": "uet.cli.scan:scan",
     "patch": "uet.cli.patch:patch",
+    "triage": "uet.cli.triage:triage",
 }
 """Each command and where it lives: a command's module is imported when it is asked for,
 so `uet runs` does not load the engine, git isolation or routing."""
@@ -241,6 +242,8 @@ SHORT_HELP = {
     "status": "Show a run and its tasks (the most recent run without RUN_ID).",
     "tools": "Tool profiles: how uet runs aider, Claude Code, Codex CLI, Gemini CLI or any "
     "command.",
+    "triage": "Classify test failures and say what to do with each; rerun them to tell flaky "
+    "from broken.",
     "triggers": "Inspect and fire the project's triggers (`triggers` section, "
     "config/triggers.yaml).",
     "validate": "Check workstream files and print every problem (exit 2 when there is one).",

@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Scope = Literal["run", "task", "attempt", "agent", "trigger", "patch"]
+Scope = Literal["run", "task", "attempt", "agent", "trigger", "patch", "triage"]
 """Which ids an event carries: ``run`` (run id), ``task`` (run and task id), ``attempt``
 (run, task and attempt id), ``agent`` (run and task id when the agent worked for a task),
 ``trigger`` (the run id of the run a fire started, none for skips and the daemon's own),
-``patch`` (none: the patch id is in the payload)."""
+``patch`` (none: the patch id is in the payload), ``triage`` (none: the payload names the
+triage or the test)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +364,37 @@ CATALOG = (
             ),
         )
         for state, doc in _PATCH_MOVES
+    ),
+)
+
+CATALOG = (
+    *CATALOG,
+    # -- test-failure triage ------------------------------------------------------------------
+    EventType(
+        "triage.completed",
+        "triage",
+        "`uet triage` classified a report's failures (written with its history rows).",
+        (
+            _f("triage_id", "str", "the triage's id (its rows in triage_results)"),
+            _f("commit", "str?", "the commit tested"),
+            _f("tests", "int", "test ids in the report"),
+            _f("failures", "int", "failing test ids"),
+            _f("classes", "dict", "failures by class"),
+            _f("storm", "bool", "more than 80 % failed: one infra item, no flaky labels"),
+        ),
+    ),
+    EventType(
+        "test.quarantined",
+        "triage",
+        "A test passed and failed on the same commit: it keeps running, its failures stop "
+        "counting.",
+        (_f("test", "str", "the node id"), _f("commit", "str?", "the commit it flipped on")),
+    ),
+    EventType(
+        "test.released",
+        "triage",
+        "A quarantined test's failures count again (clean runs, or it is broken now).",
+        (_f("test", "str", "the node id"),),
     ),
 )
 

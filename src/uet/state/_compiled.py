@@ -2,7 +2,7 @@
 edit. The SQLite text of :mod:`uet.state.queries`' statements, for
 :mod:`uet.state.fastread` and :mod:`uet.state.sqlite_store`."""
 
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 """The schema revision these statements were compiled against."""
 
 SQL: dict[str, tuple[str, tuple[str, ...], dict[str, object]]] = {
@@ -687,6 +687,40 @@ DDL = (
         "\tCONSTRAINT pk_tool_state PRIMARY KEY (tool)\n"
         ")"
     ),
+    (
+        "CREATE TABLE triage_quarantine (\n"
+        "\ttest_id VARCHAR(1024) NOT NULL, \n"
+        "\tstatus VARCHAR(16) NOT NULL, \n"
+        '\t"commit" VARCHAR(128), \n'
+        "\treason TEXT NOT NULL, \n"
+        "\tsince FLOAT NOT NULL, \n"
+        "\tclean_runs INTEGER NOT NULL, \n"
+        "\tupdated_at FLOAT NOT NULL, \n"
+        "\treleased_at FLOAT, \n"
+        "\tfailed_at FLOAT, \n"
+        "\tCONSTRAINT pk_triage_quarantine PRIMARY KEY (test_id)\n"
+        ")"
+    ),
+    ("CREATE INDEX ix_triage_quarantine_status ON triage_quarantine (status)"),
+    (
+        "CREATE TABLE triage_results (\n"
+        "\tid INTEGER NOT NULL, \n"
+        "\ttriage_id VARCHAR(64) NOT NULL, \n"
+        "\ttest_id VARCHAR(1024) NOT NULL, \n"
+        '\t"commit" VARCHAR(128), \n'
+        "\tkind VARCHAR(16) NOT NULL, \n"
+        "\toutcome VARCHAR(16) NOT NULL, \n"
+        "\tfailure_class VARCHAR(32), \n"
+        "\tstorm BOOLEAN DEFAULT 0 NOT NULL, \n"
+        "\trun_id VARCHAR(128), \n"
+        "\ttask_id VARCHAR(256), \n"
+        "\tdetail TEXT, \n"
+        "\ttriaged_at FLOAT NOT NULL, \n"
+        "\tCONSTRAINT pk_triage_results PRIMARY KEY (id)\n"
+        ")"
+    ),
+    ('CREATE INDEX ix_triage_results_test_id_commit ON triage_results (test_id, "commit")'),
+    ("CREATE INDEX ix_triage_results_triage_id ON triage_results (triage_id)"),
     (
         "CREATE TABLE trigger_cursors (\n"
         "\tname VARCHAR(64) NOT NULL, \n"

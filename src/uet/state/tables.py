@@ -282,3 +282,42 @@ patch_transitions = sa.Table(
     sa.Column("data", sa.Text),  # JSON: what explains the move (signals, tamper reasons…)
     sa.Index(None, "patch_id", "id"),
 )
+
+# -- test-failure triage (migration 0008) ----------------------------------------------------
+
+TEST_ID_MAX = 1024  # characters in a pytest node id (parametrized ids run long)
+COMMIT_MAX = 128  # characters in a commit name (a sha, or sha-dirty-<digest>)
+
+triage_results = sa.Table(
+    "triage_results",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("triage_id", sa.String(64), nullable=False),  # one `uet triage` (its rows)
+    sa.Column("test_id", sa.String(TEST_ID_MAX), nullable=False),
+    sa.Column("commit", sa.String(COMMIT_MAX)),  # what was tested (None: unknown)
+    sa.Column("kind", sa.String(16), nullable=False),  # report | alone | ordered | bisect…
+    sa.Column("outcome", sa.String(16), nullable=False),  # passed | failed | error | skipped
+    sa.Column("failure_class", sa.String(32)),  # the verdict (report rows of failures)
+    sa.Column("storm", sa.Boolean, nullable=False, server_default=sa.false()),  # > 80 % failed
+    sa.Column("run_id", sa.String(RUN_ID_MAX)),  # the recorded run (a rerun's, or pytest's)
+    sa.Column("task_id", sa.String(TASK_ID_MAX)),
+    sa.Column("detail", sa.Text),  # JSON: message, polluter, exception
+    sa.Column("triaged_at", sa.Float, nullable=False),
+    sa.Index(None, "test_id", "commit"),
+    sa.Index(None, "triage_id"),
+)
+
+triage_quarantine = sa.Table(
+    "triage_quarantine",
+    metadata,
+    sa.Column("test_id", sa.String(TEST_ID_MAX), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # quarantined | released
+    sa.Column("commit", sa.String(COMMIT_MAX)),  # the commit it flipped on
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("since", sa.Float, nullable=False),
+    sa.Column("clean_runs", sa.Integer, nullable=False),  # passes in a row since
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("released_at", sa.Float),
+    sa.Column("failed_at", sa.Float),  # its last failure (the quarantine's start, at first)
+    sa.Index(None, "status"),
+)
