@@ -26,7 +26,9 @@ from uet.scope import Protected
 CONFIG_FILE = "uet.toml"
 PYPROJECT_FILE = "pyproject.toml"
 
-RESERVED_SECTIONS = frozenset({"tools", "routing", "triggers", "alerts", "scripts", "deploy"})
+RESERVED_SECTIONS = frozenset(
+    {"tools", "routing", "triggers", "alerts", "scripts", "deploy", "checkers"}
+)
 """Config sections owned by later layers; kept raw here and validated by their owners."""
 
 

@@ -202,6 +202,7 @@ COMMANDS = {
     "daemon": "uet.cli.triggers:daemon",
     "triggers": "uet.cli.triggers:triggers",
     "launch": "uet.cli.triggers:launch",
+    "scan": "uet.cli.scan:scan",
 }
 """Each command and where it lives: a command's module is imported when it is asked for,
 so `uet runs` does not load the engine, git isolation or routing."""
@@ -221,6 +222,7 @@ SHORT_HELP = {
     "route": "Show the routing decision for a task, without running or recording anything.",
     "run": "Run workstream files as one DAG, with live progress; prints the run id.",
     "runs": "List recent runs, newest first.",
+    "scan": "Run the checkers (ruff, mypy, bandit, pytest, the project's own) over PATHs.",
     "scripts": "The script registry: named commands with typed params, run as recorded runs.",
     "status": "Show a run and its tasks (the most recent run without RUN_ID).",
     "tools": "Tool profiles: how uet runs aider, Claude Code, Codex CLI, Gemini CLI or any "
