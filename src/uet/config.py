@@ -27,7 +27,7 @@ CONFIG_FILE = "uet.toml"
 PYPROJECT_FILE = "pyproject.toml"
 
 RESERVED_SECTIONS = frozenset(
-    {"tools", "routing", "triggers", "alerts", "scripts", "deploy", "checkers"}
+    {"tools", "routing", "triggers", "alerts", "scripts", "deploy", "checkers", "patch_policy"}
 )
 """Config sections owned by later layers; kept raw here and validated by their owners."""
 

@@ -320,7 +320,7 @@ def test_restoring_an_older_dump_leaves_no_newer_tables_behind(
     result = uet("db", "restore", str(old_dump), "--json")
     assert result.code == 0, result.err
     assert json.loads(result.out)["revision"] == schema.revisions()[-2]
-    assert "trigger_fires" not in sa.inspect(get_engine(pg_url)).get_table_names()  # 0006's
+    assert "patches" not in sa.inspect(get_engine(pg_url)).get_table_names()  # 0007's
     dispose_engines()
     assert uet("db", "upgrade").code == 0
     assert uet("db", "check").code == 0

@@ -37,6 +37,8 @@ UET_TABLES = {
     "trigger_fires",  # 0006
     "daemon_leases",  # 0006
     "trigger_cursors",  # 0006
+    "patches",  # 0007
+    "patch_transitions",  # 0007
 }
 TABLES_OF_0001 = {"runs", "workstreams", "tasks", "attempts", "events"}
 
@@ -188,7 +190,7 @@ def test_head_constant_equals_alembic_head() -> None:
     """schema.HEAD (checked on every open) is the newest migration script's revision."""
     assert schema.script_directory().get_current_head() == schema.HEAD
     assert schema.revisions()[-1] == schema.HEAD
-    assert schema.revisions() == ["0001", "0002", "0003", "0004", "0005", "0006"]
+    assert schema.revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
 
 
 def test_fresh_database_is_created_at_head_without_drift(db_url: str) -> None:

@@ -203,6 +203,7 @@ COMMANDS = {
     "triggers": "uet.cli.triggers:triggers",
     "launch": "uet.cli.triggers:launch",
     "scan": "uet.cli.scan:scan",
+    "patch": "uet.cli.patch:patch",
 }
 """Each command and where it lives: a command's module is imported when it is asked for,
 so `uet runs` does not load the engine, git isolation or routing."""
@@ -218,6 +219,8 @@ SHORT_HELP = {
     "init": "Scaffold uet in this folder: uet.toml, .uet/ and workstreams/example.yaml.",
     "launch": "Drive a run a trigger recorded and nobody started yet (what `uet daemon` starts).",
     "logs": "Print a task's captured output (every attempt).",
+    "patch": "The patch ledger: validate patches in isolation, route them by confidence, land "
+    "them.",
     "resume": "Go on with a run that was interrupted (Ctrl-C, a crash, a kill, a reboot).",
     "route": "Show the routing decision for a task, without running or recording anything.",
     "run": "Run workstream files as one DAG, with live progress; prints the run id.",

@@ -17,10 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Scope = Literal["run", "task", "attempt", "agent", "trigger"]
+Scope = Literal["run", "task", "attempt", "agent", "trigger", "patch"]
 """Which ids an event carries: ``run`` (run id), ``task`` (run and task id), ``attempt``
 (run, task and attempt id), ``agent`` (run and task id when the agent worked for a task),
-``trigger`` (the run id of the run a fire started, none for skips and the daemon's own)."""
+``trigger`` (the run id of the run a fire started, none for skips and the daemon's own),
+``patch`` (none: the patch id is in the payload)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +316,56 @@ CATALOG = (
     ),
 )
 
+_PATCH_MOVES = (
+    ("validated", "The patch applied in a clone at the target's head and its checks ran."),
+    ("queued", "The patch was routed by its confidence: auto_merge, review or manual."),
+    ("applied", "The patch was committed in its clone and handed to the merge queue."),
+    ("verified", "The merge queue checked the (possibly rebased) result."),
+    ("committed", "The target branch holds the patch."),
+    ("apply_failed", "The patch does not apply to the target's head."),
+    ("rolled_back", "The merge queue refused the patch; the target is untouched."),
+    ("quarantined", "A tamper rule sent the patch to the manual queue."),
+    ("dropped", "The patch was given up."),
+)
+_PATCH = _f("patch", "str", "the patch's id")
+_PATCH_REASON = _f("reason", "str", "why it moved")
+
+CATALOG = (
+    *CATALOG,
+    # -- patches ------------------------------------------------------------------------------
+    EventType(
+        "patch.created",
+        "patch",
+        "A patch was recorded in the patch ledger.",
+        (
+            _PATCH,
+            _f("from", "str?", "null: a new patch"),
+            _PATCH_REASON,
+            _f("fixer", "str", "what made it"),
+            _f("findings", "list", "fingerprints of the findings it fixes"),
+            _f("files", "list", "the files it changes"),
+        ),
+    ),
+    *(
+        EventType(
+            f"patch.{state}",
+            "patch",
+            doc,
+            (
+                _PATCH,
+                _f("from", "str", "its state before"),
+                _PATCH_REASON,
+                _f("queue", "str", "auto_merge | review | manual", optional=True),
+                _f("score", "float", "its confidence score", optional=True),
+                _f("branch", "str", "its review branch", optional=True),
+                _f("commit", "str?", "the commit it became", optional=True),
+                _f("rules", "list", "the tamper rules it broke", optional=True),
+            ),
+        )
+        for state, doc in _PATCH_MOVES
+    ),
+)
+
 BY_NAME: Mapping[str, EventType] = {event.name: event for event in CATALOG}
 
 SPEC_NAMES: Mapping[str, str] = {
@@ -382,7 +433,8 @@ def markdown() -> str:
         '(`uet events RUN_ID`, `--type GLOB`). Subscribers (`bus.subscribe("task.*", fn)`)',
         "match names by glob. Ids: *run* events carry the run id, *task* events the run and",
         "task ids, *attempt* events the attempt id too, *agent* events the run and task ids",
-        "when the agent worked for a task. Payload fields are JSON; `?` allows null;",
+        "when the agent worked for a task, *patch* events none (the patch id is in the",
+        "payload). Payload fields are JSON; `?` allows null;",
         "*optional* fields may be absent.",
         "",
         "SPEC.md's names and uet's, where they differ:",

@@ -2,7 +2,7 @@
 edit. The SQLite text of :mod:`uet.state.queries`' statements, for
 :mod:`uet.state.fastread`."""
 
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 """The schema revision these statements were compiled against."""
 
 SQL: dict[str, tuple[str, tuple[str, ...], dict[str, object]]] = {

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-HEAD = "0006"
+HEAD = "0007"
 """The newest schema revision this uet writes."""
 
 VERSION_TABLE = "alembic_version"

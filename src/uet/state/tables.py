@@ -239,3 +239,48 @@ trigger_cursors = sa.Table(
     sa.Column("position", sa.BigInteger, nullable=False),  # every event id ≤ it was seen
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+
+# -- patches (migration 0007) ---------------------------------------------------------------
+
+PATCH_ID_MAX = 64  # characters in a patch id
+
+patches = sa.Table(
+    "patches",
+    metadata,
+    sa.Column("id", sa.String(PATCH_ID_MAX), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),  # created | validated | queued | …
+    sa.Column("queue", sa.String(16)),  # auto_merge | review | manual (None: not decided)
+    sa.Column("repo", sa.Text, nullable=False),  # the base repository
+    sa.Column("target", sa.String(256), nullable=False),  # the branch it is for
+    sa.Column("base_commit", sa.String(64), nullable=False),  # the commit it was made on
+    sa.Column("diff", sa.Text, nullable=False),  # the unified diff
+    sa.Column("origin", sa.Text),  # JSON: fixer, tool, run/task, finding fingerprints
+    sa.Column("scope", sa.Text),  # JSON: files, insertions, deletions, hunks
+    sa.Column("confidence", sa.Float),  # the last validation's score in [0, 1]
+    sa.Column("signals", sa.Text),  # JSON: the last validation's signals
+    sa.Column("reason", sa.Text),  # why it is in its state (the last transition's reason)
+    sa.Column("branch", sa.String(256)),  # its review branch (uet/fix/<id>), once pushed
+    sa.Column("commit", sa.String(64)),  # the validated commit; the target's tip once merged
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index(None, "state"),
+    sa.Index(None, "created_at"),
+)
+
+patch_transitions = sa.Table(
+    "patch_transitions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "patch_id",
+        sa.String(PATCH_ID_MAX),
+        sa.ForeignKey("patches.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("from_state", sa.String(16)),  # None: the patch was created
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("data", sa.Text),  # JSON: what explains the move (signals, tamper reasons…)
+    sa.Index(None, "patch_id", "id"),
+)
