@@ -68,9 +68,9 @@ def fix(
       uet fix --diff origin/main --max-attempts 2 --budget 600
       uet fix --dry-run
     """
+    from uet.recovery.findings import Severity  # noqa: PLC0415
     from uet.recovery.fix import FixOptions  # noqa: PLC0415 - `uet --help` stays light
     from uet.recovery.fix import fix as run_fix  # noqa: PLC0415
-    from uet.recovery.findings import Severity  # noqa: PLC0415
 
     options = FixOptions(paths=paths or (".",), diff_base=diff_base, max_attempts=max_attempts,
                          max_agent_calls=max_agent_calls, budget=budget, dry_run=dry_run,

@@ -607,7 +607,7 @@ def _existing(ledger: PatchLedger, patch_id: str) -> tuple[str, str] | None:
         return None
     if record.id != patch_id:
         return None
-    return record.state, record.reason
+    return record.state, record.reason or ""
 
 
 def _no_agent(settings: Settings, tool: str) -> str | None:

@@ -25,9 +25,9 @@ files). Steps, each a mapping with an ``action``:
 ``hang``           ``seconds`` (3600), ``ignore_sigterm`` (false): wait, as a stuck tool does
 =================  ========================================================================
 
-``content``, ``text``, ``message``, ``path`` and ``from`` may use ``{prompt}``, ``{call}`` (1-based) and
-``{files}``. Editing out of scope is just a ``write`` to a path outside the task's scope.
-After the last step the fake agent exits 0.
+``content``, ``text``, ``message``, ``path`` and ``from`` may use ``{prompt}``, ``{call}``
+(1-based) and ``{files}``. Editing out of scope is just a ``write`` to a path outside the
+task's scope. After the last step the fake agent exits 0.
 """
 
 from __future__ import annotations
