@@ -216,7 +216,7 @@ SHORT_HELP = {
     "daemon": "Run the project's triggers (events, file changes, cron, every) until stopped.",
     "decisions": "The decision registry: what was chosen, among what, and why.",
     "events": "Print a run's event log in order (JSON Lines with --json).",
-    "fix": "Fix the findings of a scan: mechanical fixers first, agents for the rest, as patches.",
+    "fix": "Fix the findings of `uet scan` over PATHs, each change a validated patch.",
     "exec": "Run any command as a recorded run: timeout, retries, a non-interactive environment.",
     "init": "Scaffold uet in this folder: uet.toml, .uet/ and workstreams/example.yaml.",
     "launch": "Drive a run a trigger recorded and nobody started yet (what `uet daemon` starts).",
