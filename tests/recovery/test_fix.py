@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.recovery.checkers.scanning import Outcome, git, run_uet
+from uet.recovery.findings import Category, Finding, Severity
+from uet.recovery.fix import _oscillates, error_signature, prompt_for
 from uet.state.records import DecisionRecord
 from uet.state.store import Store
 from uet.testing import script_calls, write_script
@@ -243,3 +245,24 @@ def test_dry_run_records_nothing_and_bad_input_is_exit_2(
     assert "uncommitted changes (app.py)" in dirty.err
     git(root, "checkout", "-q", "app.py")
     assert run_uet(capsys, "fix", "--max-attempts", "0").code == 2
+
+
+def test_oscillation_is_the_same_signature_twice_in_the_last_four() -> None:
+    a, b, c, d = (error_signature(f"ruff: still there: app.py:{n} ruff/{rule}")
+                  for n, rule in ((9, "E711"), (3, "F401"), (12, "E712"), (4, "F841")))  # fmt: skip
+    assert error_signature("app.py:9 E711") == error_signature("app.py:10 E711")  # lines left out
+    assert error_signature("app.py:9 E711") != error_signature("app.py:9 E712")
+    assert not _oscillates([a, b, c, d])
+    assert _oscillates([a, b, a])
+    assert not _oscillates([a, b, c, d, a])  # the first a is five attempts back
+
+
+def test_the_prompt_holds_the_findings_and_on_a_retry_the_failures() -> None:
+    found = [Finding("mypy", "return-value", Severity.ERROR, Category.TYPE, "pkg/a.py", 4, 5,
+                     'Incompatible return value type (got "int", expected "str")')]  # fmt: skip
+    first = prompt_for("pkg/a.py", found, None, 1)
+    assert "pkg/a.py:4 mypy/return-value Incompatible return value type" in first
+    assert "[error]" in first
+    assert "refused" not in first
+    again = prompt_for("pkg/a.py", found, "mypy: new: pkg/a.py:9 mypy/arg-type …", 2)
+    assert "Attempt 1 was refused by validation:\nmypy: new: pkg/a.py:9" in again

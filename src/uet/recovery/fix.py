@@ -34,6 +34,7 @@ which patches they would make and which findings would go to an agent; it record
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import threading
 import time
@@ -80,6 +81,8 @@ OSCILLATION_WINDOW = 4
 """The same error signature twice in this many last attempts of a file: stop (breaker)."""
 
 AGENT_TIMEOUT_S = 900.0
+
+_VARYING = re.compile(r":\d+|\b\d+(?:\.\d+)?\s*s\b|\bat [0-9a-f]{7,40}\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,8 +553,9 @@ def prompt_for(path: str, found: Sequence[Finding], failure: str | None, number:
 
 
 def error_signature(reason: str) -> str:
-    """A short hash of a failure, with its numbers (lines, durations) left out."""
-    text = "".join(c for c in reason if not c.isdigit())
+    """A short hash of a failure, with its line numbers and durations left out (so that the
+    same error a line further down, or slower, is the same error)."""
+    text = _VARYING.sub("", reason)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
