@@ -266,3 +266,36 @@ def test_the_prompt_holds_the_findings_and_on_a_retry_the_failures() -> None:
     assert "refused" not in first
     again = prompt_for("pkg/a.py", found, "mypy: new: pkg/a.py:9 mypy/arg-type …", 2)
     assert "Attempt 1 was refused by validation:\nmypy: new: pkg/a.py:9" in again
+
+
+def test_a_rounds_changes_are_validated_together_and_a_failing_batch_file_by_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round 1: a.py mended, b.py not (its E711 left): the batch of both fails, so each is
+    validated alone — a.py lands, b.py is retried with its own failure and lands in round 2."""
+    key = tmp_path / "key"
+    key.mkdir()
+    (key / "a.py").write_text(FIXED)
+    (key / "b.py").write_text(STILL_BAD)
+    script = write_script(tmp_path / "agent.json", calls=[
+        [{"action": "copy", "from": f"{key}/{{files}}", "path": "{files}"}],
+        [{"action": "copy", "from": f"{key}/{{files}}", "path": "{files}"}],
+        [{"action": "write", "path": "b.py", "content": FIXED}],
+    ])  # fmt: skip
+    root = _project(tmp_path / "p", _fake(script), {"a.py": APP, "b.py": APP})
+    monkeypatch.chdir(root)
+    git(root, "rm", "-q", "app.py")
+    git(root, "commit", "-q", "-m", "two files")
+    result, data = _fix(capsys)
+    assert result.code == 0, result.err
+    calls = script_calls(script)
+    assert [c["files"] for c in calls] == [["a.py"], ["b.py"], ["b.py"]]
+    assert "b.py:9 ruff/E711" in calls[2]["prompt"].partition("refused")[2]
+    agents = [(p["files"], p["state"]) for p in data["patches"] if p["fixer"] == "agent:fake"]
+    assert agents == [
+        (["a.py", "b.py"], "dropped"),  # the batch
+        (["a.py"], "committed"),
+        (["b.py"], "dropped"),
+        (["b.py"], "committed"),
+    ]
+    assert (root / "a.py").read_text() == (root / "b.py").read_text() == FIXED

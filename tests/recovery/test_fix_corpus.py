@@ -59,6 +59,7 @@ def _answer_key(dest: Path, files: dict[str, str]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # minutes on a loaded machine: every validation runs mypy, pytest
 def test_uet_fix_resolves_the_seeded_corpus(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,11 +15,15 @@
    check of :mod:`uet.recovery.recheck` and the policy's own checks when the project
    configured some), its route, and — for the auto-merge queue — landing through the merge
    queue. No agent is called for anything a fixer can do.
-3. **Agents** for what is left, one file at a time: a ``tool:`` task of kind ``fix`` (the
-   router picks the tool; ``--tool`` names one) runs in a fresh agent clone at the target's
-   tip, its prompt holding the file's findings and, on a retry, the previous attempt's
-   validation failures. Its change is checked by the containment content rules (a refusal
-   is a ``scope`` decision), then made a patch and sent through the same ledger. Attempts are
+3. **Agents** for what is left, in rounds: in each, every file with findings left gets one
+   attempt, a ``tool:`` task of kind ``fix`` (the router picks the tool; ``--tool`` names
+   one) in a fresh agent clone at the target's tip, its prompt holding the file's findings
+   and, on a retry, the previous attempt's validation failures. Each change is checked by
+   the containment content rules (a refusal is a ``scope`` decision), then made a patch and
+   sent through the same ledger: the changes of a round that keep to their own file are
+   validated together within the policy's limits, and a batch that does not land is
+   validated again file by file, so that each file's next prompt says what was wrong with
+   it. Attempts are
    bounded per finding (``max_attempts``, default 3) and per run (``max_agent_calls``); a
    file whose attempts fail with the same error signature twice in the last four stops with
    a ``breaker`` decision (the originals' oscillation rule). ``budget`` seconds bound the
@@ -172,6 +176,60 @@ class FixResult:
             "notes": self.notes,
             "duration": round(self.duration, 3),
         }
+
+
+@dataclass
+class _FileState:
+    """An agent's attempts at one file so far."""
+
+    failure: str | None = None  # the last attempt's, for the next prompt
+    signatures: list[str] = field(default_factory=list)
+    done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """An agent attempt's change, not yet sent."""
+
+    path: str
+    diff: str
+    base: str
+    origin: Origin
+    number: int
+    changed: tuple[str, ...]
+
+
+def _batches(works: Sequence[_Work], policy: PatchPolicy) -> list[list[_Work]]:
+    """``works`` in groups on one base within the policy's file and line limits."""
+    groups: list[list[_Work]] = []
+    lines = 0
+    for work in sorted(works, key=lambda w: (w.base, w.path)):
+        size = sum(1 for line in work.diff.splitlines()
+                   if line[:1] in "+-" and not line.startswith(("+++", "---")))  # fmt: skip
+        current = groups[-1] if groups else None
+        if (current is None or current[0].base != work.base
+                or len(current) >= policy.max_files_changed
+                or lines + size > policy.max_lines_changed):  # fmt: skip
+            groups.append([work])
+            lines = size
+        else:
+            current.append(work)
+            lines += size
+    return groups
+
+
+def _joined(batch: Sequence[_Work]) -> Origin:
+    """One origin for a batch of agent changes."""
+    first = batch[0].origin
+    categories = [w.origin.category for w in batch if w.origin.category]
+    return Origin(
+        fixer=first.fixer,
+        tool=first.tool,
+        findings=tuple(fp for w in batch for fp in w.origin.findings),
+        files=tuple(w.path for w in batch),
+        category=categories[0] if len(set(categories)) == 1 else None,
+        task_id=first.task_id,
+    )
 
 
 class _Budget:
@@ -336,46 +394,73 @@ class _Loop:
             self.result.notes.append(why)
             return
         attempts: dict[str, int] = {}
-        for path, _found in _by_file(self.remaining()).items():
-            signatures: list[str] = []
-            failure: str | None = None
-            while True:
-                found = [f for f in self.remaining() if f.path == path]
-                if not found:
-                    break
+        files = {path: _FileState() for path in _by_file(self.remaining())}
+        while True:
+            planned = self._plan_round(files, attempts)
+            if not planned:
+                return
+            works: list[Step | _Work] = []
+            stop = False
+            for path, found, number in planned:
                 if self._stop():
                     self.result.notes.append("agents: the budget is spent")
-                    return
+                    stop = True
+                    break
                 if self.result.agent_calls >= self.options.max_agent_calls:
                     self.result.notes.append(
                         f"agents: {self.options.max_agent_calls} agent calls, the most per run"
                     )
-                    return
-                tried = max(attempts.get(f.fingerprint, 0) for f in found)
-                if tried >= self.options.max_attempts:
-                    self._give_up(path, f"{tried} attempts (--max-attempts)", "attempts")
+                    stop = True
                     break
                 for finding in found:
                     attempts[finding.fingerprint] = attempts.get(finding.fingerprint, 0) + 1
-                step = self._attempt(path, found, failure, tried + 1)
-                if step is None or step.landed:
-                    continue
-                if step.queue in (Queue.REVIEW.value, Queue.MANUAL.value) and (
-                    step.state == PatchState.QUEUED.value
-                ):
-                    self._give_up(path, f"patch {step.patch_id} waits in the {step.queue} "
-                                  "queue for a person", "queued")  # fmt: skip
-                    break
-                failure = step.reason
-                signatures.append(error_signature(step.reason))
-                if _oscillates(signatures):
-                    self._breaker(path, signatures, step)
-                    break
+                works.append(self._work(path, found, files[path].failure, number))
+            for path, step in self._send_works(works).items():
+                self._settle(path, files[path], step)
+            if stop:
+                return
 
-    def _attempt(
+    def _plan_round(
+        self, files: dict[str, _FileState], attempts: Mapping[str, int]
+    ) -> list[tuple[str, list[Finding], int]]:
+        """The files to try this round: (path, its findings, the attempt's number)."""
+        planned = []
+        for path, state in files.items():
+            found = [f for f in self.remaining() if f.path == path]
+            if state.done or not found:
+                state.done = True
+                continue
+            tried = max(attempts.get(f.fingerprint, 0) for f in found)
+            if tried >= self.options.max_attempts:
+                self._give_up(path, f"{tried} attempts (--max-attempts)", "attempts")
+                state.done = True
+                continue
+            planned.append((path, found, tried + 1))
+        return planned
+
+    def _settle(self, path: str, state: _FileState, step: Step) -> None:
+        """What one attempt on ``path`` means for the next (see the module docstring)."""
+        if step.landed:
+            state.failure = None
+            return
+        if step.state == PatchState.QUEUED.value and step.queue in (
+            Queue.REVIEW.value,
+            Queue.MANUAL.value,
+        ):
+            self._give_up(path, f"patch {step.patch_id} waits in the {step.queue} queue for "
+                          "a person", "queued")  # fmt: skip
+            state.done = True
+            return
+        state.failure = step.reason
+        state.signatures.append(error_signature(step.reason))
+        if _oscillates(state.signatures):
+            self._breaker(path, state.signatures, step)
+            state.done = True
+
+    def _work(
         self, path: str, found: list[Finding], failure: str | None, number: int
-    ) -> Step | None:
-        """One agent attempt on ``path``; its step (None: the attempt made no patch)."""
+    ) -> Step | _Work:
+        """One agent attempt on ``path``: its change, or the step saying why there is none."""
         fps = tuple(f.fingerprint for f in found)
         with self._clone("agent", [path]) as clone:
             run_id, tool, problem = self._run_agent(clone, path, found, failure, number)
@@ -395,7 +480,37 @@ class _Loop:
         origin = Origin(fixer=f"agent:{tool}", tool=tool, findings=fps, files=(path,),
                         category=category, run_id=run_id,
                         task_id=f"{FIX_WORKSTREAM}/agent")  # fmt: skip
-        return self._send(f"agent:{tool}", diff, base, origin, attempt=number)
+        return _Work(path, diff, base, origin, number, tuple(changed))
+
+    def _send_works(self, works: Sequence[Step | _Work]) -> dict[str, Step]:
+        """Each attempt's step, by file. Changes that keep to their own file are validated
+        together, within the policy's limits (one validation for many files); a batch that
+        does not land is validated again file by file, so each file hears its own reason."""
+        steps: dict[str, Step] = {}
+        pending: list[_Work] = []
+        for work in works:
+            if isinstance(work, Step):
+                steps[work.files[0]] = work
+            else:
+                pending.append(work)
+        alone = [w for w in pending if w.changed != (w.path,)]
+        batches = _batches([w for w in pending if w.changed == (w.path,)], self.policy)
+        for batch in batches:
+            if len(batch) > 1:
+                combined = self._send(batch[0].origin.fixer, "".join(w.diff for w in batch),
+                                      batch[0].base, _joined(batch))  # fmt: skip
+                if combined.landed:
+                    for work in batch:
+                        steps[work.path] = replace(combined, files=(work.path,),
+                                                   findings=work.origin.findings,
+                                                   attempt=work.number)  # fmt: skip
+                    continue
+            alone += batch
+        for work in sorted(alone, key=lambda w: w.path):
+            fixer = work.origin.fixer
+            steps[work.path] = self._send(fixer, work.diff, work.base, work.origin,
+                                          attempt=work.number)  # fmt: skip
+        return steps
 
     def _run_agent(
         self, clone: AgentClone, path: str, found: list[Finding], failure: str | None, number: int
