@@ -1,6 +1,6 @@
 """``uet scan`` as users meet it: whole processes on the seeded corpus, side by side.
 
-    python bench/scan.py [--repeat 3] [--copies 1] [--json]
+    python bench/scan.py [--repeat 3] [--copies 1] [--checker NAME]… [--json]
 
 In a fresh copy of the seeded corpus (tests/recovery/checkers/corpus.py: 51 Python files,
 258 injected findings; ``--copies N`` makes N packages of it, N*40 modules), each round:
@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.recovery.checkers import corpus
 
 BIN = Path(sys.executable).parent
+CHECKERS = ("ruff", "mypy", "bandit", "pytest")
 
 
 def _tool(name: str) -> str:
@@ -59,9 +60,9 @@ def _project(folder: Path, copies: int) -> Path:
                 body = text.replace("from pkg.", f"from pkg{n}.")
             (root / target).parent.mkdir(parents=True, exist_ok=True)
             (root / target).write_text(body, encoding="utf-8")
-    (root / "uet.toml").write_text("", encoding="utf-8")
+    identity = ["-c", "user.name=uet bench", "-c", "user.email=bench@uet.invalid"]
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "seeded"]):
-        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+        subprocess.run(["git", *identity, *args], cwd=root, check=True, capture_output=True)
     return root
 
 
@@ -74,24 +75,29 @@ def _timed(argv: list[str], cwd: Path) -> float:
     return took
 
 
-def _bare(root: Path, files: list[str], tests: list[str], scratch: Path) -> float:
-    commands = [
-        [_tool("ruff"), "check", "--output-format", "json", "--no-cache", "--", *files],
-        [_tool("mypy"), "-O", "json", "--cache-dir", str(scratch / "mypy"), "--", *files],
-        [_tool("bandit"), "-f", "json", "-q", "-c", "pyproject.toml", "--", *files],
-        [_tool("pytest"), "-q", "-p", "no:cacheprovider", f"--junitxml={scratch / 'j.xml'}",
-         "--", *tests],
-    ]  # fmt: skip
+def _bare(
+    root: Path, files: list[str], tests: list[str], scratch: Path, checkers: list[str]
+) -> float:
+    commands = {
+        "ruff": [_tool("ruff"), "check", "--output-format", "json", "--no-cache", "--", *files],
+        "mypy": [_tool("mypy"), "-O", "json", "--cache-dir", str(scratch / "mypy"), "--",
+                 *files],
+        "bandit": [_tool("bandit"), "-f", "json", "-q", "-c", "pyproject.toml", "--", *files],
+        "pytest": [_tool("pytest"), "-q", "-p", "no:cacheprovider",
+                   f"--junitxml={scratch / 'j.xml'}", "--", *tests],
+    }  # fmt: skip
     shutil.rmtree(scratch / "mypy", ignore_errors=True)
-    return sum(_timed(argv, root) for argv in commands)
+    return sum(_timed(commands[name], root) for name in checkers)
 
 
-def one_round(folder: Path, copies: int) -> dict[str, float]:
+def one_round(folder: Path, copies: int, checkers: list[str]) -> dict[str, float]:
     root = _project(folder, copies)
     uet = [_tool("uet"), "scan", "--output", "f.jsonl"]
+    for name in checkers:
+        uet += ["--checker", name]
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
     tests = [f for f in files if f.rsplit("/", 1)[-1].startswith("test_")]
-    figures = {"tools in a row": _bare(root, files, tests, folder)}
+    figures = {"tools in a row": _bare(root, files, tests, folder, checkers)}
     figures["uet scan (first)"] = _timed(uet, root)
     figures["uet scan (cached)"] = _timed(uet, root)
     module = root / "pkg" / "m01.py"
@@ -104,12 +110,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--copies", type=int, default=1)
+    parser.add_argument("--checker", action="append", choices=CHECKERS, default=[],
+                        help="only these checkers (repeat) [all four]")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    checkers = args.checker or list(CHECKERS)
     rounds = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="uet-bench-scan-") as folder:
-            rounds.append(one_round(Path(folder), args.copies))
+            rounds.append(one_round(Path(folder), args.copies, checkers))
     medians = {name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
     ratios = {
         "first/cached": medians["uet scan (first)"] / medians["uet scan (cached)"],
@@ -119,7 +128,8 @@ def main() -> None:
         print(json.dumps({"seconds": medians, "ratios": ratios, "rounds": rounds}, indent=2))
         return
     files = 51 * args.copies
-    print(f"seeded corpus x{args.copies} ({files} Python files), median of {args.repeat}:")
+    print(f"seeded corpus x{args.copies} ({files} Python files), {', '.join(checkers)}, "
+          f"median of {args.repeat}:")  # fmt: skip
     for name, value in medians.items():
         print(f"  {name:<30} {value:7.2f} s")
     for name, value in ratios.items():

@@ -4,6 +4,11 @@ missing and failing tools, the command checker, --diff, --fail-on, baselines, SA
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,8 +44,14 @@ def test_a_scan_is_a_recorded_run_of_one_task_per_checker(
     assert (finding["rule"], finding["path"], finding["line"]) == ("F401", "a.py", 1)
     status = run_uet(capsys, "status", data["run_id"], "--json")
     assert status.code == 0
-    tasks = {t["key"] if "key" in t else t["id"]: t for t in status.json()["tasks"]}
-    assert set(tasks) == {"scan/bandit", "scan/ruff"}
+    run = status.json()
+    assert (run["name"], run["status"]) == ("uet scan", "succeeded")
+    assert {t["id"]: t["status"] for t in run["tasks"]} == {
+        "scan/bandit": "succeeded",
+        "scan/ruff": "succeeded",
+    }
+    logs = run_uet(capsys, "logs", data["run_id"], "scan/ruff")
+    assert logs.code == 0
 
 
 def test_the_second_scan_comes_from_the_cache_and_a_change_reruns_that_file(
@@ -148,6 +159,7 @@ def test_diff_keeps_only_findings_on_changed_lines(
         (("scan", "/"), "outside the project"),
         (("scan", "--checker", "nope"), "--checker 'nope': no such enabled checker"),
         (("scan", "--fail-on", "loud"), "Invalid value for '--fail-on'"),
+        (("scan", "--json", "--output", "-"), "both print on stdout"),
     ],
 )
 def test_bad_input_is_exit_2_with_what_is_wrong(
@@ -225,3 +237,65 @@ def test_sarif_of_a_failed_checker_says_so_and_still_validates(
     invocation = sarif["runs"][0]["invocations"][0]
     assert invocation["executionSuccessful"] is False
     assert "exited 1" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+
+
+def test_an_interrupted_scan_exits_130_and_stops_its_checkers(tmp_path: Path) -> None:
+    """SIGINT while a checker runs: the scan stops (its checker with it) and exits 130,
+    saying which checker did not finish."""
+    # the files are appended: sh takes them as $1…, which the script ignores
+    toml = '[checkers.slow]\nargv = ["sh", "-c", "sleep 120", "sh"]\nfiles = ["*.py"]\n'
+    root = make_project(tmp_path / "p", {"b.py": CLEAN}, toml=toml)
+    env = {**os.environ, "CI": "true"}
+    argv = [sys.executable, "-m", "uet", "scan", "--checker", "slow"]
+    proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)  # fmt: skip
+    scans = root / ".uet" / "scans"
+    deadline = time.monotonic() + 60
+    while not (scans.is_dir() and any(p.is_dir() for p in scans.iterdir())):
+        assert time.monotonic() < deadline, "the scan's run never started"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.5)  # the checker's task is dispatched
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "uet scan: interrupted" in err
+    assert "slow failed: interrupted" in err
+
+
+def test_changing_a_command_checker_s_entry_invalidates_its_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new pattern in uet.toml is a new cache key: the checker runs again."""
+    toml = ('[checkers.todo]\nargv = ["grep", "-n", "-H", "TODO"]\nfiles = ["*.py"]\n'
+            'pattern = "%f:%l:%m"\nok_exit = [0, 1]\n')  # fmt: skip
+    root = make_project(tmp_path / "p", {"a.py": "# TODO one\n"}, toml=toml)
+    monkeypatch.chdir(root)
+    first = run_uet(capsys, "scan", "--checker", "todo", "--json").json()
+    assert _by_name(first)["todo"]["status"] == "ran"
+    assert (
+        _by_name(run_uet(capsys, "scan", "--checker", "todo", "--json").json())["todo"]["status"]
+        == "cached"
+    )
+    (root / "uet.toml").write_text(toml.replace("%f:%l:%m", "%f:%l:# %m"))
+    again = run_uet(capsys, "scan", "--checker", "todo", "--json").json()
+    assert _by_name(again)["todo"]["status"] == "ran"
+    assert [f["message"] for f in again["findings"]] == ["TODO one"]
+
+
+def test_a_given_baseline_is_compared_and_a_malformed_one_is_exit_2(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--baseline FILE: its findings are unchanged or absent; a line that is not JSON is
+    named (exit 2)."""
+    run_uet(capsys, "scan", "--checker", "ruff", "--output", "old.jsonl")
+    (project / "a.py").write_text(CLEAN)
+    (project / "b.py").write_text("import sys\n" + CLEAN)
+    result = run_uet(capsys, "scan", "--checker", "ruff", "--baseline", "old.jsonl", "--json")
+    data = result.json()
+    assert [(f["path"], f["baseline_state"]) for f in data["findings"]] == [("b.py", "new")]
+    assert [f["path"] for f in data["absent"]] == ["a.py"]
+    (project / "bad.jsonl").write_text("{not json\n")
+    bad = run_uet(capsys, "scan", "--checker", "ruff", "--baseline", "bad.jsonl")
+    assert bad.code == 2
+    assert "bad.jsonl:1: not JSON" in bad.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from uet.recovery.findings import (
     with_fingerprints,
     write_jsonl,
 )
+from uet.recovery.sarif import MAX_RESULTS_PER_RUN, TooManyRuns, size_problem, to_sarif
+from uet.recovery.scan import CheckerReport, CheckerStatus, ScanResult
 
 _LINE = st.text(alphabet="abcdefxyz_=()+ 0123456789", min_size=1, max_size=30).filter(
     lambda s: s.strip() != ""
@@ -142,3 +145,34 @@ def test_severities_are_ordered_for_fail_on() -> None:
         Severity.CRITICAL,
     ]
     assert len(at_or_above(found, Severity.INFO)) == 4
+
+
+def _result(findings: list[Finding], tools: list[str]) -> ScanResult:
+    reports = tuple(CheckerReport(tool, CheckerStatus.RAN) for tool in tools)
+    return ScanResult(Path("/project"), None, tuple(findings), reports)
+
+
+def test_sarif_splits_a_checker_past_github_s_results_per_run() -> None:
+    """25,001 results of one checker become two runs of the same tool (25,000 + 1)."""
+    many = [dataclasses.replace(_finding(n + 1), fingerprint=f"{n}:0") for n in range(25_001)]
+    sarif = to_sarif(_result(many, ["ruff"]))
+    assert [len(run["results"]) for run in sarif["runs"]] == [MAX_RESULTS_PER_RUN, 1]
+    assert {run["tool"]["driver"]["name"] for run in sarif["runs"]} == {"ruff"}
+
+
+def test_sarif_refuses_more_runs_than_one_file_may_hold() -> None:
+    """21 checkers that took part would be 21 runs: refused, naming the limit."""
+    tools = [f"c{n:02d}" for n in range(21)]
+    with pytest.raises(TooManyRuns, match="more than the 20"):
+        to_sarif(_result([], tools))
+    assert len(to_sarif(_result([], tools[:20]))["runs"]) == 20
+
+
+def test_a_sarif_file_too_big_for_an_upload_is_named() -> None:
+    """The gzipped size is compared with the limit (10 MiB for GitHub)."""
+    assert size_problem("x" * 1000) is None
+    noise = random.Random(7)
+    text = "".join(noise.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(50_000))
+    problem = size_problem(text, 1024)
+    assert problem is not None
+    assert "gzipped: more than" in problem

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from uet.cli.app import Context, json_option, pass_context
+from uet.errors import UsageError
 
 if TYPE_CHECKING:
     from uet.recovery.scan import ScanResult
@@ -68,6 +69,8 @@ def scan(
     from uet.recovery.scan import ScanOptions  # noqa: PLC0415
     from uet.recovery.scan import scan as run_scan  # noqa: PLC0415
 
+    if as_json and output == "-":
+        raise UsageError("--json and --output - both print on stdout: give --output a file")
     options = ScanOptions(paths=paths or (".",), checkers=checkers, diff_base=diff_base,
                           use_cache=not no_cache, baseline=baseline)  # fmt: skip
     interrupted = threading.Event()
@@ -93,7 +96,7 @@ def scan(
 
 def _write(result: ScanResult, output: str | None, sarif: str | None) -> None:
     from uet.recovery.findings import write_jsonl  # noqa: PLC0415
-    from uet.recovery.sarif import to_sarif  # noqa: PLC0415
+    from uet.recovery.sarif import size_problem, to_sarif  # noqa: PLC0415
 
     if output == "-":
         for record in result.records():
@@ -101,7 +104,11 @@ def _write(result: ScanResult, output: str | None, sarif: str | None) -> None:
     elif output is not None:
         write_jsonl(Path(output), result.records())
     if sarif is not None:
-        Path(sarif).write_text(json.dumps(to_sarif(result), indent=1) + "\n", encoding="utf-8")
+        text = json.dumps(to_sarif(result), indent=1) + "\n"
+        Path(sarif).write_text(text, encoding="utf-8")
+        problem = size_problem(text)
+        if problem is not None:
+            click.echo(f"uet scan: warning: {sarif}: {problem}", err=True)
 
 
 def _print(result: ScanResult) -> None:

@@ -17,6 +17,7 @@ several runs) and :data:`MAX_RUNS` runs per file.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ MAX_RESULTS_PER_RUN = 25_000
 """GitHub code scanning accepts at most this many results per run."""
 MAX_RUNS = 20
 """GitHub code scanning accepts at most this many runs per file."""
+MAX_GZIPPED_BYTES = 10 * 1024 * 1024
+"""GitHub code scanning refuses a SARIF file larger than this once gzipped (10 MiB)."""
 
 _LEVELS = {
     Severity.CRITICAL: "error",
@@ -178,3 +181,11 @@ def _fixes(finding: Finding) -> list[dict[str, Any]]:
 def _region(start: tuple[int, int], end: tuple[int, int]) -> dict[str, Any]:
     return {"startLine": start[0], "startColumn": start[1], "endLine": end[0],
             "endColumn": end[1]}  # fmt: skip
+
+
+def size_problem(text: str, limit: int = MAX_GZIPPED_BYTES) -> str | None:
+    """What is wrong with a SARIF file's size for an upload (None: it fits)."""
+    size = len(gzip.compress(text.encode("utf-8"), compresslevel=6))
+    if size <= limit:
+        return None
+    return f"{size / 2**20:.1f} MiB gzipped: more than code scanning's {limit / 2**20:.0f} MiB"

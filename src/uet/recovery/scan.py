@@ -51,7 +51,6 @@ from uet.recovery.findings import (
     Finding,
     Severity,
     at_or_above,
-    read_jsonl,
     with_fingerprints,
     write_jsonl,
 )
@@ -195,7 +194,8 @@ def scan(
     root = settings.root.resolve()
     checkers = _selected(load_checkers(settings), options.checkers)
     changed = None if options.diff_base is None else changed_lines(root, options.diff_base)
-    files = discover(root, _relative_paths(root, options))
+    scope = _relative_paths(root, options)
+    files = discover(root, scope)
     if changed is not None:
         files = [f for f in files if f in changed]
     reports: dict[str, CheckerReport] = {}
@@ -230,7 +230,7 @@ def scan(
         findings = [f for f in findings if on_changed_line(f, changed)]
     findings.sort(key=Finding.sort_key)
     ordered = tuple(reports[name] for name in sorted(reports))
-    states, absent = _compare(settings, options, findings, ordered)
+    states, absent = _compare(settings, options, scope, findings, ordered)
     return ScanResult(root, run_id, tuple(findings), ordered, states, tuple(absent),
                       was_interrupted, time.monotonic() - started)  # fmt: skip
 
@@ -388,9 +388,15 @@ def _run(
     run_options = dataclasses.replace(run_options, name="uet scan")
     result = start_run(plan, settings=settings, store=store, options=run_options,
                        interrupted=interrupted)  # fmt: skip
+    stopped = result.status is RunStatus.INTERRUPTED
     durations = _durations(store, run_id)
+    if stopped:  # what did not finish says so, whatever state its attempt was left in
+        for item in pending:
+            if not item.status.is_file():
+                took = durations.get(item.checker.name, (None, None))[0]
+                durations[item.checker.name] = (took, "interrupted before it finished")
     ran = {item.checker.name: _read(item, root, settings, durations) for item in pending}
-    return run_id, result.status is RunStatus.INTERRUPTED, ran
+    return run_id, stopped, ran
 
 
 def _plan(root: Path, settings: Settings, pending: list[_Pending], folder: Path) -> Any:
@@ -494,33 +500,57 @@ def _failure(status: Mapping[str, Any] | None, out: Path) -> str | None:
 def _compare(
     settings: Settings,
     options: ScanOptions,
+    scope: Sequence[str],
     findings: Sequence[Finding],
     reports: Sequence[CheckerReport],
 ) -> tuple[dict[str, BaselineState], list[Finding]]:
     """Baseline states against ``options.baseline`` or the last scan of this scope; the
     scan becomes the scope's next baseline when every checker it asked for could say."""
     given = options.baseline
-    path = given or _baseline_path(settings, options)
-    before: list[Finding] = []
+    path = given or _baseline_path(settings, options, scope)
+    before: list[dict[str, Any]] = []  # records: a Finding is made only for what is absent
     if given is not None or path.is_file():
         try:
-            before = list(read_jsonl(path))
+            before = _records(path)
         except (OSError, ValueError) as exc:
             if given is not None:
                 raise UsageError(f"--baseline {given}: {exc}") from None
     complete = {r.name for r in reports if r.status in (CheckerStatus.RAN, CheckerStatus.CACHED,
                                                         CheckerStatus.NO_FILES)}  # fmt: skip
     now = {f.fingerprint for f in findings}
-    earlier = {f.fingerprint for f in before}
+    earlier = {record.get("fingerprint") for record in before}
     states = {fp: BaselineState.UNCHANGED if fp in earlier else BaselineState.NEW for fp in now}
-    absent = [f for f in before if f.fingerprint not in now and f.tool in complete]
+    try:
+        absent = [Finding.from_dict(r) for r in before
+                  if r.get("fingerprint") not in now and r.get("tool") in complete]  # fmt: skip
+    except (KeyError, ValueError, TypeError) as exc:
+        if given is not None:
+            raise UsageError(f"--baseline {given}: not a finding record ({exc})") from None
+        absent = []
     if given is None and len(complete) == len(reports):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_jsonl(path, (f.to_dict() for f in findings))
     return states, absent
 
 
-def _baseline_path(settings: Settings, options: ScanOptions) -> Path:
-    scope = json.dumps([sorted(options.paths), sorted(options.checkers), options.diff_base])
-    digest = hashlib.sha256(scope.encode("utf-8")).hexdigest()[:16]
+def _records(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file; ValueError naming the line that is not one."""
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    raise ValueError(f"{path}:{number}: not JSON") from None
+                if not isinstance(record, dict):
+                    raise ValueError(f"{path}:{number}: not a finding record")
+                records.append(record)
+    return records
+
+
+def _baseline_path(settings: Settings, options: ScanOptions, scope: Sequence[str]) -> Path:
+    """The baseline of a scope: the same paths (from the root) and checkers, the same --diff."""
+    key = json.dumps([sorted(set(scope)), sorted(options.checkers), options.diff_base])
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
     return settings.home / SCANS_FOLDER / f"baseline-{digest}.jsonl"

@@ -210,6 +210,7 @@ def build() -> tuple[dict[str, str], list[tuple[str, str, str, int]]]:
     tree["pkg/__init__.py"] = '"""The seeded corpus\'s package."""\n'
     tree["pyproject.toml"] = PYPROJECT
     tree[".gitignore"] = ".uet/\n__pycache__/\n"
+    tree["uet.toml"] = "# the seeded corpus: a uet project of its own (its root for uet scan)\n"
     manifest = sorted(item for f in files for item in f.expected)
     return dict(sorted(tree.items())), manifest
 

@@ -110,7 +110,13 @@ def test_pytest_failures_errors_and_collection_errors_from_junit(tmp_path: Path)
     checker = builtin_checkers()["pytest"]
     files = list(checker.targets(["tests/test_a.py", "tests/test_b.py", "src/x.py"]))
     assert files == ["tests/test_a.py", "tests/test_b.py"]
-    found = {(f.rule, f.path, f.line) for f in _parse(checker, tmp_path, files)}
+    parsed = _parse(checker, tmp_path, files)
+    assert {f.extra["nodeid"] for f in parsed} == {
+        "tests/test_a.py::test_bad",
+        "tests/test_a.py::test_db",
+        None,
+    }
+    found = {(f.rule, f.path, f.line) for f in parsed}
     assert found == {
         ("failed", "tests/test_a.py", 8),
         ("error", "tests/test_a.py", 17),

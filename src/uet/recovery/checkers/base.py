@@ -104,7 +104,7 @@ class Checker:
                 stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
             except OSError:
                 stamp = "?"
-        return repr((type(self).__name__, self.name, self.patterns, program, stamp))
+        return repr((self, program, stamp))  # every field: a changed pattern is a new key
 
 
 @lru_cache(maxsize=256)

@@ -93,8 +93,18 @@ class PytestChecker(Checker):
             line=int(line) + 1 if line is not None and line.isdigit() else None,
             column=None,
             message=f"{test}: {result.message or rule}",
-            extra={"classname": case.classname, "name": case.name},
-        )
+            extra={"classname": case.classname, "name": case.name,
+                   "nodeid": None if collection else node_id(file, case.classname, case.name)},
+        )  # fmt: skip
+
+
+def node_id(file: str, classname: str, name: str) -> str | None:
+    """pytest's node id (``tests/test_a.py::TestK::test_m``) from xunit1's attributes."""
+    if not file:
+        return None
+    module = file.removesuffix(".py").replace("/", ".")
+    rest = classname[len(module) + 1 :] if classname.startswith(f"{module}.") else ""
+    return "::".join([file, *(part for part in rest.split(".") if part), name])
 
 
 def _matches(path: str, pattern: str) -> bool:
