@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -125,8 +126,18 @@ def patch_for(repo: Path, run: int, per: int) -> tuple[Path, str, str]:
     return out, module, f"tests/test_pkg{p:02d}.py"
 
 
+CPU: dict[str, list[float]] = {"uet": [], "by_hand": []}
+"""CPU seconds (user + system) of each validation's processes, all descendants included."""
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def uet_validate(repo: Path, diff: Path, tests: str, env: dict[str, str]) -> float:
     (repo / "uet.toml").write_text(POLICY.format(tests=tests), encoding="utf-8")
+    cpu = _cpu()
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "uet", "patch", "validate", str(diff), "--json"],
@@ -137,6 +148,7 @@ def uet_validate(repo: Path, diff: Path, tests: str, env: dict[str, str]) -> flo
         check=False,
     )
     took = time.perf_counter() - started
+    CPU["uet"].append(_cpu() - cpu)
     result = json.loads(done.stdout)
     if result["queue"] != "auto_merge":
         raise SystemExit(f"uet did not validate the patch cleanly: {done.stdout}{done.stderr}")
@@ -149,6 +161,7 @@ def by_hand(
     """What a script does without uet: clone, apply, run the same checks in turn."""
     work = Path(tempfile.mkdtemp(prefix="uet-bench-hand-"))
     python = sys.executable
+    cpu = _cpu()
     started = time.perf_counter()
     try:
         clone = work / "c"
@@ -173,7 +186,9 @@ def by_hand(
         ]
         for argv in steps:
             subprocess.run(argv, cwd=clone, env=env, check=True, capture_output=True)
-        return time.perf_counter() - started
+        took = time.perf_counter() - started
+        CPU["by_hand"].append(_cpu() - cpu)
+        return took
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -201,6 +216,8 @@ def main() -> None:
         diff, module, tests = patch_for(repo, args.runs, per)
         uet_validate(repo, diff, tests, env)
         by_hand(repo, diff, module, tests, env=env, cache=cache)
+        CPU["uet"].clear()
+        CPU["by_hand"].clear()
         uet_times: list[float] = []
         hand_times: list[float] = []
         for run in range(args.runs):
@@ -214,6 +231,8 @@ def main() -> None:
             "uet_p95_s": round(percentile(uet_times, 0.95), 3),
             "by_hand_p50_s": round(statistics.median(hand_times), 3),
             "by_hand_p95_s": round(percentile(hand_times, 0.95), 3),
+            "uet_cpu_p50_s": round(statistics.median(CPU["uet"]), 3),
+            "by_hand_cpu_p50_s": round(statistics.median(CPU["by_hand"]), 3),
             "load_average": round(os.getloadavg()[0], 2),
         }
         figures["ratio_p50"] = round(figures["uet_p50_s"] / figures["by_hand_p50_s"], 2)
@@ -231,6 +250,10 @@ def main() -> None:
         )
         print(
             f"  by hand             p50 {f['by_hand_p50_s']:.2f} s  p95 {f['by_hand_p95_s']:.2f} s"
+        )
+        print(
+            f"  CPU time p50        uet {f['uet_cpu_p50_s']:.2f} s"
+            f"  by hand {f['by_hand_cpu_p50_s']:.2f} s"
         )
         print(f"  uet / by hand (p50) {f['ratio_p50']:.2f}x  load average {f['load_average']}")
     finally:

@@ -131,3 +131,17 @@ def test_a_file_that_is_no_patch_exits_2(uet, project: Path) -> None:  # type: i
     assert done.code == 2
     assert "no file changes" in done.err
     assert uet("patch", "list").out.strip() == "no patches"
+
+
+def test_validate_apply_lands_an_auto_merge_patch_in_one_go(uet, project: Path) -> None:  # type: ignore[no-untyped-def]
+    file = _diff(
+        project,
+        "doc2",
+        "def add(a: int, b: int) -> int:\n",
+        "def add(a: int, b: int) -> int:  # sum\n",
+    )
+    done = uet("patch", "validate", str(file), "--apply", "--json")
+    assert done.code == 0, done.out + done.err
+    body = done.json()
+    assert body["landing"]["state"] == "committed"
+    assert body["landing"]["commit"] == git(project, "rev-parse", "main").strip()

@@ -262,3 +262,26 @@ def test_require_tests_for_paths_sends_an_untested_patch_to_manual() -> None:
 def test_not_applicable_counts_as_passed_and_missing_as_failed() -> None:
     assert SignalStatus.NOT_APPLICABLE.value_of == 1.0
     assert SignalStatus.MISSING.value_of == SignalStatus.FLAKY.value_of == 0.0
+
+
+def test_the_patch_modules_stay_below_the_cli_and_the_agents() -> None:
+    """DESIGN.md: recovery may import engine, isolation and state, never the CLI or
+    uet.agents; the pure parts (patches, tamper, policy, confidence) load no git code."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    def loaded(modules: str) -> set[str]:
+        code = (
+            f"import sys, {modules}\nprint(sorted(m for m in sys.modules if m.startswith('uet.')))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        return set(eval(out.stdout))  # noqa: S307 - our own subprocess's repr of a list
+
+    everything = loaded("uet.recovery.validate, uet.recovery.landing, uet.recovery.ledger")
+    assert not {m for m in everything if m.startswith(("uet.cli", "uet.agents"))}
+    pure = loaded(
+        "uet.recovery.patches, uet.recovery.tamper, uet.recovery.policy, uet.recovery.confidence"
+    )
+    assert not {m for m in pure if m.startswith(("uet.isolation", "uet.state", "uet.engine"))}

@@ -23,7 +23,8 @@ dropped        a person (or the fixer) gave it up
 =============  ==========================================================================
 
 A patch is validated again from ``queued``, ``apply_failed``, ``rolled_back`` or
-``quarantined`` (the target moved). Each move is written with its ``patch_transitions``
+``quarantined`` (the target moved), and from ``validated`` (a validation that died before
+it routed the patch). Each move is written with its ``patch_transitions``
 row and its ``patch.<state>`` event in one transaction; routing choices are ``patch``
 decisions with the signals and the threshold.
 """
@@ -63,7 +64,7 @@ S = PatchState
 _AGAIN = (S.VALIDATED, S.APPLY_FAILED, S.QUARANTINED)  # a validation's possible ends
 MOVES: Mapping[PatchState, frozenset[PatchState]] = {
     S.CREATED: frozenset({*_AGAIN, S.DROPPED}),
-    S.VALIDATED: frozenset({S.QUEUED, S.QUARANTINED, S.DROPPED}),
+    S.VALIDATED: frozenset({*_AGAIN, S.QUEUED, S.DROPPED}),  # again: it died before routing
     S.QUEUED: frozenset({*_AGAIN, S.APPLIED, S.DROPPED}),
     S.APPLIED: frozenset({S.VERIFIED, S.ROLLED_BACK}),
     S.VERIFIED: frozenset({S.COMMITTED, S.ROLLED_BACK}),

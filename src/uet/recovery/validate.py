@@ -118,9 +118,8 @@ def patched_clone(record: PatchRecord, home: Path, purpose: str) -> Iterator[Age
     home = Path(home).absolute()
     folder = make_dirs(home, home / "patches")
     ignore_home(home)
-    dest = inside(home, folder / f"{record.id}-{purpose}")
-    if dest.exists():  # a validation that died: its clone was never anyone else's
-        shutil.rmtree(dest)
+    # One folder per use: two validations of one patch never share (or remove) a clone.
+    dest = inside(home, folder / f"{record.id}-{purpose}-{os.getpid()}-{time.monotonic_ns()}")
     clone = create_clone(
         Path(record.repo),
         dest,
@@ -226,7 +225,7 @@ def _quarantine(
         Queue.MANUAL.value,
         reason,
         alternatives=[q.value for q in Queue],
-        data={"patch": patch_id, **body},
+        data={"patch": patch_id, **body, "signals": [], "score": None, "threshold": None},
     )
     ledger.move(
         patch_id,
