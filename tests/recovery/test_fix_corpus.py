@@ -71,7 +71,8 @@ def test_uet_fix_resolves_the_seeded_corpus(
     argv = ["python", "-m", "uet.testing.fake_agent", "--script", str(script),
             "--prompt-file", "{prompt_file}", "{files}"]  # fmt: skip
     root = tmp_path / "seeded"
-    corpus.write(root, {**data["files"], "uet.toml": CONFIG.format(argv=json.dumps(argv))})
+    toml = data["files"].get("uet.toml", "") + CONFIG.format(argv=json.dumps(argv))
+    corpus.write(root, {**data["files"], "uet.toml": toml})
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "seeded")
