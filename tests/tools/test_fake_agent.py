@@ -130,6 +130,19 @@ def test_fail_quota_and_custom_messages(tmp_path: Path, clone: Path) -> None:
     assert classify_output(fake_tool_profile("fake", quota), result.stderr) is Outcome.QUOTA
 
 
+def test_copy_replaces_the_named_file_from_an_answer_key(tmp_path: Path, clone: Path) -> None:
+    """``copy`` with ``{files}`` in both paths: the file the agent is asked about, mended."""
+    key = tmp_path / "key"
+    (key / "src").mkdir(parents=True)
+    (key / "src" / "a.py").write_bytes(b"fixed\n")
+    (clone / "src").mkdir()
+    (clone / "src" / "a.py").write_text("broken\n", encoding="utf-8")
+    step = {"action": "copy", "from": f"{key}/{{files}}", "path": "{files}"}
+    script = write_script(tmp_path / "agent.json", [step])
+    assert _invoke(script, clone, files=("src/a.py",)).returncode == 0
+    assert (clone / "src" / "a.py").read_text() == "fixed\n"
+
+
 def test_edit_out_of_scope_is_just_a_write_elsewhere(tmp_path: Path, clone: Path) -> None:
     """Writing outside the task's scope is what a misbehaving agent does; the fake does it."""
     script = write_script(

@@ -216,6 +216,7 @@ COMMANDS = {
     "scan": "uet.cli.scan:scan",
     "patch": "uet.cli.patch:patch",
     "triage": "uet.cli.triage:triage",
+    "fix": "uet.cli.fix:fix",
 }
 """Each command and where it lives: a command's module is imported when it is asked for,
 so `uet runs` does not load the engine, git isolation or routing."""
@@ -227,6 +228,7 @@ SHORT_HELP = {
     "daemon": "Run the project's triggers (events, file changes, cron, every) until stopped.",
     "decisions": "The decision registry: what was chosen, among what, and why.",
     "events": "Print a run's event log in order (JSON Lines with --json).",
+    "fix": "Fix the findings of `uet scan` over PATHs, each change a validated patch.",
     "exec": "Run any command as a recorded run: timeout, retries, a non-interactive environment.",
     "init": "Scaffold uet in this folder: uet.toml, .uet/ and workstreams/example.yaml.",
     "launch": "Drive a run a trigger recorded and nobody started yet (what `uet daemon` starts).",

@@ -15,6 +15,7 @@ files). Steps, each a mapping with an ``action``:
 =================  ========================================================================
 ``write``          ``path``, ``content``: create or replace a file (folders made as needed)
 ``append``         ``path``, ``content``: add to the end of a file
+``copy``           ``from``, ``path``: replace a file with a copy of another (an answer key)
 ``delete``         ``path``: remove a file (missing is fine)
 ``print``          ``text``, ``stream`` (``stdout``\\|``stderr``): print a line
 ``rate_limit``     ``message``, ``exit_code`` (75): print a rate-limit error, exit
@@ -24,9 +25,9 @@ files). Steps, each a mapping with an ``action``:
 ``hang``           ``seconds`` (3600), ``ignore_sigterm`` (false): wait, as a stuck tool does
 =================  ========================================================================
 
-``content``, ``text`` and ``message`` may use ``{prompt}``, ``{call}`` (1-based) and
-``{files}``. Editing out of scope is just a ``write`` to a path outside the task's scope.
-After the last step the fake agent exits 0.
+``content``, ``text``, ``message``, ``path`` and ``from`` may use ``{prompt}``, ``{call}``
+(1-based) and ``{files}``. Editing out of scope is just a ``write`` to a path outside the
+task's scope. After the last step the fake agent exits 0.
 """
 
 from __future__ import annotations
@@ -142,6 +143,11 @@ class _Run:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(self.text(step, "content"))
 
+    def copy(self, step: Step) -> None:
+        path = Path(self.text(step, "path"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(Path(self.text(step, "from")).read_bytes())
+
     def delete(self, step: Step) -> None:
         Path(self.text(step, "path")).unlink(missing_ok=True)
 
@@ -178,6 +184,7 @@ def _exit(message: str, step: Step, default_code: int) -> NoReturn:
 _ACTIONS: dict[str, Callable[[_Run, Step], None]] = {
     "write": _Run.write,
     "append": _Run.append,
+    "copy": _Run.copy,
     "delete": _Run.delete,
     "print": _Run.print,
     "rate_limit": _Run.rate_limit,
