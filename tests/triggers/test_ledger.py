@@ -141,3 +141,71 @@ def test_the_follower_waits_for_an_event_committed_late(pg_url: str) -> None:
         slow.commit()
     assert [e.type for e in follower.poll()] == ["slow.one"]
     assert follower.position == follower.seen
+
+
+class _Rollback(Exception):
+    pass
+
+
+@pytest.mark.postgres
+def test_a_hole_left_by_a_rolled_back_writer_is_passed_without_waiting(pg_url: str) -> None:
+    """A writer that took an event id and rolled back (a daemon killed in the middle of a
+    fire) leaves a hole for good: once no transaction that could fill it runs, the cursor
+    passes it, at the next poll, with no clock involved; a new follower (a restarted
+    daemon) that finds the hole again passes it too."""
+    store = Store.open(pg_url)
+    follower = EventFollower.resume(store, at=0.0)
+    with pytest.raises(_Rollback), store.transaction() as tx:
+        tx.insert_events([("lost.one", 1.0, None, None, None, None)])
+        raise _Rollback
+    store.insert_events([("kept.two", 2.0, None, None, None, None)])
+    assert [e.type for e in follower.poll()] == ["kept.two"]
+    assert follower.position == follower.seen - 2  # the hole: maybe still in flight
+    assert follower.poll() == []
+    assert follower.position == follower.seen  # nothing could fill it any more
+    restarted = EventFollower(store, seen=follower.seen - 2)
+    assert [e.type for e in restarted.poll()] == ["kept.two"]
+    restarted.poll()
+    assert restarted.position == follower.seen
+
+
+@pytest.mark.postgres
+def test_a_gap_stays_open_while_its_writer_runs_however_long(pg_url: str) -> None:
+    """The writer of a lower id that commits after a higher one: however many polls
+    happen before it commits, its event is read, and the cursor stays below it till
+    then."""
+    store = Store.open(pg_url)
+    follower = EventFollower.resume(store, at=0.0)
+    with store.transaction() as slow:
+        slow.insert_events([("slow.one", 1.0, None, None, None, None)])
+        store.insert_events([("fast.two", 2.0, None, None, None, None)])
+        assert [e.type for e in follower.poll()] == ["fast.two"]
+        for _ in range(20):
+            assert follower.poll() == []
+            assert follower.position == follower.seen - 2
+    assert [e.type for e in follower.poll()] == ["slow.one"]
+    assert follower.position == follower.seen
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("run_id", [None, "run-x"])
+def test_an_event_writer_has_its_transaction_id_before_its_event_ids(
+    pg_url: str, run_id: str | None
+) -> None:
+    """What makes a hole safe to pass: the statement giving the transaction its id comes
+    before the INSERT that takes event ids (which would get one only after them)."""
+    store = Store.open(pg_url)
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        with store.transaction() as tx:
+            tx.insert_events([("one", 1.0, run_id, None, None, None)])
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", record)
+    first_xid = next(n for n, sql in enumerate(sent) if "pg_current_xact_id()" in sql)
+    first_insert = next(n for n, sql in enumerate(sent) if sql.startswith("INSERT INTO events"))
+    assert first_xid < first_insert

@@ -650,8 +650,14 @@ class Transaction:
 
         Numbers are assigned under the write lock (SQLite) or a per-run advisory lock
         (PostgreSQL), so concurrent writers never assign the same number twice.
+
+        On PostgreSQL the transaction has its transaction id before it takes event ids (the
+        ``INSERT`` takes them before it would get one): a reader of the log can then tell
+        from its snapshot when a missing id can no longer appear (``uet.triggers.follow``).
         """
         conn = self._writable()
+        if not batch:
+            return []
         last = self._last_seqs(conn, {event[2] for event in batch if event[2] is not None})
         flat: list[Any] = []
         seqs: list[int | None] = []
@@ -674,9 +680,14 @@ class Transaction:
         postgres = self.store.dialect == "postgresql"
         sqlite = self.store.dialect == "sqlite"
         last: dict[str, int] = {}
+        xid = _xid_function(conn) if postgres else None  # taken with the first statement
+        if xid is not None and not run_ids:
+            conn.execute(sa.select(xid))
         for run_id in sorted(run_ids):  # sorted: two writers always lock in the same order
             if postgres:
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(run_id))))
+                lock = sa.func.pg_advisory_xact_lock(_lock_key(run_id))
+                conn.execute(sa.select(lock) if xid is None else sa.select(lock, xid))
+                xid = None
             if sqlite:
                 seq = next(iter(execute_sql(conn, _LAST_SEQ_SQLITE, (run_id,))), (None,))[0]
             else:
@@ -764,6 +775,14 @@ class Transaction:
 def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
+
+
+def _xid_function(conn: sa.Connection) -> sa.ColumnElement[Any]:
+    """``pg_current_xact_id()`` (``txid_current()`` before PostgreSQL 13): gives the
+    transaction its id now, if it has none yet."""
+    if (conn.dialect.server_version_info or (0,)) >= (13,):
+        return sa.func.pg_current_xact_id()
+    return sa.func.txid_current()
 
 
 def _lock_key(run_id: str) -> int:

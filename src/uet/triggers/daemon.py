@@ -62,6 +62,8 @@ Emit = Callable[[Mapping[str, Any]], None]
 
 _HOUR_S = 3600.0
 _SCHEDULED = (TriggerKind.CRON, TriggerKind.EVERY)
+CURSOR_SAVE_S = 0.5
+"""How often the event cursor is saved while a batch of events is worked through."""
 SEEN_CURSOR = "seen:"
 """``trigger_cursors`` rows ``seen:<trigger id>``: when the daemon first saw the trigger."""
 
@@ -294,12 +296,22 @@ class Daemon:
     # -- events ---------------------------------------------------------------------------
 
     def _events(self) -> list[Fired]:
+        """Match the new events; fire, or skip with a reason. The skips of a batch (the
+        common case under load: ``overlap: skip`` while a run goes) are written together
+        with the cursor, every :data:`CURSOR_SAVE_S` and at the end, each trigger's policy
+        state read once per such stretch and again after each of its fires."""
         assert self.follower is not None  # noqa: S101 - checked by the caller
         batch = self.follower.poll()
         if not batch:
             return []
         runs = self._runs_of(batch)
+        with self.store.reader() as tx:  # a batch read again after a restart: no query each
+            ids = [t.id for t in self.enabled if t.kind is TriggerKind.EVENT]
+            known = ledger.known_keys(tx, ids, [f"event:{e.id}" for e in batch])
         out: list[Fired] = []
+        skips: list[tuple[TriggerSpec, str, str, bool]] = []
+        policy: dict[str, tuple[list[tuple[str, str, str]], int]] = {}
+        saved = time.monotonic()
         for event in batch:
             params = runs.get(event.run_id or "", {})
             view = event_view(
@@ -314,21 +326,59 @@ class Daemon:
             for spec in self.matcher.match(event.type, view):
                 chain = list(params.get(CHAIN_PARAM, []))
                 key = f"event:{event.id}"
+                if (spec.id, key) in known:
+                    continue  # fired or skipped before (a batch read again)
                 # a skip made for a skip writes no event of its own: two triggers on
                 # trigger.skipped would otherwise skip each other's skips forever
                 quiet = event.type == "trigger.skipped"
                 if chain.count(spec.id) >= defaults.TRIGGER_CYCLE_MAX:
-                    reason = f"cycle: {' -> '.join([*chain, spec.id])}"
-                    fired = self.firing.skip(spec, key, reason=reason, quiet=quiet)
-                else:
-                    fired = self.attempt(
-                        spec, key, reason=f"event {event.type}", chain=chain, quiet=quiet
-                    )
+                    skips.append((spec, key, f"cycle: {' -> '.join([*chain, spec.id])}", quiet))
+                    continue
+                if spec.id not in policy:
+                    policy[spec.id] = self._policy_state(spec)
+                going, recent = policy[spec.id]
+                why = _skip_reason(spec, going, recent)
+                if why is not None:
+                    skips.append((spec, key, why, quiet))
+                    continue
+                out += self._write_skips(skips, None)
+                fired = self.attempt(
+                    spec, key, reason=f"event {event.type}", chain=chain, quiet=quiet
+                )
+                policy.pop(spec.id, None)
                 self._report(fired)
                 out.append(fired)
-        with self.store.transaction() as tx:
-            ledger.save_cursor(tx, self.follower.position, at=self.clock.now())
+            if time.monotonic() - saved >= CURSOR_SAVE_S:  # a kill now re-reads little
+                out += self._write_skips(skips, self.follower.position_after(event.id or 0))
+                policy.clear()
+                saved = time.monotonic()
+        out += self._write_skips(skips, self.follower.position)
         return out
+
+    def _write_skips(
+        self, skips: list[tuple[TriggerSpec, str, str, bool]], cursor: int | None
+    ) -> list[Fired]:
+        """Record ``skips`` (emptied) and save the event cursor at ``cursor``, one commit."""
+        if not skips and cursor is None:
+            return []
+        with self.store.transaction() as tx:
+            written = [
+                self.firing.skip_in(tx, spec, key, reason=reason, quiet=quiet)
+                for spec, key, reason, quiet in skips
+            ]
+            if cursor is not None:
+                ledger.save_cursor(tx, cursor, at=self.clock.now())
+        skips.clear()
+        for fired in written:
+            self._report(fired)
+        return written
+
+    def _policy_state(self, spec: TriggerSpec) -> tuple[list[tuple[str, str, str]], int]:
+        """``spec``'s runs still going, and how many runs it started in the last hour."""
+        with self.store.reader() as tx:
+            going = ledger.active_runs(tx, spec.id)
+            recent = ledger.fires_since(tx, spec.id, self.clock.now() - _HOUR_S)
+        return going, recent
 
     def _runs_of(self, batch: Sequence[EventRecord]) -> dict[str, dict[str, Any]]:
         ids = {e.run_id for e in batch if e.run_id is not None}
@@ -361,6 +411,8 @@ class Daemon:
 
     def next_wake(self) -> float:
         """Seconds until the daemon must look again (a debounce window ending, or a tick)."""
+        if self.follower is not None and (self.follower.full or self.follower.gaps):
+            return 0.0 if self.follower.full else 0.05  # more to read, or a gap to settle
         now = time.monotonic()
         deadlines = [d for b in self.debouncers.values() if (d := b.deadline()) is not None]
         soonest = min(deadlines, default=now + defaults.DAEMON_TICK_S)
@@ -398,10 +450,7 @@ class Daemon:
                 return Fired(spec.id, key, "duplicate", scheduled_for=at)
             going = ledger.active_runs(tx, spec.id)
             recent = ledger.fires_since(tx, spec.id, self.clock.now() - _HOUR_S)
-        if rate_capped(recent, spec.max_runs_per_hour):
-            why = f"max_runs_per_hour: {recent} runs in the last hour"
-            return self.firing.skip(spec, key, reason=why, scheduled_for=at, quiet=quiet)
-        skip = _overlap_skip(spec, going)
+        skip = _skip_reason(spec, going, recent)
         if skip is not None:
             return self.firing.skip(spec, key, reason=skip, scheduled_for=at, quiet=quiet)
         if spec.overlap is Overlap.REPLACE and going:
@@ -478,6 +527,16 @@ class Daemon:
     def _report(self, fired: Fired) -> None:
         if fired.outcome != "duplicate":
             self.emit(fired.as_dict())
+
+
+def _skip_reason(
+    spec: TriggerSpec, going: Sequence[tuple[str, str, str]], recent: int
+) -> str | None:
+    """Why ``spec``'s policies skip a fire now (None: they do not): ``max_runs_per_hour``
+    first, then overlap."""
+    if rate_capped(recent, spec.max_runs_per_hour):
+        return f"max_runs_per_hour: {recent} runs in the last hour"
+    return _overlap_skip(spec, going)
 
 
 def _overlap_skip(spec: TriggerSpec, going: Sequence[tuple[str, str, str]]) -> str | None:

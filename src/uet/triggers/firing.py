@@ -154,6 +154,22 @@ class Firing:
     ) -> Fired:
         """Record that ``key`` does not start a run, and why (once per key); ``quiet``: no
         ``trigger.skipped`` event (the ledger row and the decision still)."""
+        with self.store.transaction() as tx:
+            return self.skip_in(
+                tx, spec, key, reason=reason, scheduled_for=scheduled_for, quiet=quiet
+            )
+
+    def skip_in(
+        self,
+        tx: Transaction,
+        spec: TriggerSpec,
+        key: str,
+        *,
+        reason: str,
+        scheduled_for: float | None = None,
+        quiet: bool = False,
+    ) -> Fired:
+        """:meth:`skip` in the caller's transaction (many skips, one commit)."""
         now = self.clock.now()
         record = FireRecord(
             trigger_id=spec.id,
@@ -173,8 +189,7 @@ class Firing:
                 tx.insert_events([("trigger.skipped", now, None, None, None, payload)])
             tx.record_decisions([self._decision(spec, key, "skip", reason, now=now, run_id=None)])
 
-        with self.store.transaction() as tx:
-            new = record_fire(tx, record, describe)
+        new = record_fire(tx, record, describe)
         outcome = "skipped" if new else "duplicate"
         return Fired(spec.id, key, outcome, None, reason, scheduled_for)
 
