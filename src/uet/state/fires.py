@@ -112,6 +112,36 @@ def record_fire(
     return True
 
 
+def record_fires(tx: Transaction, fires: Sequence[FireRecord]) -> set[tuple[str, str]]:
+    """Insert ``fires`` (rows without a run: skips) in a few statements, each one whose
+    (trigger, fire key) is not in the ledger yet; returns those that were new."""
+    conn = _writable(tx)
+    insert = _insert(conn)
+    new: set[tuple[str, str]] = set()
+    for start in range(0, len(fires), _IN_CHUNK // 5):
+        rows = [
+            {
+                "trigger_id": f.trigger_id,
+                "fire_key": f.fire_key,
+                "scheduled_for": f.scheduled_for,
+                "fired_at": f.fired_at,
+                "run_id": f.run_id,
+                "status": f.status.value,
+                "reason": f.reason,
+                "daemon": f.daemon,
+            }
+            for f in fires[start : start + _IN_CHUNK // 5]
+        ]
+        statement = (
+            insert(trigger_fires)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["trigger_id", "fire_key"])
+            .returning(trigger_fires.c.trigger_id, trigger_fires.c.fire_key)
+        )
+        new.update((str(t), str(k)) for t, k in conn.execute(statement).all())
+    return new
+
+
 def set_fire_status(
     tx: Transaction, trigger_id: str, fire_key: str, status: FireStatus, reason: str | None = None
 ) -> None:

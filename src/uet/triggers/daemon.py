@@ -48,7 +48,7 @@ from uet.state.records import EventRecord
 from uet.state.store import Store
 from uet.states import RunStatus
 from uet.triggers.files import Debouncer, FileFilter
-from uet.triggers.firing import CHAIN_PARAM, Fired, Firing
+from uet.triggers.firing import CHAIN_PARAM, Fired, Firing, Skip
 from uet.triggers.follow import EventFollower
 from uet.triggers.launcher import Launcher
 from uet.triggers.match import EventMatcher, event_view
@@ -62,8 +62,12 @@ Emit = Callable[[Mapping[str, Any]], None]
 
 _HOUR_S = 3600.0
 _SCHEDULED = (TriggerKind.CRON, TriggerKind.EVERY)
-CURSOR_SAVE_S = 0.5
-"""How often the event cursor is saved while a batch of events is worked through."""
+CURSOR_SAVE_S = 0.25
+"""How often the event cursor is saved while a batch of events is worked through (and the
+skips made so far written with it)..."""
+SKIPS_PER_COMMIT = 64
+"""... or sooner, once this many skips wait to be written: a leader killed soon after it
+took over has still written something."""
 SEEN_CURSOR = "seen:"
 """``trigger_cursors`` rows ``seen:<trigger id>``: when the daemon first saw the trigger."""
 
@@ -282,10 +286,14 @@ class Daemon:
             enabled_at=datetime.fromtimestamp(enabled_from, UTC),
             now=now_dt,
         )
-        out = [
-            self.firing.skip(spec, s.key, reason=str(s.reason), scheduled_for=s.at.timestamp())
-            for s in due.skipped
-        ]
+        out: list[Fired] = []
+        if due.skipped:  # a catch-up's skips (an outage of a day: 86,400 of them) together
+            skips = [
+                Skip(spec, s.key, str(s.reason), scheduled_for=s.at.timestamp())
+                for s in due.skipped
+            ]
+            with self.store.transaction() as tx:
+                out = self.firing.skip_many(tx, skips)
         for fire in due.launch:
             reason = f"{spec.kind} due"
             out.append(self.attempt(spec, fire.key, reason=reason, scheduled_for=fire.at))
@@ -309,7 +317,7 @@ class Daemon:
             ids = [t.id for t in self.enabled if t.kind is TriggerKind.EVENT]
             known = ledger.known_keys(tx, ids, [f"event:{e.id}" for e in batch])
         out: list[Fired] = []
-        skips: list[tuple[TriggerSpec, str, str, bool]] = []
+        skips: list[Skip] = []
         policy: dict[str, tuple[list[tuple[str, str, str]], int]] = {}
         saved = time.monotonic()
         for event in batch:
@@ -332,14 +340,14 @@ class Daemon:
                 # trigger.skipped would otherwise skip each other's skips forever
                 quiet = event.type == "trigger.skipped"
                 if chain.count(spec.id) >= defaults.TRIGGER_CYCLE_MAX:
-                    skips.append((spec, key, f"cycle: {' -> '.join([*chain, spec.id])}", quiet))
+                    skips.append(Skip(spec, key, f"cycle: {' -> '.join([*chain, spec.id])}", quiet))
                     continue
                 if spec.id not in policy:
                     policy[spec.id] = self._policy_state(spec)
                 going, recent = policy[spec.id]
                 why = _skip_reason(spec, going, recent)
                 if why is not None:
-                    skips.append((spec, key, why, quiet))
+                    skips.append(Skip(spec, key, why, quiet))
                     continue
                 out += self._write_skips(skips, None)
                 fired = self.attempt(
@@ -348,30 +356,32 @@ class Daemon:
                 policy.pop(spec.id, None)
                 self._report(fired)
                 out.append(fired)
-            if time.monotonic() - saved >= CURSOR_SAVE_S:  # a kill now re-reads little
+                # the cursor right after a fire: a leader killed now is not followed by
+                # one that reads all of this batch again
+                self._save_cursor(self.follower.position_after((event.id or 0) - 1))
+            if len(skips) >= SKIPS_PER_COMMIT or time.monotonic() - saved >= CURSOR_SAVE_S:
                 out += self._write_skips(skips, self.follower.position_after(event.id or 0))
                 policy.clear()
                 saved = time.monotonic()
         out += self._write_skips(skips, self.follower.position)
         return out
 
-    def _write_skips(
-        self, skips: list[tuple[TriggerSpec, str, str, bool]], cursor: int | None
-    ) -> list[Fired]:
+    def _write_skips(self, skips: list[Skip], cursor: int | None) -> list[Fired]:
         """Record ``skips`` (emptied) and save the event cursor at ``cursor``, one commit."""
         if not skips and cursor is None:
             return []
         with self.store.transaction() as tx:
-            written = [
-                self.firing.skip_in(tx, spec, key, reason=reason, quiet=quiet)
-                for spec, key, reason, quiet in skips
-            ]
+            written = self.firing.skip_many(tx, skips)
             if cursor is not None:
                 ledger.save_cursor(tx, cursor, at=self.clock.now())
         skips.clear()
         for fired in written:
             self._report(fired)
         return written
+
+    def _save_cursor(self, position: int) -> None:
+        with self.store.transaction() as tx:
+            ledger.save_cursor(tx, position, at=self.clock.now())
 
     def _policy_state(self, spec: TriggerSpec) -> tuple[list[tuple[str, str, str]], int]:
         """``spec``'s runs still going, and how many runs it started in the last hour."""
@@ -515,14 +525,15 @@ class Daemon:
             self.emit({"launch_failed": run_id, "trigger": fire[0], "reason": reason})
 
     def _replace(self, run_ids: Sequence[str], grace: float) -> None:
-        """``overlap: replace``: cancel the trigger's runs still going (their process groups
-        are killed by their orchestrators, or by the canceler past ``grace``)."""
+        """``overlap: replace``: cancel the trigger's runs still going. Their orchestrators
+        stop each task's group with the trigger's ``grace`` (SIGTERM, SIGKILL ``grace`` s
+        later: the runs a replace trigger starts carry it, ``kill_grace``); one whose
+        orchestrator does not is killed by the canceler, with the same grace."""
         for run_id in run_ids:
             thread = threading.Thread(
-                target=_cancel, args=(self.store, run_id, self.clock), daemon=True
+                target=_cancel, args=(self.store, run_id, self.clock, grace), daemon=True
             )
             thread.start()
-        del grace  # cancel_run's own grace applies (the kill of each group)
 
     def _report(self, fired: Fired) -> None:
         if fired.outcome != "duplicate":
@@ -552,6 +563,6 @@ def _overlap_skip(spec: TriggerSpec, going: Sequence[tuple[str, str, str]]) -> s
     return None
 
 
-def _cancel(store: Store, run_id: str, clock: Clock) -> None:
+def _cancel(store: Store, run_id: str, clock: Clock, grace: float) -> None:
     with contextlib.suppress(StoreError):
-        cancel_run(store, run_id, clock)
+        cancel_run(store, run_id, clock, grace=grace)

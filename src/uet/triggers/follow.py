@@ -86,4 +86,20 @@ class EventFollower:
         if fresh:
             self.seen = fresh[-1].id or self.seen
         self.full = len(fresh) >= BATCH
-        return sorted(found + fresh, key=lambda e: e.id or 0)
+        late = self._settle() if self.gaps and found == [] and fresh else []
+        return sorted(found + fresh + late, key=lambda e: e.id or 0)
+
+    def _settle(self) -> list[EventRecord]:
+        """Ask again at once about the gaps just found: a hole left long ago (a writer
+        killed before this daemon started) is usually settled by a snapshot taken a moment
+        later, and the cursor can pass it before this daemon is gone. The events that did
+        show up meanwhile are returned."""
+        with self.store.reader() as tx:
+            horizon = event_horizon(tx)
+            found = events_by_id(tx, sorted(self.gaps))
+        for event in found:
+            self.gaps.pop(event.id or 0, None)
+        if horizon is not None:
+            for missing in [g for g, bound in self.gaps.items() if bound <= horizon[0]]:
+                del self.gaps[missing]
+        return found
