@@ -36,7 +36,7 @@ from uet import defaults
 from uet.clock import Clock
 from uet.config import Settings
 from uet.engine.recovery import cancel_run, reconcile
-from uet.errors import StoreError
+from uet.errors import ConfigError, SpecError, StoreError
 from uet.ids import IdFactory, RandomIds
 from uet.spec.models import Plan
 from uet.spec.triggers import Overlap, TriggerKind, Triggers, TriggerSpec
@@ -91,14 +91,16 @@ class Daemon:
         self.launcher = self.launcher or Launcher(self.settings)
         enabled = [t for t in self.triggers if t.enabled]
         self.enabled = enabled
+        self._stamps: dict[str, tuple[tuple[str, int, int], ...]] = {}
         for spec in enabled:  # a bad target: exit 2 before anything fires
             self.plans[spec.id] = plan_for(spec, self.settings.root, self.settings)
+            self._stamps[spec.id] = self._stamp(spec)
         self.firing = Firing(
             self.store,
             self.settings,
             clock=self.clock,
             ids=self.ids,
-            plans=lambda spec: self.plans[spec.id],
+            plans=self.plan_of,
         )
         self.schedules: dict[str, Schedule] = {
             t.id: schedule_of(t) for t in enabled if t.kind in _SCHEDULED
@@ -124,6 +126,35 @@ class Daemon:
         self._last_recovery = -math.inf
         self.enabled_at: dict[str, float] = {}
         self._launched: dict[str, tuple[str, str]] = {}  # run id -> (trigger id, fire key)
+
+    def plan_of(self, spec: TriggerSpec) -> Plan:
+        """What ``spec`` starts now: its workstream files are loaded again when one of them
+        changed since (size or modification time), so an edit needs no restart; one that
+        no longer loads raises (SpecError, ConfigError), and the fire is skipped with the
+        error as its reason (:meth:`attempt`) until the file is fixed."""
+        stamp = self._stamp(spec)
+        if stamp != self._stamps.get(spec.id):
+            self.plans[spec.id] = plan_for(spec, self.settings.root, self.settings)
+            self._stamps[spec.id] = stamp = self._stamp(spec)  # with the new plan's files
+            self.emit({"reloaded": spec.id, "files": [path for path, _s, _m in stamp]})
+        return self.plans[spec.id]
+
+    def _stamp(self, spec: TriggerSpec) -> tuple[tuple[str, int, int], ...]:
+        """(path, size, mtime ns) of ``spec``'s workstream files and of those its plan came
+        from; empty for exec and script targets."""
+        files = [self.settings.root / path for path in spec.target.workstreams or ()]
+        plan = self.plans.get(spec.id)
+        if plan is not None:
+            files += list(plan.sources.values())
+        stamps = []
+        for path in sorted({str(f) for f in files}):
+            try:
+                info = os.stat(path)
+            except OSError:
+                stamps.append((path, -1, -1))
+            else:
+                stamps.append((path, info.st_size, info.st_mtime_ns))
+        return tuple(stamps)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -157,8 +188,10 @@ class Daemon:
         return True
 
     def start(self) -> None:
-        """Reconcile runs left by dead orchestrators; open the event cursor and watcher."""
+        """Reconcile runs left by dead orchestrators and resume the triggers' runs among
+        the interrupted; open the event cursor and watcher."""
         self.reconcile()
+        self.resume_interrupted()
         self.enabled_at = self._first_seen()
         if len(self.matcher):
             self.follower = EventFollower.resume(self.store, at=self.clock.now())
@@ -231,6 +264,34 @@ class Daemon:
                 done.append(run.id)
                 self.emit({"reconciled": run.id, "status": settled.status.value})
         return done
+
+    def resume_interrupted(self) -> list[str]:
+        """``uet resume`` each run a trigger of this project started that was interrupted
+        after it started (the daemon stopped without ``--drain``, or its orchestrator was
+        killed with it: a reboot, a cgroup killed whole), so a stop is a pause. At most
+        :data:`defaults.TRIGGER_RESUMES_MAX` times per run (a run that keeps taking its
+        orchestrator down is left ``interrupted``, said once per start); a run of a trigger
+        no longer configured, or disabled, is left for ``uet resume``. The ones never
+        started are the ledger's (:meth:`recover`). Returns the runs resumed."""
+        assert self.launcher is not None  # noqa: S101 - set in __post_init__
+        wanted = {t.id for t in self.enabled}
+        with self.store.reader() as tx:
+            stopped = tx.list_runs(limit=1000, statuses=[RunStatus.INTERRUPTED])
+            candidates = [
+                (run, len(tx.get_events(run.id, types="run.resumed")))
+                for run in stopped
+                if run.started_at is not None and run.params.get("trigger") in wanted
+            ]
+        resumed = []
+        for run, times in sorted(candidates, key=lambda c: c[0].created_at):
+            if times >= defaults.TRIGGER_RESUMES_MAX:
+                self.emit({"not_resumed": run.id, "reason": f"resumed {times} times already"})
+                continue
+            self.launcher.launch(run.id, resume=True)
+            self._launched[run.id] = (str(run.params["trigger"]), str(run.params["fire_key"]))
+            resumed.append(run.id)
+            self.emit({"resumed": run.id, "trigger": run.params["trigger"]})
+        return resumed
 
     # -- one tick -------------------------------------------------------------------------
 
@@ -463,6 +524,11 @@ class Daemon:
         skip = _skip_reason(spec, going, recent)
         if skip is not None:
             return self.firing.skip(spec, key, reason=skip, scheduled_for=at, quiet=quiet)
+        try:
+            self.plan_of(spec)
+        except (SpecError, ConfigError) as error:
+            why = f"target does not load: {error}"
+            return self.firing.skip(spec, key, reason=why, scheduled_for=at, quiet=quiet)
         if spec.overlap is Overlap.REPLACE and going:
             self._replace([run_id for run_id, _status, _fire in going], spec.grace)
         fired = self.firing.fire(spec, key, reason=reason, scheduled_for=at, chain=chain)
