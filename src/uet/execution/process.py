@@ -180,7 +180,8 @@ _STREAMS = {  # stdio -> (stdin, stdout, stderr, new session)
 
 def spawn(job: Job) -> Child:
     """Start ``job`` leading a new session (so a new process group, no controlling terminal),
-    stdin /dev/null, stdout+stderr on one pipe (two with ``Stdio.PASSTHROUGH``; the
+    stdin at end-of-file (a :class:`StdinProbe`, closed within 0.5 s: as /dev/null, but uet
+    sees a read of it), stdout+stderr on one pipe (two with ``Stdio.PASSTHROUGH``; the
     terminal's own with ``Stdio.TERMINAL``, in uet's session and group).
 
     The environment is exactly ``job.env``; a program name without a slash is looked up on

@@ -71,6 +71,7 @@ class EventFollower:
             fresh = tx.get_events(after_id=self.seen, limit=BATCH)
         for event in found:
             self.gaps.pop(event.id or 0, None)
+        new_gaps = False
         if horizon is None:  # SQLite: ids are taken in commit order, a gap is a hole
             self.gaps.clear()
         else:
@@ -82,11 +83,12 @@ class EventFollower:
                 assert event.id is not None  # noqa: S101 - read from the table
                 for missing in range(expected, event.id):
                     self.gaps[missing] = xmax
+                    new_gaps = True
                 expected = event.id + 1
         if fresh:
             self.seen = fresh[-1].id or self.seen
         self.full = len(fresh) >= BATCH
-        late = self._settle() if self.gaps and found == [] and fresh else []
+        late = self._settle() if new_gaps else []
         return sorted(found + fresh + late, key=lambda e: e.id or 0)
 
     def _settle(self) -> list[EventRecord]:
