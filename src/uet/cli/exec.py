@@ -98,8 +98,8 @@ def exec_command(
     timed out, 127/126 when it could not start, 2 for bad usage, 3 when uet's database
     fails, 130 when interrupted (the run stays resumable). stdin is at end-of-file (as
     /dev/null) and the command has no controlling terminal; a command that waited for an
-    answer ends as needs_input and is never retried. --json prints the run record instead of the output
-    (which is still logged). See docs/automation.md.
+    answer ends as needs_input and is never retried. --json prints the run record instead
+    of the output (which is still logged). See docs/automation.md.
 
     \b
     Examples:
