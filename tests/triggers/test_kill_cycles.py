@@ -40,6 +40,7 @@ def _cycles(db: str, root: Path, *, cycles: int, events: int) -> None:
     pause = 0.05
     per = events // PRODUCERS
     daemons = [start(root, db, "daemon", "--drain", log=root / f"d{n}.log") for n in range(2)]
+    logs = {d.pid: root / f"d{n}.log" for n, d in enumerate(daemons)}
     # events written before any daemon ever ran are history (never replayed): the
     # producers start once a daemon has opened the event cursor
     wait_until(lambda: _cursor(store) is not None, 120, step=0.1)
@@ -65,9 +66,11 @@ def _cycles(db: str, root: Path, *, cycles: int, events: int) -> None:
             time.sleep(rng.uniform(0.3, 1.0))
             kill9(victim)
             killed_at = time.monotonic()
-            daemons[daemons.index(victim)] = start(
-                root, db, "daemon", "--drain", log=root / f"d{cycle + 2}.log"
+            logs[0] = root / f"d{cycle + 2}.log"
+            daemons[daemons.index(victim)] = fresh = start(
+                root, db, "daemon", "--drain", log=logs[0]
             )
+            logs[fresh.pid] = logs.pop(0)
         takeovers.sort()
         print(  # the figure (pytest -s shows it)
             f"{cycles} kills of the leader, {store.dialect}: takeover median "
@@ -78,6 +81,9 @@ def _cycles(db: str, root: Path, *, cycles: int, events: int) -> None:
         for producer in producers:
             assert producer.wait(timeout=600) == 0
         wait_until(lambda: _unfired(store) == 0, 300, step=0.5)
+        # the daemon started after the last kill may still be starting: SIGTERM before it
+        # handles signals would end it with -15; each says "leading" or "standby" first
+        wait_until(lambda: all(logs[d.pid].stat().st_size for d in daemons), 120, step=0.1)
         for daemon in daemons:  # --drain: each waits for the runs it started
             os.kill(daemon.pid, signal.SIGTERM)
         for daemon in daemons:
