@@ -188,6 +188,9 @@ DAEMON_STOP_S = 1.0
 """How long a stopping daemon (SIGTERM) waits for the runs it interrupts, at most: it
 exits within 2 s."""
 
+TRIGGER_RESUMES_MAX = 3
+"""Times at most ``uet daemon`` resumes one interrupted run of a trigger at its start."""
+
 TRIGGER_CYCLE_MAX = 3
 """How many times one trigger may appear in the chain of fires that led to a run before an
 event it would fire on is skipped (reason ``cycle``)."""

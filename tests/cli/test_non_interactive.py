@@ -1,4 +1,4 @@
-"""Every task ``uet run`` starts is non-interactive: stdin /dev/null, a session of its own
+"""Every task ``uet run`` starts is non-interactive: stdin at end-of-file, a session of its own
 (no controlling terminal), ``NON_INTERACTIVE_ENV`` under the files' own ``env:``; a task
 that waited for input is ``needs_input`` and never retried; ``retry_on`` picks which
 failures are retried; ``interactive: true`` is refused when uet cannot use a terminal, and
@@ -18,14 +18,15 @@ from tests.cli.conftest import Uet
 from uet.defaults import NON_INTERACTIVE_ENV
 
 PROBE = (
-    "import json, os\n"
+    "import json, os, sys\n"
     "try:\n"
     "    os.open('/dev/tty', os.O_RDWR)\n"
     "    tty = 'opened'\n"
     "except OSError as exc:\n"
     "    tty = exc.strerror\n"
     "print(json.dumps({'env': dict(os.environ), 'tty': tty, 'sid': os.getsid(0),"
-    " 'pid': os.getpid(), 'stdin': os.path.realpath('/proc/self/fd/0')}))\n"
+    " 'pid': os.getpid(), 'stdin': os.readlink('/proc/self/fd/0'),"
+    " 'read': sys.stdin.read()}))\n"
 )
 
 
@@ -59,7 +60,8 @@ def test_a_task_gets_the_non_interactive_environment_under_its_own_env(
     assert seen["env"]["PAGER"] == "less"  # so does the workstream's
     assert seen["tty"] == "No such device or address"  # no controlling terminal
     assert seen["sid"] == seen["pid"]  # it leads a session of its own
-    assert seen["stdin"] == "/dev/null"
+    assert seen["stdin"].startswith("pipe:[")  # uet's probe: nobody writes to it, and
+    assert seen["read"] == ""  # a read of it gets end-of-file, as from /dev/null
 
 
 def test_a_prompting_task_is_needs_input_and_never_retried(uet: Uet, project: Path) -> None:

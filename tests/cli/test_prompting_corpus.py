@@ -10,13 +10,16 @@ uet, simply finish (PAGER=cat, GIT_EDITOR=true, npm_config_yes): no prompt, no h
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +35,14 @@ PY = sys.executable
 @dataclass(frozen=True)
 class Case:
     id: str
-    argv: list[str]  # {url}: a loopback git server answering 401
+    argv: list[str]  # {url}: a loopback git server answering 401; {folder}, {sshd}: below
     prompt: str  # what the terminal shows (a regex)
     needs: tuple[str, ...] = ()  # programs that must be installed
     timeout: float | None = None  # --timeout for commands that would wait forever
     uet_env: dict[str, str] = field(default_factory=dict)  # --env for uet exec
     pty_env: dict[str, str] = field(default_factory=dict)
+    not_as_root: bool = False  # root is never asked (sudo)
+    within: float = 2.0  # seconds it ends in by itself under uet (the issue's figure)
 
 
 CASES = [
@@ -73,7 +78,24 @@ CASES = [
     Case("node-readline", ["node", "-e", "require('readline').createInterface({input: "
          "process.stdin, output: process.stdout}).question('Continue? [y/N] ', () => {})"],
          r"Continue\? \[y/N\]", needs=("node",)),
+    # a read of stdin that prints nothing: seen reading its (closed) stdin, then failing
+    Case("bash-read-silent", ["bash", "-c", "read x"], r"", needs=("bash",)),
+    Case("pip-uninstall", ["{folder}/venv/bin/python", "-m", "pip", "uninstall", "fake-pkg"],
+         r"Proceed \(Y/n\)\?", within=5.0),  # pip's own start: 0.8 s idle, 2.5 s loaded
+    Case("ssh-host-key", ["ssh", "-p", "{sshd}", "-o", "UserKnownHostsFile={folder}/known",
+                          "-o", "StrictHostKeyChecking=ask", "127.0.0.1", "true"],
+         r"continue connecting \(yes/no", needs=("ssh", "sshd", "ssh-keygen")),
+    Case("sudo-password", ["sudo", "-k", "true"], r"[Pp]assword", needs=("sudo",),
+         not_as_root=True),
 ]  # fmt: skip
+
+NOT_A_PROMPT = [  # they read stdin to its end and succeed: never needs_input
+    ["cat"],
+    ["wc", "-l"],
+    ["sort"],
+    ["bash", "-c", "read x || true"],
+    [PY, "-c", "import sys; sys.stdin.read()"],
+]
 
 NO_WAIT = [
     Case("less", ["less", "a"], r"\(END\)|a lines", needs=("less",)),
@@ -133,13 +155,74 @@ def folder(tmp_path: Path) -> Path:
 
 
 def _argv(case: Case, url: str) -> list[str]:
-    return [arg.replace("{url}", url) for arg in case.argv]
+    folder, sshd = _PLACES.get("folder", ""), _PLACES.get("sshd", "")
+    return [
+        arg.replace("{url}", url).replace("{folder}", folder).replace("{sshd}", sshd)
+        for arg in case.argv
+    ]
+
+
+_PLACES: dict[str, str] = {}  # {folder} and {sshd} of the test running now
 
 
 def _skip_missing(case: Case) -> None:
-    missing = [program for program in case.needs if shutil.which(program) is None]
+    missing = [program for program in case.needs if _which(program) is None]
     if missing:
         pytest.skip(f"not installed: {', '.join(missing)}")
+    if case.not_as_root and os.geteuid() == 0:
+        pytest.skip("running as root: sudo asks root no password")
+
+
+def _which(program: str) -> str | None:
+    return shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
+
+
+def _fake_pip_env(folder: Path) -> None:
+    """``folder/venv``: a venv (pip from the base Python) holding a distribution
+    ``fake-pkg``, for ``pip uninstall`` to ask about (it is never removed: nobody says y)."""
+    base = getattr(sys, "_base_executable", sys.executable)
+    venv = folder / "venv"
+    subprocess.run([base, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
+                   check=True)  # fmt: skip
+    found = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()"
+         "['purelib'])"], check=True, capture_output=True, text=True)  # fmt: skip
+    site = Path(found.stdout.strip())
+    info = site / "fake_pkg-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-pkg\nVersion: 1.0\n")
+    (site / "fake_pkg.py").write_text("x = 1\n")
+    (info / "RECORD").write_text("fake_pkg.py,,\nfake_pkg-1.0.dist-info/METADATA,,\n")
+    check = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "--version"],
+                           capture_output=True, check=False)  # fmt: skip
+    if check.returncode != 0:
+        pytest.skip("the base Python has no pip to uninstall with")
+
+
+@contextlib.contextmanager
+def _loopback_sshd(folder: Path) -> Iterator[str]:
+    """An sshd on 127.0.0.1 with a fresh host key (its port), not yet in known_hosts."""
+    sshd, keygen = _which("sshd"), _which("ssh-keygen")
+    assert sshd is not None and keygen is not None  # noqa: PT018 - skipped before
+    key = folder / "host_key"
+    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = folder / "sshd_config"
+    config.write_text(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\n"
+                      f"PidFile {folder / 'sshd.pid'}\nUsePAM no\n")  # fmt: skip
+    server = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            time.sleep(0.1)
+        yield str(port)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _uet_exec(folder: Path, case: Case, url: str, *extra: str) -> dict[str, object]:
@@ -184,6 +267,16 @@ def test_a_prompting_command_ends_as_needs_input_never_retried(
     case: Case, folder: Path, server_url: str
 ) -> None:
     _skip_missing(case)
+    _PLACES["folder"] = str(folder)
+    if case.id == "pip-uninstall":
+        _fake_pip_env(folder)
+    with contextlib.ExitStack() as stack:
+        if "sshd" in case.needs:
+            _PLACES["sshd"] = stack.enter_context(_loopback_sshd(folder))
+        _prompts_under_uet_not_on_a_terminal(case, folder, server_url)
+
+
+def _prompts_under_uet_not_on_a_terminal(case: Case, folder: Path, server_url: str) -> None:
     record = _uet_exec(folder, case, server_url, "--retries", "3")
     assert record["outcome"] == "needs_input", record
     assert record["attempts"] == 1, record
@@ -192,7 +285,7 @@ def test_a_prompting_command_ends_as_needs_input_never_retried(
     duration = record["duration"]
     assert isinstance(duration, float)
     if case.timeout is None:
-        assert duration < 2.0, record  # it did not wait: it ended by itself
+        assert duration < case.within, record  # it did not wait: it ended by itself
     else:
         assert record["returncode"] == 124  # stopped at its timeout, then classified
     status = uet(folder, "status", str(record["run_id"]))
@@ -210,6 +303,18 @@ def test_a_pager_or_editor_command_just_finishes_under_uet(
     assert record["outcome"] == "succeeded", record
     assert record["attempts"] == 1
     _on_a_terminal(folder, case, server_url)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv", NOT_A_PROMPT, ids=[" ".join(a[-2:]) for a in NOT_A_PROMPT])
+def test_a_command_that_reads_stdin_to_its_end_and_succeeds_is_no_prompt(
+    argv: list[str], tmp_path: Path
+) -> None:
+    """Reading the closed stdin is seen, but only a failure after it is needs_input."""
+    proc = uet(tmp_path, "exec", "--json", "--", *argv)
+    record = json.loads(proc.stdout)
+    assert record["outcome"] == "succeeded", record
+    assert record["needs_input"] is None
 
 
 def test_the_corpus_has_at_least_20_prompting_commands() -> None:

@@ -86,14 +86,26 @@ def test_working_directory_is_applied(executor: LocalExecutor, sink: Sink, tmp_p
     assert sink.lines(1) == [os.path.realpath(tmp_path)]
 
 
-def test_stdin_is_dev_null(executor: LocalExecutor, sink: Sink) -> None:
-    """``cat`` meets end of file at once instead of waiting for a terminal."""
+def test_stdin_ends_at_once_and_a_read_of_it_is_seen(executor: LocalExecutor, sink: Sink) -> None:
+    """stdin is a pipe nobody writes to (uet closes it once it saw a read, or after 0.5 s):
+    ``cat`` meets end of file instead of waiting for a terminal and succeeds; ``read x``
+    meets it too and fails, which makes it needs_input; a job that fails without reading
+    stdin is a plain failure."""
     outcomes = run_jobs(
-        executor, [job(1, argv=["cat"]), job(2, argv=["readlink", "/proc/self/fd/0"])]
+        executor,
+        [
+            job(1, argv=["cat"]),
+            job(2, argv=["readlink", "/proc/self/fd/0"]),
+            job(3, argv=["bash", "-c", "read x"]),
+            job(4, argv=["bash", "-c", "exit 1"]),
+        ],
     )
     assert outcomes[1].state is AttemptState.SUCCEEDED
     assert sink.lines(1) == []
-    assert sink.lines(2) == ["/dev/null"]
+    assert sink.lines(2)[0].startswith("pipe:[")
+    assert outcomes[3].state is AttemptState.NEEDS_INPUT
+    assert "stdin" in (outcomes[3].error or "")
+    assert outcomes[4].state is AttemptState.FAILED
 
 
 def test_shell_jobs_run_under_bin_sh(executor: LocalExecutor, sink: Sink) -> None:

@@ -3,6 +3,7 @@ all; a recorded run is driven at most once; the event follower neither loses nor
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from uet.state.daemon_lease import take_leadership
 from uet.state.fires import FireRecord, FireStatus
 from uet.state.store import Store
 from uet.states import RunStatus
-from uet.triggers.firing import Firing
+from uet.triggers.firing import Firing, Skip
 from uet.triggers.follow import EventFollower
 from uet.triggers.targets import plan_for
 
@@ -141,3 +142,92 @@ def test_the_follower_waits_for_an_event_committed_late(pg_url: str) -> None:
         slow.commit()
     assert [e.type for e in follower.poll()] == ["slow.one"]
     assert follower.position == follower.seen
+
+
+class _Rollback(Exception):
+    pass
+
+
+@pytest.mark.postgres
+def test_a_hole_left_by_a_rolled_back_writer_is_passed_without_waiting(pg_url: str) -> None:
+    """A writer that took an event id and rolled back (a daemon killed in the middle of a
+    fire) leaves a hole for good: once no transaction that could fill it runs, the cursor
+    passes it (here at the poll that found it: a second snapshot is asked for at once),
+    with no clock involved; a new follower (a restarted daemon) passes it too."""
+    store = Store.open(pg_url)
+    follower = EventFollower.resume(store, at=0.0)
+    with contextlib.suppress(_Rollback), store.transaction() as tx:
+        tx.insert_events([("lost.one", 1.0, None, None, None, None)])
+        raise _Rollback
+    assert _count(store, "events") == 0
+    store.insert_events([("kept.two", 2.0, None, None, None, None)])
+    assert [e.type for e in follower.poll()] == ["kept.two"]
+    assert follower.position == follower.seen  # nothing could fill it any more
+    restarted = EventFollower(store, seen=follower.seen - 2)
+    assert [e.type for e in restarted.poll()] == ["kept.two"]
+    assert restarted.position == follower.seen
+
+
+@pytest.mark.postgres
+def test_a_gap_stays_open_while_its_writer_runs_however_long(pg_url: str) -> None:
+    """The writer of a lower id that commits after a higher one: however many polls
+    happen before it commits, its event is read, and the cursor stays below it till
+    then."""
+    store = Store.open(pg_url)
+    follower = EventFollower.resume(store, at=0.0)
+    with store.transaction() as slow:
+        slow.insert_events([("slow.one", 1.0, None, None, None, None)])
+        store.insert_events([("fast.two", 2.0, None, None, None, None)])
+        assert [e.type for e in follower.poll()] == ["fast.two"]
+        for _ in range(20):
+            assert follower.poll() == []
+            assert follower.position == follower.seen - 2
+    assert [e.type for e in follower.poll()] == ["slow.one"]
+    assert follower.position == follower.seen
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("run_id", [None, "run-x"])
+def test_an_event_writer_has_its_transaction_id_before_its_event_ids(
+    pg_url: str, run_id: str | None
+) -> None:
+    """What makes a hole safe to pass: the statement giving the transaction its id comes
+    before the INSERT that takes event ids (which would get one only after them)."""
+    store = Store.open(pg_url)
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        with store.transaction() as tx:
+            tx.insert_events([("one", 1.0, run_id, None, None, None)])
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", record)
+    first_xid = next(n for n, sql in enumerate(sent) if "pg_current_xact_id()" in sql)
+    first_insert = next(n for n, sql in enumerate(sent) if sql.startswith("INSERT INTO events"))
+    assert first_xid < first_insert
+
+
+def test_many_skips_in_one_commit_write_each_new_key_once(db_url: str, tmp_path: Path) -> None:
+    """``skip_many``: a key already in the ledger, or twice in the list, writes one row,
+    one ``trigger.skipped`` event and one decision; a quiet skip writes no event."""
+    store = Store.open(db_url)
+    firing = _firing(store, tmp_path, db_url)
+    assert firing.skip(SPEC, "every:1", reason="before").outcome == "skipped"
+    skips = [
+        Skip(SPEC, "every:1", "again"),
+        Skip(SPEC, "every:2", "new"),
+        Skip(SPEC, "every:2", "twice"),
+        Skip(SPEC, "every:3", "quiet", quiet=True),
+    ]
+    with store.transaction() as tx:
+        outcomes = [f.outcome for f in firing.skip_many(tx, skips)]
+    assert outcomes == ["duplicate", "skipped", "duplicate", "skipped"]
+    assert _count(store, "trigger_fires") == 3
+    with store.reader() as tx:
+        skipped = tx.get_events(types="trigger.skipped")
+        assert [e.payload["fire_key"] for e in skipped] == ["every:1", "every:2"]
+        assert ledger.get_fire(tx, "tick", "every:2").reason == "new"  # type: ignore[union-attr]
+    assert _count(store, "decisions") == 3

@@ -96,10 +96,10 @@ def exec_command(
     The command's stdout and stderr pass through byte for byte (and go to its log);
     uet exits with the command's exit code: 128+N when signal N killed it, 124 when it
     timed out, 127/126 when it could not start, 2 for bad usage, 3 when uet's database
-    fails, 130 when interrupted (the run stays resumable). stdin is /dev/null and the
-    command has no controlling terminal; a command that waited for an answer ends as
-    needs_input and is never retried. --json prints the run record instead of the output
-    (which is still logged). See docs/automation.md.
+    fails, 130 when interrupted (the run stays resumable). stdin is at end-of-file (as
+    /dev/null) and the command has no controlling terminal; a command that waited for an
+    answer ends as needs_input and is never retried. --json prints the run record instead
+    of the output (which is still logged). See docs/automation.md.
 
     \b
     Examples:

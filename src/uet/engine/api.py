@@ -52,6 +52,9 @@ if TYPE_CHECKING:
     from uet.spec.models import TaskSpec
 
 ABORT_KILLS_PARAM = "abort_kills"
+KILL_GRACE_PARAM = "kill_grace"
+"""A run's params key: seconds from SIGTERM to SIGKILL of its tasks' groups, when not
+``defaults.KILL_GRACE_S`` (a trigger's ``grace`` for the runs ``overlap: replace`` stops)."""
 """In a run's params when it was started with ``--abort-kills``: its resumes keep it."""
 
 
@@ -262,6 +265,13 @@ def _record_new_run(
         raise
 
 
+def kill_grace_of(run: RunRecord) -> float:
+    """The seconds from SIGTERM to SIGKILL of ``run``'s tasks (its params say, if not the
+    default)."""
+    value = run.params.get(KILL_GRACE_PARAM, defaults.KILL_GRACE_S)
+    return float(value) if isinstance(value, int | float) else defaults.KILL_GRACE_S
+
+
 def launch_run(
     run_id: str,
     *,
@@ -303,6 +313,7 @@ def launch_run(
             deterministic=run.deterministic,
             run_id=run_id,
             name=run.name,
+            kill_grace=kill_grace_of(run),
         )
     except BaseException:
         lease.release()
@@ -428,6 +439,7 @@ def _resume_owned(
         run_id=run_id,
         name=run.name,
         abort_kills=bool(run.params.get(ABORT_KILLS_PARAM, False)),  # `uet run --abort-kills`
+        kill_grace=kill_grace_of(run),
     )
     limits = {w.id: w.concurrency for w in workstreams if w.concurrency}
     resumed: list[NewEvent] = [("run.resumed", clock.now(), run_id, None, None, None)]
@@ -606,6 +618,11 @@ def _run_record(
             "workstreams": [ws.id for ws in plan.workstreams],
             **({} if journal is None else {JOURNAL_PARAM: str(journal)}),
             **({ABORT_KILLS_PARAM: True} if options.abort_kills else {}),
+            **(
+                {KILL_GRACE_PARAM: options.kill_grace}
+                if options.kill_grace != defaults.KILL_GRACE_S
+                else {}
+            ),
         },
     )
 

@@ -33,6 +33,7 @@ class RunOptions:
     name: str | None = None
     abort_kills: bool = False  # an abort kills running tasks even where they would finish
     stdio: Stdio = Stdio.NULL  # where command tasks' streams go (uet exec: passthrough, tty)
+    kill_grace: float = defaults.KILL_GRACE_S  # SIGTERM to SIGKILL of a task's group
 
     @classmethod
     def make(

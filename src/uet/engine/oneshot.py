@@ -158,4 +158,11 @@ def _duration(attempts: list[AttemptRecord]) -> float | None:
 def _prompt(last: AttemptRecord | None) -> str | None:
     if last is None or last.state is not AttemptState.NEEDS_INPUT:
         return None
-    return waited_for_input(last.output_tail or "", succeeded=last.exit_code == 0)
+    found = waited_for_input(last.output_tail or "", succeeded=last.exit_code == 0)
+    if found is None and (last.error or "").startswith(NEEDS_INPUT_PREFIX):
+        found = (last.error or "")[len(NEEDS_INPUT_PREFIX) :].split(")", 1)[0]  # stdin: …
+    return found
+
+
+NEEDS_INPUT_PREFIX = "needs input ("
+"""How the executor's error of a ``needs_input`` attempt starts (then the prompt)."""

@@ -213,8 +213,14 @@ def cancel_run(
     clock: Clock,
     *,
     stale_after: float = defaults.ORCHESTRATOR_STALE_S,
+    grace: float | None = None,
 ) -> RunStatus | None:
-    """Cancel a run from any process; returns its final status (None: no such run)."""
+    """Cancel a run from any process; returns its final status (None: no such run).
+
+    A live orchestrator stops its tasks' groups itself (SIGTERM, SIGKILL after its kill
+    grace); ``grace`` (the run's own kill grace, ``overlap: replace``) is how long it is
+    given to before this process kills what is left, SIGTERM then SIGKILL ``grace`` s
+    later (without: the short waits of ``uet cancel``)."""
     with store.transaction() as tx:
         run = tx.get_run(run_id)
         if run is None:
@@ -224,22 +230,22 @@ def cancel_run(
         tx.set_run_status(run_id, RunStatus.CANCELING)
         tx.insert_events([("run.cancel_requested", clock.now(), run_id, None, None, None)])
     if owner_alive(store, run, clock.now(), stale_after=stale_after):
-        deadline = time.monotonic() + CANCEL_WAIT_S
+        deadline = time.monotonic() + CANCEL_WAIT_S + (grace or 0.0)
         while time.monotonic() < deadline:
             time.sleep(0.05)
             with store.reader() as tx:
                 current = tx.get_run(run_id)
             if current is not None and current.status is RunStatus.CANCELED:
                 return RunStatus.CANCELED
-    return _cancel_ourselves(store, run, clock)
+    return _cancel_ourselves(store, run, clock, CANCEL_KILL_GRACE_S if grace is None else grace)
 
 
-def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock) -> RunStatus:
+def _cancel_ourselves(store: Store, run: RunRecord, clock: Clock, grace: float) -> RunStatus:
     """The orchestrator is dead or slow: kill the groups, settle attempts and tasks."""
     with store.reader() as tx:
         live = tx.get_attempts(run.id, states=LIVE_ATTEMPT_STATES)
         unfinished = tx.get_tasks(run.id, statuses=[s for s in TaskStatus if not s.finished])
-    _kill_groups(run, _process_groups(run, live).values(), CANCEL_KILL_GRACE_S)
+    _kill_groups(run, _process_groups(run, live).values(), grace)
     now = clock.now()
     with store.transaction() as tx:
         tx.complete_attempts(

@@ -50,7 +50,8 @@ OUTPUT_BATCH_MAX_BYTES = 65_536
 class Stdio(enum.StrEnum):
     """Where a job's standard streams go.
 
-    - ``null`` (every task by default): stdin /dev/null, stdout and stderr on one pipe to
+    - ``null`` (every task by default): stdin at end-of-file (as /dev/null: a pipe uet
+      closes within 0.5 s, ``process.StdinProbe``), stdout and stderr on one pipe to
       the log and the sink; the process leads a new *session* (no controlling terminal:
       opening /dev/tty fails with ENXIO instead of waiting for a person);
     - ``passthrough`` (``uet exec``): the same, but stdout and stderr on two pipes, each

@@ -74,11 +74,16 @@ class Child:
     ``err_fd``); -1 when the job writes to the terminal (``Stdio.TERMINAL``).
     """
 
-    __slots__ = ("_pipes", "_popen", "err_fd", "pid", "pidfd", "pipe_fd")
+    __slots__ = ("_pipes", "_popen", "err_fd", "pid", "pidfd", "pipe_fd", "stdin")
 
     def __init__(
-        self, popen: subprocess.Popen[bytes], pipes: list[IO[bytes] | None], pidfd: int
+        self,
+        popen: subprocess.Popen[bytes],
+        pipes: list[IO[bytes] | None],
+        pidfd: int,
+        stdin: StdinProbe | None = None,
     ) -> None:
+        self.stdin = stdin
         self._popen = popen
         self._pipes = pipes  # [stdout, stderr]; None where there is none
         self.pid = popen.pid
@@ -101,6 +106,71 @@ class Child:
         os.close(self.pidfd)
 
 
+class StdinProbe:
+    """A job's stdin, a pipe nobody writes to, whose write end uet holds for its first
+    :data:`STDIN_PROBE_S` (then closes it: from then on a read gets end-of-file, as from
+    /dev/null). A process of the job blocked reading that pipe meanwhile is seen
+    (:meth:`read_seen`: its fd 0 is the pipe, its wait channel the pipe's read), and the
+    write end is closed at once, so it gets its end-of-file a moment later than from
+    /dev/null. Whether the job read its closed stdin is then known: one that failed after
+    it wanted input (``read x``, ``grep`` with nothing to read) is ``needs_input``; one
+    that read it to the end and succeeded (``cat``, ``wc -l``) is not."""
+
+    __slots__ = ("close_at", "inode", "read", "write_fd")
+
+    def __init__(self, write_fd: int, inode: int) -> None:
+        self.write_fd = write_fd
+        self.inode = inode
+        self.read = False
+        self.close_at = time.monotonic() + STDIN_PROBE_S
+
+    @property
+    def open(self) -> bool:
+        return self.write_fd >= 0
+
+    def close(self) -> None:
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+
+    def look(self, leader: int, now: float) -> None:
+        """Close the pipe if its time is up, or if a process of the job reads it now."""
+        if not self.open:
+            return
+        if now >= self.close_at:
+            self.close()
+        elif self.read_seen(leader):
+            self.read = True
+            self.close()
+
+    def read_seen(self, leader: int) -> bool:
+        """Whether ``leader`` or one of its descendants is blocked reading this pipe."""
+        wanted = f"pipe:[{self.inode}]"
+        pending, seen = [leader], set()
+        while pending:
+            pid = pending.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            try:
+                if os.readlink(f"/proc/{pid}/fd/0") == wanted:
+                    with open(f"/proc/{pid}/wchan", encoding="ascii") as wchan:
+                        channel = wchan.read()
+                    if "pipe_read" in channel or "pipe_wait" in channel:
+                        return True
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as kids:
+                        pending += [int(kid) for kid in kids.read().split()]
+            except (OSError, ValueError):
+                continue  # gone, or not ours to look at
+        return False
+
+
+STDIN_PROBE_S = 0.5
+"""How long a job's stdin pipe stays open for uet to see whether the job reads it."""
+STDIN_LOOK_S = 0.02
+"""How often the reactor looks, meanwhile."""
+
 _STREAMS = {  # stdio -> (stdin, stdout, stderr, new session)
     Stdio.NULL: (subprocess.DEVNULL, subprocess.PIPE, subprocess.STDOUT, True),
     Stdio.PASSTHROUGH: (subprocess.DEVNULL, subprocess.PIPE, subprocess.PIPE, True),
@@ -110,7 +180,8 @@ _STREAMS = {  # stdio -> (stdin, stdout, stderr, new session)
 
 def spawn(job: Job) -> Child:
     """Start ``job`` leading a new session (so a new process group, no controlling terminal),
-    stdin /dev/null, stdout+stderr on one pipe (two with ``Stdio.PASSTHROUGH``; the
+    stdin at end-of-file (a :class:`StdinProbe`, closed within 0.5 s: as /dev/null, but uet
+    sees a read of it), stdout+stderr on one pipe (two with ``Stdio.PASSTHROUGH``; the
     terminal's own with ``Stdio.TERMINAL``, in uet's session and group).
 
     The environment is exactly ``job.env``; a program name without a slash is looked up on
@@ -120,21 +191,8 @@ def spawn(job: Job) -> Child:
     working directory).
     """
     argv = command_of(job)
-    stdin, stdout, stderr, session = _STREAMS[job.stdio]
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            cwd=job.cwd,
-            env=job.env,  # the engine made it for this job
-            start_new_session=session,
-        )
-    except OSError as exc:
-        raise SpawnError(_describe(exc, argv[0], job)) from exc
-    except (ValueError, subprocess.SubprocessError) as exc:  # NUL in an argument, bad env
-        raise SpawnError(f"{argv[0]!r} cannot be run: {exc}") from exc
+    _stdin, _stdout, _stderr, session = _STREAMS[job.stdio]
+    proc, probe = _popen(argv, job)
     pipes: list[IO[bytes] | None] = [proc.stdout, proc.stderr]
     for pipe in pipes:
         if pipe is not None:
@@ -150,8 +208,42 @@ def spawn(job: Job) -> Child:
         for pipe in pipes:
             if pipe is not None:
                 pipe.close()
+        if probe is not None:
+            probe.close()
         raise SpawnError(f"{argv[0]!r} cannot be watched: {exc.strerror or exc}") from exc
-    return Child(proc, pipes, pidfd)
+    return Child(proc, pipes, pidfd, probe)
+
+
+def _popen(argv: list[str], job: Job) -> tuple[subprocess.Popen[bytes], StdinProbe | None]:
+    """The started process, and its stdin probe (a pipe instead of /dev/null)."""
+    stdin, stdout, stderr, session = _STREAMS[job.stdio]
+    probe = None
+    if stdin == subprocess.DEVNULL:  # a pipe that ends soon, once uet had a look
+        read_fd, write_fd = os.pipe()
+        probe = StdinProbe(write_fd, os.fstat(read_fd).st_ino)
+        stdin = read_fd
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=job.cwd,
+            env=job.env,  # the engine made it for this job
+            start_new_session=session,
+        )
+    except OSError as exc:
+        if probe is not None:
+            probe.close()
+        raise SpawnError(_describe(exc, argv[0], job)) from exc
+    except (ValueError, subprocess.SubprocessError) as exc:  # NUL in an argument, bad env
+        if probe is not None:
+            probe.close()
+        raise SpawnError(f"{argv[0]!r} cannot be run: {exc}") from exc
+    finally:
+        if probe is not None and stdin is not None:
+            os.close(stdin)  # the child has its copy
+    return proc, probe
 
 
 def _describe(exc: OSError, program: str, job: Job) -> str:

@@ -170,6 +170,7 @@ class Reactor:
         self._closing = False
         self._reaper = process.Orphans() if reaper else None
         self._sweep_at = time.monotonic() + SWEEP_INTERVAL_S
+        self._probing: set[Run] = set()  # runs whose stdin pipe is still open (StdinProbe)
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -197,6 +198,8 @@ class Reactor:
             else:
                 self._exited(run)
         now = time.monotonic()
+        if self._probing:
+            self._look_at_stdin(now)
         self._fire_timeouts(now)
         if self._stopping:
             self._advance_stopping(now)
@@ -218,10 +221,23 @@ class Reactor:
             deadlines.append(self._flush_at)
         if self._reaper is not None and self._reaper.busy:
             deadlines.append(self._sweep_at)
+        if self._probing:
+            deadlines.append(time.monotonic() + process.STDIN_LOOK_S)
         if not deadlines:
             return STOP_TICK_S if self._stopping else -1
         wait = max(0.0, min(deadlines) - time.monotonic())
         return min(wait, STOP_TICK_S) if self._stopping else wait
+
+    def _look_at_stdin(self, now: float) -> None:
+        """Whether a job reads its stdin (``process.StdinProbe``); each is closed in time."""
+        for run in list(self._probing):
+            probe = run.child.stdin
+            if probe is None or run.exited:
+                self._probing.discard(run)
+                continue
+            probe.look(run.child.pid, now)
+            if not probe.open:
+                self._probing.discard(run)
 
     def close_fds(self) -> None:
         """Release the epoll and the wake-up descriptors (after ``run`` returned)."""
@@ -311,6 +327,8 @@ class Reactor:
                 self._fds[fd] = run
                 self._epoll.register(fd, select.EPOLLIN)
         self._epoll.register(run.pidfd, select.EPOLLIN)
+        if child.stdin is not None:
+            self._probing.add(run)
         if job.timeout is not None:
             deadline = time.monotonic() + job.timeout
             heapq.heappush(self._timeouts, (deadline, next(self._seq), run))
@@ -478,6 +496,9 @@ class Reactor:
         if returncode is None:
             returncode = run.child.reap()  # the leader has exited: this does not block
         run.child.close_pidfd()
+        if run.child.stdin is not None:
+            run.child.stdin.close()
+            self._probing.discard(run)
         run.stream.close()
         if run.err_stream is not None:
             run.err_stream.close()
@@ -493,6 +514,8 @@ class Reactor:
         error = run.note or _signal_note(returncode) or log_error
         if state in _JUDGED and run.job.stdio is not Stdio.TERMINAL:
             prompt = waited_for_input(tail, succeeded=state is AttemptState.SUCCEEDED)
+            if prompt is None and state is AttemptState.FAILED and _read_stdin(run):
+                prompt = "stdin: it read its stdin, which is closed here, then failed"
             if prompt is not None:
                 state = AttemptState.NEEDS_INPUT
                 error = f"needs input ({prompt})" + ("" if error is None else f"; {error}")
@@ -547,6 +570,11 @@ class Reactor:
 
 _JUDGED = (AttemptState.SUCCEEDED, AttemptState.FAILED, AttemptState.TIMED_OUT)
 """Outcomes that may be ``needs_input`` instead (see ``uet.execution.prompts``)."""
+
+
+def _read_stdin(run: Run) -> bool:
+    probe = run.child.stdin
+    return probe is not None and probe.read
 
 
 def _copy(fd: int, chunk: bytes) -> None:

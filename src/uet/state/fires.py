@@ -29,6 +29,8 @@ from uet.state.rows import event_record
 from uet.state.store import Transaction
 from uet.state.tables import events, runs, trigger_cursors, trigger_fires
 
+_IN_CHUNK = 500  # values per IN (…) list
+
 EVENTS_CURSOR = "events"
 """The cursor of the followed event log (every event id ≤ its position was looked at)."""
 
@@ -110,6 +112,36 @@ def record_fire(
     return True
 
 
+def record_fires(tx: Transaction, fires: Sequence[FireRecord]) -> set[tuple[str, str]]:
+    """Insert ``fires`` (rows without a run: skips) in a few statements, each one whose
+    (trigger, fire key) is not in the ledger yet; returns those that were new."""
+    conn = _writable(tx)
+    insert = _insert(conn)
+    new: set[tuple[str, str]] = set()
+    for start in range(0, len(fires), _IN_CHUNK // 5):
+        rows = [
+            {
+                "trigger_id": f.trigger_id,
+                "fire_key": f.fire_key,
+                "scheduled_for": f.scheduled_for,
+                "fired_at": f.fired_at,
+                "run_id": f.run_id,
+                "status": f.status.value,
+                "reason": f.reason,
+                "daemon": f.daemon,
+            }
+            for f in fires[start : start + _IN_CHUNK // 5]
+        ]
+        statement = (
+            insert(trigger_fires)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["trigger_id", "fire_key"])
+            .returning(trigger_fires.c.trigger_id, trigger_fires.c.fire_key)
+        )
+        new.update((str(t), str(k)) for t, k in conn.execute(statement).all())
+    return new
+
+
 def set_fire_status(
     tx: Transaction, trigger_id: str, fire_key: str, status: FireStatus, reason: str | None = None
 ) -> None:
@@ -122,6 +154,22 @@ def set_fire_status(
         .where(trigger_fires.c.trigger_id == trigger_id, trigger_fires.c.fire_key == fire_key)
         .values(values)
     )
+
+
+def known_keys(
+    tx: Transaction, trigger_ids: Sequence[str], fire_keys: Sequence[str]
+) -> set[tuple[str, str]]:
+    """``(trigger id, fire key)`` of the ledger's rows among those of ``trigger_ids`` and
+    ``fire_keys`` (one index seek each, through the unique key)."""
+    found: set[tuple[str, str]] = set()
+    unique = sorted(set(fire_keys))
+    for start in range(0, len(unique) if trigger_ids else 0, _IN_CHUNK):
+        query = sa.select(trigger_fires.c.trigger_id, trigger_fires.c.fire_key).where(
+            trigger_fires.c.trigger_id.in_(sorted(set(trigger_ids))),
+            trigger_fires.c.fire_key.in_(unique[start : start + _IN_CHUNK]),
+        )
+        found.update((str(t), str(k)) for t, k in tx.conn.execute(query).all())
+    return found
 
 
 def get_fire(tx: Transaction, trigger_id: str, fire_key: str) -> FireRecord | None:
@@ -273,6 +321,24 @@ def _record(row: sa.RowMapping) -> FireRecord:
 def last_event_id(tx: Transaction) -> int:
     """The highest event id in the log (0: none)."""
     return int(tx.conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
+
+
+def event_horizon(tx: Transaction) -> tuple[int, int] | None:
+    """``(xmin, xmax)`` of the reading transaction's snapshot on PostgreSQL: every
+    transaction id below ``xmin`` has ended, and every one at or past ``xmax`` began after
+    the snapshot (``uet.triggers.follow`` uses them to tell a gap that may still fill from
+    a hole). None on SQLite, whose event ids are taken in commit order."""
+    if tx.conn.dialect.name != "postgresql":
+        return None
+    if (tx.conn.dialect.server_version_info or (0,)) >= (13,):
+        sql = (
+            "SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text"
+            " FROM pg_current_snapshot() s"
+        )
+    else:  # the txid_ functions (deprecated since 13) are the same, as bigint
+        sql = "SELECT txid_snapshot_xmin(s), txid_snapshot_xmax(s) FROM txid_current_snapshot() s"
+    xmin, xmax = tx.conn.execute(sa.text(sql)).one()
+    return int(xmin), int(xmax)
 
 
 def events_by_id(tx: Transaction, ids: Sequence[int]) -> list[EventRecord]:

@@ -749,8 +749,14 @@ class Transaction:
 
         Numbers are assigned under the write lock (SQLite) or a per-run advisory lock
         (PostgreSQL), so concurrent writers never assign the same number twice.
+
+        On PostgreSQL the transaction has its transaction id before it takes event ids (the
+        ``INSERT`` takes them before it would get one): a reader of the log can then tell
+        from its snapshot when a missing id can no longer appear (``uet.triggers.follow``).
         """
         self._check_writable()
+        if not batch:
+            return []
         last = self._last_seqs({event[2] for event in batch if event[2] is not None})
         flat: list[Any] = []
         seqs: list[int | None] = []
@@ -773,9 +779,14 @@ class Transaction:
         postgres = self.store.dialect == "postgresql"
         sql = _LAST_SEQ_SQL.format(mark=self.store._mark)
         last: dict[str, int] = {}
+        xid = _xid_function(self.conn) if postgres else None  # taken with the first statement
+        if xid is not None and not run_ids:
+            self._sql(f"SELECT {xid}", ())
         for run_id in sorted(run_ids):  # sorted: two writers always lock in the same order
             if postgres:
-                self._sql("SELECT pg_advisory_xact_lock(%s)", (_lock_key(run_id),))
+                lock = "pg_advisory_xact_lock(%s)" + ("" if xid is None else f", {xid}")
+                self._sql(f"SELECT {lock}", (_lock_key(run_id),))
+                xid = None
             seq = next(iter(self._sql(sql, (run_id,))), (None,))[0]
             if seq is not None:
                 last[run_id] = seq
@@ -882,6 +893,14 @@ def variant(base: str, **flags: bool) -> str:
 def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
+
+
+def _xid_function(conn: sa.Connection) -> str:
+    """``pg_current_xact_id()`` (``txid_current()`` before PostgreSQL 13), as SQL: gives the
+    transaction its id now, if it has none yet."""
+    if (conn.dialect.server_version_info or (0,)) >= (13,):
+        return "pg_current_xact_id()"
+    return "txid_current()"
 
 
 def _lock_key(run_id: str) -> int:

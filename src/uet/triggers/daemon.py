@@ -36,7 +36,7 @@ from uet import defaults
 from uet.clock import Clock
 from uet.config import Settings
 from uet.engine.recovery import cancel_run, reconcile
-from uet.errors import StoreError
+from uet.errors import ConfigError, SpecError, StoreError
 from uet.ids import IdFactory, RandomIds
 from uet.spec.models import Plan
 from uet.spec.triggers import Overlap, TriggerKind, Triggers, TriggerSpec
@@ -48,7 +48,7 @@ from uet.state.records import EventRecord
 from uet.state.store import Store
 from uet.states import RunStatus
 from uet.triggers.files import Debouncer, FileFilter
-from uet.triggers.firing import CHAIN_PARAM, Fired, Firing
+from uet.triggers.firing import CHAIN_PARAM, Fired, Firing, Skip
 from uet.triggers.follow import EventFollower
 from uet.triggers.launcher import Launcher
 from uet.triggers.match import EventMatcher, event_view
@@ -62,6 +62,12 @@ Emit = Callable[[Mapping[str, Any]], None]
 
 _HOUR_S = 3600.0
 _SCHEDULED = (TriggerKind.CRON, TriggerKind.EVERY)
+CURSOR_SAVE_S = 0.25
+"""How often the event cursor is saved while a batch of events is worked through (and the
+skips made so far written with it)..."""
+SKIPS_PER_COMMIT = 64
+"""... or sooner, once this many skips wait to be written: a leader killed soon after it
+took over has still written something."""
 SEEN_CURSOR = "seen:"
 """``trigger_cursors`` rows ``seen:<trigger id>``: when the daemon first saw the trigger."""
 
@@ -85,14 +91,16 @@ class Daemon:
         self.launcher = self.launcher or Launcher(self.settings)
         enabled = [t for t in self.triggers if t.enabled]
         self.enabled = enabled
+        self._stamps: dict[str, tuple[tuple[str, int, int], ...]] = {}
         for spec in enabled:  # a bad target: exit 2 before anything fires
             self.plans[spec.id] = plan_for(spec, self.settings.root, self.settings)
+            self._stamps[spec.id] = self._stamp(spec)
         self.firing = Firing(
             self.store,
             self.settings,
             clock=self.clock,
             ids=self.ids,
-            plans=lambda spec: self.plans[spec.id],
+            plans=self.plan_of,
         )
         self.schedules: dict[str, Schedule] = {
             t.id: schedule_of(t) for t in enabled if t.kind in _SCHEDULED
@@ -118,6 +126,35 @@ class Daemon:
         self._last_recovery = -math.inf
         self.enabled_at: dict[str, float] = {}
         self._launched: dict[str, tuple[str, str]] = {}  # run id -> (trigger id, fire key)
+
+    def plan_of(self, spec: TriggerSpec) -> Plan:
+        """What ``spec`` starts now: its workstream files are loaded again when one of them
+        changed since (size or modification time), so an edit needs no restart; one that
+        no longer loads raises (SpecError, ConfigError), and the fire is skipped with the
+        error as its reason (:meth:`attempt`) until the file is fixed."""
+        stamp = self._stamp(spec)
+        if stamp != self._stamps.get(spec.id):
+            self.plans[spec.id] = plan_for(spec, self.settings.root, self.settings)
+            self._stamps[spec.id] = stamp = self._stamp(spec)  # with the new plan's files
+            self.emit({"reloaded": spec.id, "files": [path for path, _s, _m in stamp]})
+        return self.plans[spec.id]
+
+    def _stamp(self, spec: TriggerSpec) -> tuple[tuple[str, int, int], ...]:
+        """(path, size, mtime ns) of ``spec``'s workstream files and of those its plan came
+        from; empty for exec and script targets."""
+        files = [self.settings.root / path for path in spec.target.workstreams or ()]
+        plan = self.plans.get(spec.id)
+        if plan is not None:
+            files += list(plan.sources.values())
+        stamps = []
+        for path in sorted({str(f) for f in files}):
+            try:
+                info = os.stat(path)
+            except OSError:
+                stamps.append((path, -1, -1))
+            else:
+                stamps.append((path, info.st_size, info.st_mtime_ns))
+        return tuple(stamps)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -151,8 +188,10 @@ class Daemon:
         return True
 
     def start(self) -> None:
-        """Reconcile runs left by dead orchestrators; open the event cursor and watcher."""
+        """Reconcile runs left by dead orchestrators and resume the triggers' runs among
+        the interrupted; open the event cursor and watcher."""
         self.reconcile()
+        self.resume_interrupted()
         self.enabled_at = self._first_seen()
         if len(self.matcher):
             self.follower = EventFollower.resume(self.store, at=self.clock.now())
@@ -226,6 +265,34 @@ class Daemon:
                 self.emit({"reconciled": run.id, "status": settled.status.value})
         return done
 
+    def resume_interrupted(self) -> list[str]:
+        """``uet resume`` each run a trigger of this project started that was interrupted
+        after it started (the daemon stopped without ``--drain``, or its orchestrator was
+        killed with it: a reboot, a cgroup killed whole), so a stop is a pause. At most
+        :data:`defaults.TRIGGER_RESUMES_MAX` times per run (a run that keeps taking its
+        orchestrator down is left ``interrupted``, said once per start); a run of a trigger
+        no longer configured, or disabled, is left for ``uet resume``. The ones never
+        started are the ledger's (:meth:`recover`). Returns the runs resumed."""
+        assert self.launcher is not None  # noqa: S101 - set in __post_init__
+        wanted = {t.id for t in self.enabled}
+        with self.store.reader() as tx:
+            stopped = tx.list_runs(limit=1000, statuses=[RunStatus.INTERRUPTED])
+            candidates = [
+                (run, len(tx.get_events(run.id, types="run.resumed")))
+                for run in stopped
+                if run.started_at is not None and run.params.get("trigger") in wanted
+            ]
+        resumed = []
+        for run, times in sorted(candidates, key=lambda c: c[0].created_at):
+            if times >= defaults.TRIGGER_RESUMES_MAX:
+                self.emit({"not_resumed": run.id, "reason": f"resumed {times} times already"})
+                continue
+            self.launcher.launch(run.id, resume=True)
+            self._launched[run.id] = (str(run.params["trigger"]), str(run.params["fire_key"]))
+            resumed.append(run.id)
+            self.emit({"resumed": run.id, "trigger": run.params["trigger"]})
+        return resumed
+
     # -- one tick -------------------------------------------------------------------------
 
     def tick(self) -> list[Fired]:
@@ -280,10 +347,14 @@ class Daemon:
             enabled_at=datetime.fromtimestamp(enabled_from, UTC),
             now=now_dt,
         )
-        out = [
-            self.firing.skip(spec, s.key, reason=str(s.reason), scheduled_for=s.at.timestamp())
-            for s in due.skipped
-        ]
+        out: list[Fired] = []
+        if due.skipped:  # a catch-up's skips (an outage of a day: 86,400 of them) together
+            skips = [
+                Skip(spec, s.key, str(s.reason), scheduled_for=s.at.timestamp())
+                for s in due.skipped
+            ]
+            with self.store.transaction() as tx:
+                out = self.firing.skip_many(tx, skips)
         for fire in due.launch:
             reason = f"{spec.kind} due"
             out.append(self.attempt(spec, fire.key, reason=reason, scheduled_for=fire.at))
@@ -294,12 +365,22 @@ class Daemon:
     # -- events ---------------------------------------------------------------------------
 
     def _events(self) -> list[Fired]:
+        """Match the new events; fire, or skip with a reason. The skips of a batch (the
+        common case under load: ``overlap: skip`` while a run goes) are written together
+        with the cursor, every :data:`CURSOR_SAVE_S` and at the end, each trigger's policy
+        state read once per such stretch and again after each of its fires."""
         assert self.follower is not None  # noqa: S101 - checked by the caller
         batch = self.follower.poll()
         if not batch:
             return []
         runs = self._runs_of(batch)
+        with self.store.reader() as tx:  # a batch read again after a restart: no query each
+            ids = [t.id for t in self.enabled if t.kind is TriggerKind.EVENT]
+            known = ledger.known_keys(tx, ids, [f"event:{e.id}" for e in batch])
         out: list[Fired] = []
+        skips: list[Skip] = []
+        policy: dict[str, tuple[list[tuple[str, str, str]], int]] = {}
+        saved = time.monotonic()
         for event in batch:
             params = runs.get(event.run_id or "", {})
             view = event_view(
@@ -314,21 +395,61 @@ class Daemon:
             for spec in self.matcher.match(event.type, view):
                 chain = list(params.get(CHAIN_PARAM, []))
                 key = f"event:{event.id}"
+                if (spec.id, key) in known:
+                    continue  # fired or skipped before (a batch read again)
                 # a skip made for a skip writes no event of its own: two triggers on
                 # trigger.skipped would otherwise skip each other's skips forever
                 quiet = event.type == "trigger.skipped"
                 if chain.count(spec.id) >= defaults.TRIGGER_CYCLE_MAX:
-                    reason = f"cycle: {' -> '.join([*chain, spec.id])}"
-                    fired = self.firing.skip(spec, key, reason=reason, quiet=quiet)
-                else:
-                    fired = self.attempt(
-                        spec, key, reason=f"event {event.type}", chain=chain, quiet=quiet
-                    )
+                    skips.append(Skip(spec, key, f"cycle: {' -> '.join([*chain, spec.id])}", quiet))
+                    continue
+                if spec.id not in policy:
+                    policy[spec.id] = self._policy_state(spec)
+                going, recent = policy[spec.id]
+                why = _skip_reason(spec, going, recent)
+                if why is not None:
+                    skips.append(Skip(spec, key, why, quiet))
+                    continue
+                out += self._write_skips(skips, None)
+                fired = self.attempt(
+                    spec, key, reason=f"event {event.type}", chain=chain, quiet=quiet
+                )
+                policy.pop(spec.id, None)
                 self._report(fired)
                 out.append(fired)
-        with self.store.transaction() as tx:
-            ledger.save_cursor(tx, self.follower.position, at=self.clock.now())
+                # the cursor right after a fire: a leader killed now is not followed by
+                # one that reads all of this batch again
+                self._save_cursor(self.follower.position_after((event.id or 0) - 1))
+            if len(skips) >= SKIPS_PER_COMMIT or time.monotonic() - saved >= CURSOR_SAVE_S:
+                out += self._write_skips(skips, self.follower.position_after(event.id or 0))
+                policy.clear()
+                saved = time.monotonic()
+        out += self._write_skips(skips, self.follower.position)
         return out
+
+    def _write_skips(self, skips: list[Skip], cursor: int | None) -> list[Fired]:
+        """Record ``skips`` (emptied) and save the event cursor at ``cursor``, one commit."""
+        if not skips and cursor is None:
+            return []
+        with self.store.transaction() as tx:
+            written = self.firing.skip_many(tx, skips)
+            if cursor is not None:
+                ledger.save_cursor(tx, cursor, at=self.clock.now())
+        skips.clear()
+        for fired in written:
+            self._report(fired)
+        return written
+
+    def _save_cursor(self, position: int) -> None:
+        with self.store.transaction() as tx:
+            ledger.save_cursor(tx, position, at=self.clock.now())
+
+    def _policy_state(self, spec: TriggerSpec) -> tuple[list[tuple[str, str, str]], int]:
+        """``spec``'s runs still going, and how many runs it started in the last hour."""
+        with self.store.reader() as tx:
+            going = ledger.active_runs(tx, spec.id)
+            recent = ledger.fires_since(tx, spec.id, self.clock.now() - _HOUR_S)
+        return going, recent
 
     def _runs_of(self, batch: Sequence[EventRecord]) -> dict[str, dict[str, Any]]:
         ids = {e.run_id for e in batch if e.run_id is not None}
@@ -361,6 +482,8 @@ class Daemon:
 
     def next_wake(self) -> float:
         """Seconds until the daemon must look again (a debounce window ending, or a tick)."""
+        if self.follower is not None and (self.follower.full or self.follower.gaps):
+            return 0.0 if self.follower.full else 0.05  # more to read, or a gap to settle
         now = time.monotonic()
         deadlines = [d for b in self.debouncers.values() if (d := b.deadline()) is not None]
         soonest = min(deadlines, default=now + defaults.DAEMON_TICK_S)
@@ -398,12 +521,14 @@ class Daemon:
                 return Fired(spec.id, key, "duplicate", scheduled_for=at)
             going = ledger.active_runs(tx, spec.id)
             recent = ledger.fires_since(tx, spec.id, self.clock.now() - _HOUR_S)
-        if rate_capped(recent, spec.max_runs_per_hour):
-            why = f"max_runs_per_hour: {recent} runs in the last hour"
-            return self.firing.skip(spec, key, reason=why, scheduled_for=at, quiet=quiet)
-        skip = _overlap_skip(spec, going)
+        skip = _skip_reason(spec, going, recent)
         if skip is not None:
             return self.firing.skip(spec, key, reason=skip, scheduled_for=at, quiet=quiet)
+        try:
+            self.plan_of(spec)
+        except (SpecError, ConfigError) as error:
+            why = f"target does not load: {error}"
+            return self.firing.skip(spec, key, reason=why, scheduled_for=at, quiet=quiet)
         if spec.overlap is Overlap.REPLACE and going:
             self._replace([run_id for run_id, _status, _fire in going], spec.grace)
         fired = self.firing.fire(spec, key, reason=reason, scheduled_for=at, chain=chain)
@@ -466,18 +591,29 @@ class Daemon:
             self.emit({"launch_failed": run_id, "trigger": fire[0], "reason": reason})
 
     def _replace(self, run_ids: Sequence[str], grace: float) -> None:
-        """``overlap: replace``: cancel the trigger's runs still going (their process groups
-        are killed by their orchestrators, or by the canceler past ``grace``)."""
+        """``overlap: replace``: cancel the trigger's runs still going. Their orchestrators
+        stop each task's group with the trigger's ``grace`` (SIGTERM, SIGKILL ``grace`` s
+        later: the runs a replace trigger starts carry it, ``kill_grace``); one whose
+        orchestrator does not is killed by the canceler, with the same grace."""
         for run_id in run_ids:
             thread = threading.Thread(
-                target=_cancel, args=(self.store, run_id, self.clock), daemon=True
+                target=_cancel, args=(self.store, run_id, self.clock, grace), daemon=True
             )
             thread.start()
-        del grace  # cancel_run's own grace applies (the kill of each group)
 
     def _report(self, fired: Fired) -> None:
         if fired.outcome != "duplicate":
             self.emit(fired.as_dict())
+
+
+def _skip_reason(
+    spec: TriggerSpec, going: Sequence[tuple[str, str, str]], recent: int
+) -> str | None:
+    """Why ``spec``'s policies skip a fire now (None: they do not): ``max_runs_per_hour``
+    first, then overlap."""
+    if rate_capped(recent, spec.max_runs_per_hour):
+        return f"max_runs_per_hour: {recent} runs in the last hour"
+    return _overlap_skip(spec, going)
 
 
 def _overlap_skip(spec: TriggerSpec, going: Sequence[tuple[str, str, str]]) -> str | None:
@@ -493,6 +629,6 @@ def _overlap_skip(spec: TriggerSpec, going: Sequence[tuple[str, str, str]]) -> s
     return None
 
 
-def _cancel(store: Store, run_id: str, clock: Clock) -> None:
+def _cancel(store: Store, run_id: str, clock: Clock, grace: float) -> None:
     with contextlib.suppress(StoreError):
-        cancel_run(store, run_id, clock)
+        cancel_run(store, run_id, clock, grace=grace)

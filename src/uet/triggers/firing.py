@@ -16,14 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from uet import defaults
 from uet.clock import Clock
 from uet.config import Settings
 from uet.engine.api import create_run
 from uet.engine.model import RunOptions
 from uet.ids import IdFactory
 from uet.spec.models import Plan
-from uet.spec.triggers import TriggerSpec
-from uet.state.fires import FireRecord, FireStatus, record_fire
+from uet.spec.triggers import Overlap, TriggerSpec
+from uet.state.fires import FireRecord, FireStatus, record_fire, record_fires
 from uet.state.records import DecisionRecord
 from uet.state.store import NewEvent, Store, Transaction
 
@@ -55,6 +56,17 @@ class Fired:
             "reason": self.reason,
             "scheduled_for": self.scheduled_for,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """One skip to write with others (:meth:`Firing.skip_many`)."""
+
+    spec: TriggerSpec
+    key: str
+    reason: str
+    quiet: bool = False
+    scheduled_for: float | None = None
 
 
 def daemon_name() -> str:
@@ -115,7 +127,9 @@ class Firing:
         }
 
         def create(tx: Transaction) -> None:
-            options = RunOptions(name=f"trigger {spec.id}", run_id=run_id)
+            # a run that overlap: replace may stop is stopped with the trigger's grace
+            grace = spec.grace if spec.overlap is Overlap.REPLACE else defaults.KILL_GRACE_S
+            options = RunOptions(name=f"trigger {spec.id}", run_id=run_id, kill_grace=grace)
             create_run(
                 tx,
                 plan,
@@ -154,6 +168,22 @@ class Firing:
     ) -> Fired:
         """Record that ``key`` does not start a run, and why (once per key); ``quiet``: no
         ``trigger.skipped`` event (the ledger row and the decision still)."""
+        with self.store.transaction() as tx:
+            return self.skip_in(
+                tx, spec, key, reason=reason, scheduled_for=scheduled_for, quiet=quiet
+            )
+
+    def skip_in(
+        self,
+        tx: Transaction,
+        spec: TriggerSpec,
+        key: str,
+        *,
+        reason: str,
+        scheduled_for: float | None = None,
+        quiet: bool = False,
+    ) -> Fired:
+        """:meth:`skip` in the caller's transaction (many skips, one commit)."""
         now = self.clock.now()
         record = FireRecord(
             trigger_id=spec.id,
@@ -173,10 +203,45 @@ class Firing:
                 tx.insert_events([("trigger.skipped", now, None, None, None, payload)])
             tx.record_decisions([self._decision(spec, key, "skip", reason, now=now, run_id=None)])
 
-        with self.store.transaction() as tx:
-            new = record_fire(tx, record, describe)
+        new = record_fire(tx, record, describe)
         outcome = "skipped" if new else "duplicate"
         return Fired(spec.id, key, outcome, None, reason, scheduled_for)
+
+    def skip_many(self, tx: Transaction, skips: Sequence[Skip]) -> list[Fired]:
+        """Many :meth:`skip_in` in the caller's transaction, in a few statements: the
+        ledger rows together, then the events and decisions of the new ones."""
+        now = self.clock.now()
+        records = [
+            FireRecord(
+                trigger_id=s.spec.id,
+                fire_key=s.key,
+                scheduled_for=s.scheduled_for,
+                fired_at=now,
+                status=FireStatus.SKIPPED,
+                reason=s.reason,
+                daemon=self.by,
+            )
+            for s in skips
+        ]
+        new = record_fires(tx, records)
+        events: list[NewEvent] = []
+        decisions: list[DecisionRecord] = []
+        out: list[Fired] = []
+        for s in skips:
+            if (s.spec.id, s.key) not in new:
+                out.append(Fired(s.spec.id, s.key, "duplicate", None, s.reason, s.scheduled_for))
+                continue
+            new.discard((s.spec.id, s.key))  # a key twice in ``skips``: the first one
+            payload: dict[str, Any] = {"trigger": s.spec.id, "fire_key": s.key, "reason": s.reason}
+            if s.scheduled_for is not None:
+                payload["scheduled_for"] = s.scheduled_for
+            if not s.quiet:
+                events.append(("trigger.skipped", now, None, None, None, payload))
+            decisions.append(self._decision(s.spec, s.key, "skip", s.reason, now=now, run_id=None))
+            out.append(Fired(s.spec.id, s.key, "skipped", None, s.reason, s.scheduled_for))
+        tx.insert_events(events)
+        tx.record_decisions(decisions)
+        return out
 
     def _decision(
         self,

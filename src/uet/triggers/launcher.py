@@ -32,13 +32,14 @@ class Launcher:
         self.env = {**(os.environ if env is None else env), "UET_DB": settings.db}
         self.children: dict[str, subprocess.Popen[bytes]] = {}
 
-    def launch(self, run_id: str) -> int:
-        """Start the process that drives ``run_id``; returns its pid."""
+    def launch(self, run_id: str, *, resume: bool = False) -> int:
+        """Start the process that drives ``run_id`` (``resume``: ``uet resume``, for a run
+        that was interrupted after it started); returns its pid."""
         folder = self.settings.home / "logs" / run_id
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / LAUNCH_LOG, "ab") as log:
             child = subprocess.Popen(
-                [sys.executable, "-m", "uet", "launch", run_id],
+                [sys.executable, "-m", "uet", "resume" if resume else "launch", run_id],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -50,9 +50,12 @@ class CommandLauncher:
     where their streams go (``uet exec``: passed through, or the terminal with ``--tty``);
     an ``interactive: true`` task gets the terminal whatever the run says."""
 
-    def __init__(self, root: Path, stdio: Stdio = Stdio.NULL) -> None:
+    def __init__(
+        self, root: Path, stdio: Stdio = Stdio.NULL, kill_grace: float = defaults.KILL_GRACE_S
+    ) -> None:
         self.root = root
         self.stdio = stdio
+        self.kill_grace = kill_grace
 
     def choose(self, tick: Tick, task: PlannedTask, now: float) -> Choice | None:
         return None
@@ -76,7 +79,7 @@ class CommandLauncher:
             cwd=self.root / task.cwd if task.cwd else self.root,
             env=env,
             timeout=task.timeout,
-            kill_grace=defaults.KILL_GRACE_S,
+            kill_grace=self.kill_grace,
             log_path=log_path,
             mask=mask,
             keep_background=task.spec.keep_background,
@@ -87,10 +90,17 @@ class CommandLauncher:
 class ToolLauncher:
     """``tool:`` tasks: the router (or the task) picks the tool; the agent runner runs it."""
 
-    def __init__(self, tool_tasks: ToolTasks | None, settler: Settler, root: Path) -> None:
+    def __init__(
+        self,
+        tool_tasks: ToolTasks | None,
+        settler: Settler,
+        root: Path,
+        kill_grace: float = defaults.KILL_GRACE_S,
+    ) -> None:
         self.tool_tasks = tool_tasks
         self.settler = settler
         self.root = root
+        self.kill_grace = kill_grace
 
     def choose(self, tick: Tick, task: PlannedTask, now: float) -> Choice:
         """The tool for ``task``'s next attempt; without one, the reason is its error."""
@@ -125,7 +135,7 @@ class ToolLauncher:
             cwd=self.root,
             env={**env, "UET_TOOL": tool},
             timeout=self.tool_tasks.timeout(task, tool),
-            kill_grace=defaults.KILL_GRACE_S,
+            kill_grace=self.kill_grace,
             log_path=log_path,
             mask=mask,
         )

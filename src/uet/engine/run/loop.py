@@ -105,8 +105,10 @@ class RunLoop:
             run_id=self.run_id,
             logs=inside(context.home, logs_dir(context.home, self.run_id)),  # no link out
             base_env=context.base_env,
-            commands=CommandLauncher(context.root, self.options.stdio),
-            tools=ToolLauncher(self.tool_tasks, self.settler, context.root),
+            commands=CommandLauncher(context.root, self.options.stdio, self.options.kill_grace),
+            tools=ToolLauncher(
+                self.tool_tasks, self.settler, context.root, self.options.kill_grace
+            ),
             secrets=context.secrets,
         )
         self._heartbeat = Heartbeat()
