@@ -195,6 +195,34 @@ def test_a_legacy_bundle_runs_for_real_as_one_task_gated_by_its_acceptance_tests
     assert (routed.chosen, routed.reason) == ("alpha", "named by the task")
 
 
+def test_a_legacy_bundles_change_goes_through_the_content_checker(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18: a bundle's agent that plants a symlink out of the repository inside its
+    scope is refused by the same checker as every agent change: nothing reaches main."""
+    agent = tmp_path / "agent.sh"
+    agent.write_text("#!/bin/sh\nmkdir -p docs && ln -s /etc/passwd docs/pw\n", encoding="utf-8")
+    agent.chmod(0o755)
+    (project / "uet.toml").write_text(
+        f'[tools.alpha]\nargv = ["{agent}"]\ncapabilities = ["code_edit"]\n', encoding="utf-8"
+    )
+    bundle = {"id": "ws-docs", "tasks": ["Link the password file"], "tool": "alpha",
+              "files_scope": ["docs/**"]}  # fmt: skip
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    before = git(project, "rev-parse", "main")
+
+    code = main(["run", str(path), "--run-id", "r4"])
+    out = capsys.readouterr()
+    assert code == 1, out.out + out.err
+    assert git(project, "rev-parse", "main") == before
+    store = Store.open(f"sqlite:///{project / '.uet' / 'state.db'}")
+    with store.reader() as tx:
+        scope = tx.get_decisions(run_id="r4", category="scope")
+    store.close()
+    assert any("symlink" in json.dumps(d.data) and "docs/pw" in json.dumps(d.data) for d in scope)
+
+
 def test_route_shows_a_dry_decision_and_passes_over_an_open_breaker(
     project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
