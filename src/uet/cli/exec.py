@@ -7,12 +7,11 @@ import os
 import re
 import shlex
 import signal
-import threading
-from types import FrameType
 
 import click
 
 from uet import defaults
+from uet.cli._signals import STOP_SIGNALS, interrupt_on
 from uet.cli.app import Context, json_option, pass_context
 from uet.errors import UsageError
 
@@ -135,14 +134,7 @@ def _run(ctx: Context, plan: object, name: str | None, *, tty: bool, as_json: bo
     from uet.execution.api import Stdio  # noqa: PLC0415
 
     stdio = Stdio.TERMINAL if tty else Stdio.NULL if as_json else Stdio.PASSTHROUGH
-    interrupted = threading.Event()
-
-    def handler(_signal: int, _frame: FrameType | None) -> None:
-        interrupted.set()
-
-    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.signal(sig, handler) for sig in watched}
-    try:
+    with interrupt_on((*STOP_SIGNALS, signal.SIGHUP)) as interrupted:
         result = run_command(
             plan,  # type: ignore[arg-type]  # a Plan: built above
             settings=ctx.settings,
@@ -151,9 +143,6 @@ def _run(ctx: Context, plan: object, name: str | None, *, tty: bool, as_json: bo
             name=name,
             interrupted=interrupted,
         )
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
     if as_json:
         ctx.emit_json(result.to_dict())
     elif result.reason is not None and (result.outcome is None or result.outcome.value in _SAID):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 
+from uet.cli._signals import interrupt_on
 from uet.cli.app import Context, json_option, pass_context
 
 if TYPE_CHECKING:
@@ -76,18 +74,8 @@ def fix(
                          max_agent_calls=max_agent_calls, budget=budget, dry_run=dry_run,
                          tool=tool, agents=not no_agents,
                          min_severity=Severity(min_severity))  # fmt: skip
-    interrupted = threading.Event()
-
-    def handler(_signal: int, _frame: FrameType | None) -> None:
-        interrupted.set()
-
-    watched = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, handler) for sig in watched}
-    try:
+    with interrupt_on() as interrupted:
         result = run_fix(ctx.settings, lambda: ctx.store, options, interrupted=interrupted)
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
     if as_json:
         ctx.emit_json(result.to_json())
     else:

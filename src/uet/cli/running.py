@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
@@ -25,6 +23,7 @@ from uet.cli._loading import (
     scripts_of,
     var_option,
 )
+from uet.cli._signals import interrupt_on
 from uet.cli.app import Context, json_option, pass_context, verbose_option
 from uet.cli.summary import (
     FAILURES_SHOWN,
@@ -469,15 +468,10 @@ def _watching(
     else:  # the same lines without loading rich
         progress = LineProgress(verbose=verbose)
 
-    def handler(_signal: int, _frame: FrameType | None) -> None:
-        interrupted.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield progress, interrupted
+        with interrupt_on(interrupted=interrupted):
+            yield progress, interrupted
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
         if progress is not None:
             progress.stop()
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 
+from uet.cli._signals import interrupt_on
 from uet.cli.app import Context, json_option, pass_context
 from uet.errors import UsageError
 
@@ -73,18 +71,8 @@ def scan(
         raise UsageError("--json and --output - both print on stdout: give --output a file")
     options = ScanOptions(paths=paths or (".",), checkers=checkers, diff_base=diff_base,
                           use_cache=not no_cache, baseline=baseline)  # fmt: skip
-    interrupted = threading.Event()
-
-    def handler(_signal: int, _frame: FrameType | None) -> None:
-        interrupted.set()
-
-    watched = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, handler) for sig in watched}
-    try:
+    with interrupt_on() as interrupted:
         result = run_scan(ctx.settings, lambda: ctx.store, options, interrupted=interrupted)
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
     threshold = None if fail_on == "never" else Severity(fail_on)
     _write(result, output, sarif)
     if as_json:

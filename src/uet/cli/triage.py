@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import shlex
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from uet.cli._signals import interrupt_on
 from uet.cli.app import Context, json_option, pass_context
 from uet.errors import UsageError
 
@@ -168,7 +167,7 @@ def triage(
         "release_days": release_days,
     }
     interrupted = threading.Event()
-    with _signals(interrupted):
+    with interrupt_on(interrupted=interrupted):
         code = _triage(
             ctx,
             command,
@@ -309,22 +308,3 @@ def _print_quarantine(ctx: Context, as_json: bool) -> None:
             f"{record.status.value:<12} {record.test_id} (clean runs: "
             f"{record.clean_runs}; {record.reason})"
         )
-
-
-class _signals:
-    """SIGINT/SIGTERM set ``interrupted`` (the reruns' runs stay resumable) while inside."""
-
-    def __init__(self, interrupted: threading.Event) -> None:
-        self.interrupted = interrupted
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> None:
-        def handler(_signal: int, _frame: FrameType | None) -> None:
-            self.interrupted.set()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.previous[sig] = signal.signal(sig, handler)
-
-    def __exit__(self, *_exc: object) -> None:
-        for sig, old in self.previous.items():
-            signal.signal(sig, old)
