@@ -108,6 +108,20 @@ def test_stdin_ends_at_once_and_a_read_of_it_is_seen(executor: LocalExecutor, si
     assert outcomes[4].state is AttemptState.FAILED
 
 
+def test_a_wait_on_another_pipe_is_not_a_read_of_stdin(executor: LocalExecutor) -> None:
+    """A job blocked reading a pipe of its own (not fd 0) while its stdin is still uet's
+    probe, then failing, is a plain failure (retried as usual), never needs_input."""
+    script = (
+        "import os, threading, sys\n"
+        "r, w = os.pipe()\n"
+        "threading.Timer(0.3, os.write, (w, b'x')).start()\n"
+        "os.read(r, 1)\n"
+        "sys.exit(1)\n"
+    )
+    [outcome] = run_jobs(executor, [job(1, argv=[sys.executable, "-c", script])]).values()
+    assert outcome.state is AttemptState.FAILED, outcome.error
+
+
 def test_shell_jobs_run_under_bin_sh(executor: LocalExecutor, sink: Sink) -> None:
     outcome = run_one(executor, job(1, 'echo "$0"; for i in 1 2; do echo "n$i"; done'))
     assert outcome.state is AttemptState.SUCCEEDED

@@ -144,7 +144,9 @@ class StdinProbe:
             self.close()
 
     def read_seen(self, leader: int) -> bool:
-        """Whether ``leader`` or one of its descendants is blocked reading this pipe."""
+        """Whether ``leader`` or one of its descendants is blocked in ``read(0, …)`` on this
+        pipe: the thread's current system call (``/proc/PID/task/TID/syscall``), not its
+        wait channel, which says "pipe_read" for a read of any pipe."""
         wanted = f"pipe:[{self.inode}]"
         pending, seen = [leader], set()
         while pending:
@@ -153,17 +155,28 @@ class StdinProbe:
                 continue
             seen.add(pid)
             try:
-                if os.readlink(f"/proc/{pid}/fd/0") == wanted:
-                    with open(f"/proc/{pid}/wchan", encoding="ascii") as wchan:
-                        channel = wchan.read()
-                    if "pipe_read" in channel or "pipe_wait" in channel:
-                        return True
+                ours = os.readlink(f"/proc/{pid}/fd/0") == wanted
                 for task in os.listdir(f"/proc/{pid}/task"):
+                    if ours and _reads_stdin(f"/proc/{pid}/task/{task}/syscall"):
+                        return True
                     with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as kids:
                         pending += [int(kid) for kid in kids.read().split()]
             except (OSError, ValueError):
                 continue  # gone, or not ours to look at
         return False
+
+
+_READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}.get(os.uname().machine)
+"""The number of ``read`` on this machine; elsewhere no read is ever seen (as /dev/null)."""
+
+
+def _reads_stdin(syscall_file: str) -> bool:
+    """Whether the thread is in ``read`` on file descriptor 0 now."""
+    if _READ_SYSCALL is None:
+        return False
+    with open(syscall_file, encoding="ascii") as file:
+        fields = file.read().split()
+    return len(fields) > 1 and fields[0] == _READ_SYSCALL and int(fields[1], 16) == 0
 
 
 STDIN_PROBE_S = 0.5
