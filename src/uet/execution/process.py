@@ -110,7 +110,7 @@ class StdinProbe:
     """A job's stdin, a pipe nobody writes to, whose write end uet holds for its first
     :data:`STDIN_PROBE_S` (then closes it: from then on a read gets end-of-file, as from
     /dev/null). A process of the job blocked reading that pipe meanwhile is seen
-    (:meth:`read_seen`: its fd 0 is the pipe, its wait channel the pipe's read), and the
+    (:meth:`read_seen`: its fd 0 is the pipe, a thread of it is in ``read(0, …)``), and the
     write end is closed at once, so it gets its end-of-file a moment later than from
     /dev/null. Whether the job read its closed stdin is then known: one that failed after
     it wanted input (``read x``, ``grep`` with nothing to read) is ``needs_input``; one
