@@ -15,9 +15,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from tests.engine.procs import wait_until
 from tests.isolation.gitrepo import git, make_repo
 from uet.testing import script_calls, write_script
 
@@ -26,15 +26,6 @@ def _env(db: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("UET_")}
     env.update(UET_DB=f"sqlite:///{db}", UET_SANDBOX="none", PYTHONDONTWRITEBYTECODE="1")
     return env
-
-
-def _wait(condition: object, seconds: float) -> bool:
-    until = time.monotonic() + seconds
-    while time.monotonic() < until:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _crash_while_the_agent_works(
@@ -68,7 +59,8 @@ def _crash_while_the_agent_works(
             start_new_session=True,
         )
     try:
-        assert _wait(lambda: len(script_calls(script)) == 1, 60), (tmp_path / "run.out").read_text()
+        started = wait_until(lambda: len(script_calls(script)) == 1, 60)
+        assert started, (tmp_path / "run.out").read_text()
         os.kill(proc.pid, signal.SIGKILL)  # the orchestrator only: its executor lives on
         proc.wait(10)
     finally:
